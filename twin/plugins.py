@@ -1,0 +1,93 @@
+"""Discovery of the domain packages that plug into the kernel.
+
+A domain package declares one :class:`Plugin` object under the entry-point group
+``twin.plugins`` in ``pyproject.toml``. The kernel never names a domain package: the
+CLI, the build and the service are assembled from what is registered here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import click
+    from twin.build import BuildContext
+
+    from twin.store.base import CollectionSpec
+
+__all__ = ["ENTRY_POINT_GROUP", "Plugin", "load_plugins", "ordered"]
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "twin.plugins"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What a domain package contributes to the twin.
+
+    Parameters
+    ----------
+    name
+        The package's name, unique among plugins.
+    requires
+        Names of plugins whose build step must run before this one's.
+    collections
+        Returns the collections the package owns.
+    build
+        Fills the package's collections from a build context (an OSM extract and the
+        store); ``None`` when the package has nothing to build.
+    cli
+        Returns click commands or groups added to the ``twin`` CLI.
+    processes
+        Returns pygeoapi processor definitions, name -> {"processor": {"name": dotted}}.
+    """
+
+    name: str
+    requires: tuple[str, ...] = ()
+    collections: Callable[[], Sequence[CollectionSpec]] = field(default=lambda: ())
+    build: Callable[[BuildContext], None] | None = None
+    cli: Callable[[], Sequence[click.Command]] = field(default=lambda: ())
+    processes: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
+
+
+def load_plugins() -> list[Plugin]:
+    """Load every registered plugin, in build order (dependencies first)."""
+    found: list[Plugin] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        if not isinstance(obj, Plugin):
+            msg = f"entry point {ep.name!r} in {ENTRY_POINT_GROUP!r} is not a twin Plugin"
+            raise TypeError(msg)
+        found.append(obj)
+    return ordered(found)
+
+
+def ordered(plugins: Sequence[Plugin]) -> list[Plugin]:
+    """Sort plugins so that each comes after the plugins it requires."""
+    by_name = {p.name: p for p in plugins}
+    out: list[Plugin] = []
+    state: dict[str, int] = {}
+
+    def visit(p: Plugin) -> None:
+        if state.get(p.name) == 2:
+            return
+        if state.get(p.name) == 1:
+            msg = f"plugin {p.name!r} is part of a dependency cycle"
+            raise ValueError(msg)
+        state[p.name] = 1
+        for dep in p.requires:
+            if dep in by_name:
+                visit(by_name[dep])
+            else:
+                log.warning("plugin %r requires %r, which is not installed", p.name, dep)
+        state[p.name] = 2
+        out.append(p)
+
+    for p in sorted(plugins, key=lambda p: p.name):
+        visit(p)
+    return out

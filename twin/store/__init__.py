@@ -1,0 +1,39 @@
+"""The versioned feature store and its two backends.
+
+Open one with :func:`open_store`; the URL chooses the backend.
+"""
+
+from __future__ import annotations
+
+from twin.store.base import (
+    CollectionSpec,
+    Extent,
+    Feature,
+    FeatureVersion,
+    Field,
+    FieldType,
+    Query,
+    QueryResult,
+    Store,
+    SyncReport,
+    Transaction,
+    VerifyReport,
+)
+from twin.store.open import is_postgres_url, open_store
+
+__all__ = [
+    "CollectionSpec",
+    "Extent",
+    "Feature",
+    "FeatureVersion",
+    "Field",
+    "FieldType",
+    "Query",
+    "QueryResult",
+    "Store",
+    "SyncReport",
+    "Transaction",
+    "VerifyReport",
+    "is_postgres_url",
+    "open_store",
+]

@@ -1,0 +1,528 @@
+"""The store logic both SQL backends share: catalog, reads, writes, the change log.
+
+A backend subclasses :class:`SqlStore` and supplies the dialect: how geometries, times
+and JSON travel, the DDL of a collection's tables, and how spatial predicates use its
+index. Per collection there are two tables:
+
+``<name>``
+    the current state, one row per live feature (an ordinary layer for GIS clients);
+``<name>__versions``
+    every version ever valid, with ``valid_from`` / ``valid_to``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from twin.errors import CollectionExists, CollectionNotFound, FeatureNotFound, InvalidInput
+from twin.store._compile import SqlBuilder
+from twin.store.base import (
+    Change,
+    CollectionSpec,
+    Extent,
+    FeatureVersion,
+    FieldType,
+    Query,
+    QueryResult,
+    Store,
+    Transaction,
+    VerifyReport,
+    check_name,
+)
+from twin.store.filters import Spatial, SpatialOp
+from twin.temporal import Instant, Interval, TimeSpec, format_time, parse_datetime
+
+__all__ = ["SqlStore"]
+
+log = logging.getLogger(__name__)
+
+META_COLUMNS = ("feature_id", "version", "valid_from", "valid_to", "recorded_at", "hash")
+
+
+class SqlStore(Store):
+    """Shared implementation over a DB-API-like connection with ``:name`` parameters."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, CollectionSpec] | None = None
+        self._local = threading.local()
+
+    @property
+    def _depth(self) -> int:
+        return int(getattr(self._local, "depth", 0))
+
+    @_depth.setter
+    def _depth(self, value: int) -> None:
+        self._local.depth = value
+
+    # ---------------------------------------------------------------- dialect hooks
+    @abstractmethod
+    def _run(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Execute one statement and return its rows (empty for no result set)."""
+
+    @abstractmethod
+    def _runmany(self, sql: str, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def _begin(self, nested: bool) -> None: ...
+
+    @abstractmethod
+    def _commit(self, nested: bool) -> None: ...
+
+    @abstractmethod
+    def _rollback(self, nested: bool) -> None: ...
+
+    @abstractmethod
+    def _create_tables(self, spec: CollectionSpec) -> None: ...
+
+    @abstractmethod
+    def _add_column(self, spec: CollectionSpec, name: str, ftype: FieldType) -> None: ...
+
+    @abstractmethod
+    def _encode_geoms(self, geoms: Sequence[BaseGeometry | None]) -> list[Any]: ...
+
+    @abstractmethod
+    def _decode_geoms(self, values: Sequence[Any]) -> list[BaseGeometry | None]: ...
+
+    @abstractmethod
+    def _geom_select(self, alias: str) -> str:
+        """SQL expression selecting the geometry column in the form _decode_geoms reads."""
+
+    @abstractmethod
+    def _geom_insert(self, param: str) -> str:
+        """SQL expression turning an encoded geometry parameter into a stored value."""
+
+    @abstractmethod
+    def _to_db(self, value: Any, ftype: FieldType) -> Any:
+        """Convert a canonical property value (or a datetime) to a bound parameter."""
+
+    @abstractmethod
+    def _from_db(self, value: Any, ftype: FieldType) -> Any:
+        """Convert a stored value back to its canonical property value."""
+
+    @abstractmethod
+    def _spatial_sql(
+        self, op: SpatialOp, geom: BaseGeometry, b: SqlBuilder, *, time: TimeSpec = None
+    ) -> str:
+        """SQL for a spatial predicate on ``b.alias``'s geometry, using the index."""
+
+    @abstractmethod
+    def _extent_bbox(self, spec: CollectionSpec) -> tuple[float, float, float, float] | None: ...
+
+    @abstractmethod
+    def _lock_log(self) -> None:
+        """Serialise writers of the change log inside the current transaction."""
+
+    # rows written to the two tables; backends that keep their own indexes override
+    def _insert_rows(self, table: str, rows: list[dict[str, Any]], *, versions: bool) -> None:
+        if not rows:
+            return
+        cols = list(rows[0])
+        values = [self._geom_insert(":geom") if c == "geom" else f":{c}" for c in cols]
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        self._runmany(f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join(values)})', rows)
+
+    def _update_current(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cols = [c for c in rows[0] if c != "feature_id"]
+        sets = ", ".join(
+            f'"{c}" = ' + (self._geom_insert(":geom") if c == "geom" else f":{c}") for c in cols
+        )
+        self._runmany(f'UPDATE "{table}" SET {sets} WHERE feature_id = :feature_id', rows)
+
+    def _delete_current(self, table: str, ids: list[str]) -> None:
+        self._runmany(f'DELETE FROM "{table}" WHERE feature_id = :id', [{"id": i} for i in ids])
+
+    def _close_versions(self, table: str, rows: list[dict[str, Any]]) -> None:
+        self._runmany(
+            f'UPDATE "{table}" SET valid_to = :valid_to '
+            "WHERE feature_id = :feature_id AND version = :version",
+            rows,
+        )
+
+    # ---------------------------------------------------------------- transactions
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Everything inside lands whole or not at all (nested blocks are savepoints)."""
+        nested = self._depth > 0
+        self._begin(nested)
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            self._rollback(nested)
+            self._specs = None
+            raise
+        else:
+            self._depth -= 1
+            self._commit(nested)
+
+    @contextmanager
+    def transaction(
+        self, *, actor: str = "twin", recorded_at: datetime | None = None
+    ) -> Iterator[Transaction]:
+        from twin.store._writes import SqlTransaction
+
+        with self.atomic():
+            self._lock_log()
+            yield SqlTransaction(self, actor=actor, recorded_at=recorded_at)
+
+    # ---------------------------------------------------------------- catalog
+    def _load_specs(self) -> dict[str, CollectionSpec]:
+        if self._specs is None:
+            rows = self._run("SELECT name, spec FROM twin_collections ORDER BY name")
+            self._specs = {name: CollectionSpec.from_dict(json.loads(spec)) for name, spec in rows}
+        return self._specs
+
+    def collections(self) -> list[CollectionSpec]:
+        return list(self._load_specs().values())
+
+    def collection(self, name: str) -> CollectionSpec:
+        spec = self._load_specs().get(name)
+        if spec is None:
+            msg = f"collection {name!r} does not exist; choose one of {sorted(self._load_specs())}"
+            raise CollectionNotFound(msg)
+        return spec
+
+    def ensure_collection(self, spec: CollectionSpec) -> CollectionSpec:
+        with self.atomic():
+            old = self._load_specs().get(spec.name)
+            if old is None:
+                self._create_tables(spec)
+                self._run(
+                    "INSERT INTO twin_collections (name, spec) VALUES (:name, :spec)",
+                    {"name": spec.name, "spec": json.dumps(spec.to_dict())},
+                )
+                self._specs = None
+                return spec
+            if old.geometry_type != spec.geometry_type:
+                msg = (
+                    f"collection {spec.name!r} holds {old.geometry_type}; it cannot become "
+                    f"{spec.geometry_type}"
+                )
+                raise CollectionExists(msg)
+            have = old.field_map()
+            merged = list(old.fields)
+            for f in spec.fields:
+                if f.name in have:
+                    if have[f.name].type != f.type:
+                        msg = (
+                            f"field {f.name!r} of {spec.name!r} is {have[f.name].type}; "
+                            f"it cannot become {f.type}"
+                        )
+                        raise CollectionExists(msg)
+                    continue
+                self._add_column(old, f.name, f.type)
+                merged.append(f)
+            new = CollectionSpec(
+                name=spec.name,
+                title=spec.title,
+                description=spec.description,
+                geometry_type=spec.geometry_type,
+                fields=tuple(merged),
+                restricted=spec.restricted,
+                keywords=spec.keywords,
+            )
+            if new != old:
+                self._run(
+                    "UPDATE twin_collections SET spec = :spec WHERE name = :name",
+                    {"name": spec.name, "spec": json.dumps(new.to_dict())},
+                )
+                self._specs = None
+            return new
+
+    # ---------------------------------------------------------------- reads
+    def _select_list(self, spec: CollectionSpec, alias: str, q: Query, versions: bool) -> list[str]:
+        cols = [f'{alias}."{c}"' for c in META_COLUMNS if versions or c != "valid_to"]
+        if not versions:
+            cols.insert(3, "NULL")
+        cols.append("NULL" if q.skip_geometry else self._geom_select(alias))
+        wanted = self._fields_for(spec, q.properties)
+        cols.extend(f'{alias}."{f}"' for f in wanted)
+        return cols
+
+    def _fields_for(self, spec: CollectionSpec, props: Sequence[str] | None) -> list[str]:
+        names = [f.name for f in spec.fields]
+        if props is None:
+            return names
+        unknown = [p for p in props if p not in names]
+        if unknown:
+            msg = (
+                f"properties={list(props)!r} names {unknown}, which {spec.name!r} does not "
+                f"have; choose from {names}"
+            )
+            raise InvalidInput(msg)
+        return [n for n in names if n in props]
+
+    def _rows_to_features(
+        self, spec: CollectionSpec, rows: list[tuple[Any, ...]], fields: list[str]
+    ) -> list[FeatureVersion]:
+        if not rows:
+            return []
+        types = spec.field_map()
+        geoms = self._decode_geoms([r[6] for r in rows])
+        out = []
+        for r, g in zip(rows, geoms, strict=True):
+            props = {}
+            for name, v in zip(fields, r[7:], strict=True):
+                if v is not None:
+                    props[name] = self._from_db(v, types[name].type)
+            out.append(
+                FeatureVersion(
+                    collection=spec.name,
+                    id=r[0],
+                    version=int(r[1]),
+                    geometry=g,
+                    properties=props,
+                    valid_from=self._time(r[2]),
+                    valid_to=None if r[3] is None else self._time(r[3]),
+                    recorded_at=self._time(r[4]),
+                    hash=r[5],
+                )
+            )
+        return out
+
+    def _time(self, v: Any) -> datetime:
+        return parse_datetime(v if isinstance(v, str) else v.isoformat(), name="stored time")
+
+    def _time_clause(self, b: SqlBuilder, time: TimeSpec) -> str | None:
+        a = b.alias
+        if isinstance(time, Instant):
+            t = b.param(self._to_db(time.at, FieldType.DATETIME))
+            return f"{a}.valid_from <= {t} AND ({a}.valid_to IS NULL OR {a}.valid_to > {t})"
+        if isinstance(time, Interval):
+            parts = []
+            if time.end is not None:
+                parts.append(
+                    f"{a}.valid_from <= {b.param(self._to_db(time.end, FieldType.DATETIME))}"
+                )
+            if time.start is not None:
+                s = b.param(self._to_db(time.start, FieldType.DATETIME))
+                parts.append(f"({a}.valid_to IS NULL OR {a}.valid_to > {s})")
+            return " AND ".join(parts) if parts else None
+        return None
+
+    def _builder(self, spec: CollectionSpec, time: TimeSpec) -> SqlBuilder:
+        versions = time is not None
+        return SqlBuilder(
+            spec=spec,
+            alias="t",
+            spatial=lambda op, g, b: self._spatial_sql(op, g, b, time=time),
+            value=self._to_db,
+            versions=versions,
+        )
+
+    def _where(self, spec: CollectionSpec, q: Query, b: SqlBuilder) -> list[str]:
+        where: list[str] = []
+        tc = self._time_clause(b, q.time)
+        if tc:
+            where.append(tc)
+        if q.bbox is not None:
+            where.append(b.compile(Spatial(SpatialOp.INTERSECTS, _bbox_polygon(q.bbox))))
+        if q.intersects is not None:
+            where.append(b.compile(Spatial(SpatialOp.INTERSECTS, q.intersects)))
+        if q.where is not None:
+            where.append(b.compile(q.where))
+        return where
+
+    def _order(self, spec: CollectionSpec, q: Query, b: SqlBuilder) -> str:
+        parts = []
+        for name, asc in q.sort:
+            col, _ = b.column(name, purpose="sort")
+            parts.append(f"{col} {'ASC' if asc else 'DESC'}")
+        parts.append("t.vid" if b.versions else "t.fid")
+        return ", ".join(parts)
+
+    def query(
+        self, collection: str, query: Query | None = None, *, count: bool = False
+    ) -> QueryResult:
+        q = query or Query()
+        spec = self.collection(collection)
+        if (q.limit is not None and q.limit < 0) or q.offset < 0:
+            msg = f"limit={q.limit!r} and offset={q.offset!r} must not be negative"
+            raise InvalidInput(msg)
+        if q.nearest is not None:
+            return self._nearest(spec, q)
+        b = self._builder(spec, q.time)
+        table = _table(spec.name, b.versions)
+        fields = self._fields_for(spec, q.properties)
+        where = self._where(spec, q, b)
+        where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+        sql = (
+            f"SELECT {', '.join(self._select_list(spec, 't', q, b.versions))} "
+            f'FROM "{table}" t{where_sql} ORDER BY {self._order(spec, q, b)}'
+        )
+        sql += self._limit_sql(q.limit, q.offset)
+        rows = self._run(sql, b.params)
+        matched = None
+        if count:
+            matched = int(self._run(f'SELECT count(*) FROM "{table}" t{where_sql}', b.params)[0][0])
+        return QueryResult(self._rows_to_features(spec, rows, fields), matched)
+
+    def _limit_sql(self, limit: int | None, offset: int) -> str:
+        out = "" if limit is None else f" LIMIT {int(limit)}"
+        return out + (f" OFFSET {int(offset)}" if offset else "")
+
+    def _nearest(self, spec: CollectionSpec, q: Query) -> QueryResult:
+        assert q.nearest is not None
+        point, k = q.nearest
+        if k <= 0:
+            msg = f"nearest k={k!r} must be positive"
+            raise InvalidInput(msg)
+        c = point.centroid
+        x0, y0 = float(c.x), float(c.y)
+        cos = max(math.cos(math.radians(y0)), 1e-6)
+        radius = 0.0005  # degrees of latitude
+        total = self.count(spec.name, time=q.time)
+        want = min(k, total)
+        found: list[FeatureVersion] = []
+        while True:
+            box = (x0 - radius / cos, y0 - radius, x0 + radius / cos, y0 + radius)
+            sub = Query(
+                time=q.time,
+                bbox=box,
+                intersects=q.intersects,
+                where=q.where,
+                properties=q.properties,
+                skip_geometry=False,
+            )
+            found = self.query(spec.name, sub).features
+            if len(found) >= want:
+                dists = _metric_distances(found, x0, y0, cos)
+                kth = sorted(dists)[want - 1] if want else 0.0
+                if kth <= radius or radius > 360:
+                    order = sorted(range(len(found)), key=lambda i: (dists[i], found[i].id))
+                    found = [found[i] for i in order[:want]]
+                    break
+                radius = kth * 1.0001
+            else:
+                if radius > 360:
+                    break
+                radius *= 4
+        return QueryResult(found[q.offset :] if q.offset else found, None)
+
+    def get(self, collection: str, feature_id: str, *, time: TimeSpec = None) -> FeatureVersion:
+        spec = self.collection(collection)
+        from twin.store.filters import Compare, CompareOp
+
+        if isinstance(time, Interval):
+            msg = "get() takes an instant, not an interval; use history() for a span"
+            raise InvalidInput(msg)
+        res = self.query(
+            collection, Query(time=time, where=Compare("id", CompareOp.EQ, feature_id), limit=1)
+        )
+        if not res.features:
+            when = "" if time is None else f" at {format_time(time.at)}"
+            msg = f"feature {feature_id!r} is not in collection {spec.name!r}{when}"
+            raise FeatureNotFound(msg)
+        return res.features[0]
+
+    def history(self, collection: str, feature_id: str) -> list[FeatureVersion]:
+        spec = self.collection(collection)
+        q = Query()
+        fields = self._fields_for(spec, None)
+        cols = self._select_list(spec, "t", q, True)
+        rows = self._run(
+            f'SELECT {", ".join(cols)} FROM "{_table(spec.name, True)}" t '
+            "WHERE t.feature_id = :id ORDER BY t.version",
+            {"id": feature_id},
+        )
+        if not rows:
+            msg = f"feature {feature_id!r} was never in collection {spec.name!r}"
+            raise FeatureNotFound(msg)
+        return self._rows_to_features(spec, rows, fields)
+
+    def count(self, collection: str, *, time: TimeSpec = None) -> int:
+        spec = self.collection(collection)
+        b = self._builder(spec, time)
+        tc = self._time_clause(b, time)
+        where = f" WHERE {tc}" if tc else ""
+        return int(
+            self._run(f'SELECT count(*) FROM "{_table(spec.name, b.versions)}" t{where}', b.params)[
+                0
+            ][0]
+        )
+
+    def extent(self, collection: str) -> Extent:
+        spec = self.collection(collection)
+        n = self.count(collection)
+        lo, hi, open_ = self._run(
+            f"SELECT min(valid_from), max(valid_to), "
+            f"sum(CASE WHEN valid_to IS NULL THEN 1 ELSE 0 END) "
+            f'FROM "{_table(spec.name, True)}"'
+        )[0]
+        return Extent(
+            bbox=self._extent_bbox(spec) if n else None,
+            valid_from=None if lo is None else self._time(lo),
+            valid_to=None if (hi is None or (open_ or 0) > 0) else self._time(hi),
+            count=n,
+        )
+
+    # ---------------------------------------------------------------- change log
+    def changes(self, *, since: int = 0, limit: int | None = None) -> list[Change]:
+        sql = (
+            "SELECT seq, collection, feature_id, version, op, at, recorded_at, actor, "
+            "content_hash, prev_hash, hash FROM twin_changelog WHERE seq > :since ORDER BY seq"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [
+            Change(
+                seq=int(r[0]),
+                collection=r[1],
+                feature_id=r[2],
+                version=int(r[3]),
+                op=r[4],
+                at=self._time(r[5]),
+                recorded_at=self._time(r[6]),
+                actor=r[7],
+                content_hash=r[8],
+                prev_hash=r[9],
+                hash=r[10],
+            )
+            for r in self._run(sql, {"since": since})
+        ]
+
+    def verify(self) -> VerifyReport:
+        from twin.store._verify import verify_store
+
+        return verify_store(self)
+
+
+def _table(name: str, versions: bool) -> str:
+    check_name(name)
+    return f"{name}__versions" if versions else name
+
+
+def _bbox_polygon(bbox: tuple[float, float, float, float]) -> BaseGeometry:
+    if len(bbox) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in bbox):
+        msg = f"bbox={bbox!r} must be four finite numbers minx, miny, maxx, maxy"
+        raise InvalidInput(msg)
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    if x1 < x0 or y1 < y0:
+        msg = f"bbox={bbox!r} has its maximum below its minimum"
+        raise InvalidInput(msg)
+    return shapely.box(x0, y0, x1, y1)
+
+
+def _metric_distances(feats: list[FeatureVersion], x0: float, y0: float, cos: float) -> list[float]:
+    """Distances in degrees of latitude on a local equirectangular plane around (x0, y0)."""
+    geoms = [f.geometry for f in feats]
+    scaled = shapely.transform(
+        geoms if geoms else shapely.GeometryCollection(),
+        lambda xy: (xy - [x0, y0]) * [cos, 1.0],
+    )
+    origin = shapely.Point(0.0, 0.0)
+    return [float(d) for d in shapely.distance(scaled, origin)]
