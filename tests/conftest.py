@@ -26,7 +26,11 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """URL of a PostgreSQL + PostGIS server: TWIN_TEST_PG_URL, or a throwaway cluster."""
+    """URL of a PostgreSQL + PostGIS server: TWIN_TEST_PG_URL, or a throwaway cluster.
+
+    Where it cannot be had the PostGIS tests skip, except under TWIN_REQUIRE_POSTGIS=1
+    (CI), where that is an error.
+    """
     url = os.environ.get("TWIN_TEST_PG_URL")
     if url:
         yield url
@@ -35,13 +39,13 @@ def pg_server() -> Iterator[str]:
 
     bindir = find_pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb found)")
+        _no_postgis("PostgreSQL is not installed (no initdb found)")
     cluster = PgCluster(bindir)
     try:
         cluster.start()
     except Exception as exc:  # noqa: BLE001 - any failure means no server to test
         cluster.stop()
-        pytest.skip(f"could not start a PostgreSQL cluster: {exc}")
+        _no_postgis(f"could not start a PostgreSQL cluster: {exc}")
     try:
         import sqlalchemy as sa
 
@@ -51,12 +55,18 @@ def pg_server() -> Iterator[str]:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
         except Exception as exc:  # noqa: BLE001
             cluster.stop()
-            pytest.skip(f"PostGIS is not installed in this PostgreSQL: {exc}")
+            _no_postgis(f"PostGIS is not installed in this PostgreSQL: {exc}")
         finally:
             eng.dispose()
         yield cluster.url
     finally:
         cluster.stop()
+
+
+def _no_postgis(reason: str) -> None:
+    if os.environ.get("TWIN_REQUIRE_POSTGIS") == "1":
+        pytest.fail(f"TWIN_REQUIRE_POSTGIS=1 but {reason}")
+    pytest.skip(reason)
 
 
 def _pg_schema_url(server: str) -> str:

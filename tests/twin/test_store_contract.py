@@ -22,7 +22,18 @@ from twin.errors import (
     SchemaError,
 )
 from twin.store import CollectionSpec, Feature, Field, Query, Store
-from twin.store.filters import And, Compare, CompareOp, In, IsNull, Like, Not, Or, Spatial, SpatialOp
+from twin.store.filters import (
+    And,
+    Compare,
+    CompareOp,
+    In,
+    IsNull,
+    Like,
+    Not,
+    Or,
+    Spatial,
+    SpatialOp,
+)
 from twin.temporal import Instant, Interval
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
@@ -50,8 +61,14 @@ def grid(n: int = 20) -> list[Feature]:
         Feature(
             f"f{i:03d}",
             shapely.Point(24.9 + i * 0.001, 60.17),
-            {"name": f"thing {i}", "n": i, "size": i / 2, "ok": i % 2 == 0,
-             "seen": f"2020-01-{i % 28 + 1:02d}T00:00:00Z", "tags": {"i": i}},
+            {
+                "name": f"thing {i}",
+                "n": i,
+                "size": i / 2,
+                "ok": i % 2 == 0,
+                "seen": f"2020-01-{i % 28 + 1:02d}T00:00:00Z",
+                "tags": {"i": i},
+            },
         )
         for i in range(n)
     ]
@@ -83,8 +100,9 @@ def test_unknown_collection_is_named(store: Store) -> None:
 
 
 def test_ensure_collection_adds_fields_and_rejects_type_change(things: Store) -> None:
-    more = CollectionSpec("things", "Things", geometry_type="Point",
-                          fields=(*SPEC.fields, Field("colour")))
+    more = CollectionSpec(
+        "things", "Things", geometry_type="Point", fields=(*SPEC.fields, Field("colour"))
+    )
     things.ensure_collection(more)
     things.patch("things", "f001", properties={"colour": "red"})
     assert things.get("things", "f001").properties["colour"] == "red"
@@ -99,8 +117,12 @@ def test_ensure_collection_adds_fields_and_rejects_type_change(things: Store) ->
 def test_properties_round_trip_with_types(things: Store) -> None:
     f = things.get("things", "f003")
     assert f.properties == {
-        "name": "thing 3", "n": 3, "size": 1.5, "ok": False,
-        "seen": "2020-01-04T00:00:00.000Z", "tags": {"i": 3},
+        "name": "thing 3",
+        "n": 3,
+        "size": 1.5,
+        "ok": False,
+        "seen": "2020-01-04T00:00:00.000Z",
+        "tags": {"i": 3},
     }
     assert f.geometry.equals(shapely.Point(24.903, 60.17))
     assert f.version == 1 and f.valid_from == T0 and f.valid_to is None
@@ -134,8 +156,14 @@ def test_nearest_k_in_metric_order(things: Store) -> None:
         (Like("name", "thing 1_"), [f"f01{i}" for i in range(10)]),
         (Like("name", "THING 9", case_insensitive=True), ["f009"]),
         (Like("name", "THING 9"), []),
-        (And((Compare("ok", CompareOp.EQ, True), Compare("n", CompareOp.LT, 5))), ["f000", "f002", "f004"]),
-        (Or((Compare("n", CompareOp.EQ, 1), Compare("id", CompareOp.EQ, "f019"))), ["f001", "f019"]),
+        (
+            And((Compare("ok", CompareOp.EQ, True), Compare("n", CompareOp.LT, 5))),
+            ["f000", "f002", "f004"],
+        ),
+        (
+            Or((Compare("n", CompareOp.EQ, 1), Compare("id", CompareOp.EQ, "f019"))),
+            ["f001", "f019"],
+        ),
         (Not(Compare("n", CompareOp.GE, 2)), ["f000", "f001"]),
         (Compare("seen", CompareOp.LT, "2020-01-03T00:00:00Z"), ["f000", "f001"]),
         (IsNull("tags"), []),
@@ -147,8 +175,10 @@ def test_attribute_and_spatial_filters(things: Store, expr, expected) -> None:
 
 
 def test_sort_and_projection(things: Store) -> None:
-    res = things.query("things", Query(sort=(("ok", True), ("n", False)), limit=3,
-                                       properties=("n",), skip_geometry=True))
+    res = things.query(
+        "things",
+        Query(sort=(("ok", True), ("n", False)), limit=3, properties=("n",), skip_geometry=True),
+    )
     assert ids(res) == ["f019", "f017", "f015"]
     assert res.features[0].properties == {"n": 19}
     assert res.features[0].geometry is None
@@ -173,7 +203,9 @@ def test_versions_as_of_and_history(things: Store) -> None:
 
     hist = things.history("things", "f001")
     assert [(v.version, v.valid_from, v.valid_to) for v in hist] == [
-        (1, T0, T1), (2, T1, T2), (3, T2, None)
+        (1, T0, T1),
+        (2, T1, T2),
+        (3, T2, None),
     ]
     assert hist[1].properties["name"] == "renamed" and hist[1].properties["n"] == 1
     assert hist[2].properties == {"n": 99}
@@ -244,7 +276,11 @@ def test_stale_expected_version_changes_nothing(things: Store) -> None:
         ({"type": "Pointy", "coordinates": [1, 2]}, GeometryError, "not a valid GeoJSON"),
         ("{not json", GeometryError, "not JSON"),
         ({"coordinates": [1, 2]}, GeometryError, "with a 'type'"),
-        ({"type": "Point", "coordinates": [200, 10]}, GeometryOutOfBounds, r"\(200, 10\) outside CRS84"),
+        (
+            {"type": "Point", "coordinates": [200, 10]},
+            GeometryOutOfBounds,
+            r"\(200, 10\) outside CRS84",
+        ),
         ({"type": "Point", "coordinates": [60.2, 95.0]}, GeometryOutOfBounds, "outside CRS84"),
         ({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, GeometryError, "is a LineString"),
     ],
@@ -303,7 +339,9 @@ def test_sync_turns_differences_into_versions(things: Store) -> None:
     assert (report.created, report.updated, report.retired, report.unchanged) == (1, 1, 1, 18)
     assert things.get("things", "f003").version == 2
     assert things.get("things", "f004").version == 1  # unchanged features are left alone
-    assert things.get("things", "f004").recorded_at == things.history("things", "f004")[0].recorded_at
+    assert (
+        things.get("things", "f004").recorded_at == things.history("things", "f004")[0].recorded_at
+    )
     assert things.history("things", "f005")[-1].valid_to == T1
     again = things.sync("things", feats, valid_from=T2)
     assert (again.created, again.updated, again.retired, again.unchanged) == (0, 0, 0, 20)
@@ -311,7 +349,9 @@ def test_sync_turns_differences_into_versions(things: Store) -> None:
 
 def test_retired_feature_can_come_back_as_new_version(things: Store) -> None:
     things.retire("things", "f001", valid_to=T1)
-    things.create("things", [Feature("f001", shapely.Point(24.901, 60.17), {"n": 1})], valid_from=T2)
+    things.create(
+        "things", [Feature("f001", shapely.Point(24.901, 60.17), {"n": 1})], valid_from=T2
+    )
     assert [v.version for v in things.history("things", "f001")] == [1, 2]
 
 
@@ -321,7 +361,9 @@ def test_verify_passes_then_names_an_edited_row(things: Store) -> None:
     report = things.verify()
     assert report.ok and report.checked == 21
     # edit history behind the store's back
-    things._run("UPDATE things__versions SET name = 'forged' WHERE feature_id = 'f004' AND version = 1")
+    things._run(
+        "UPDATE things__versions SET name = 'forged' WHERE feature_id = 'f004' AND version = 1"
+    )
     report = things.verify()
     assert not report.ok
     assert report.problem is not None and "things/f004 version 1" in report.problem
@@ -336,10 +378,14 @@ def test_verify_names_a_removed_log_entry(things: Store) -> None:
 
 
 # ---------------------------------------------------------------- invariants
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    x0=st.floats(24.89, 24.93), y0=st.floats(60.16, 60.18),
-    w=st.floats(0, 0.02), h=st.floats(0, 0.02),
+    x0=st.floats(24.89, 24.93),
+    y0=st.floats(60.16, 60.18),
+    w=st.floats(0, 0.02),
+    h=st.floats(0, 0.02),
 )
 def test_bbox_equals_brute_force(things: Store, x0: float, y0: float, w: float, h: float) -> None:
     box = shapely.box(x0, y0, x0 + w, y0 + h)

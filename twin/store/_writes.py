@@ -102,7 +102,7 @@ class SqlTransaction(Transaction):
         self, spec: CollectionSpec, fid: str, version: int, op: str, at: datetime, h: str
     ) -> None:
         self.seq += 1
-        entry = {
+        entry: dict[str, Any] = {
             "seq": self.seq,
             "collection": spec.name,
             "feature_id": fid,
