@@ -28,10 +28,10 @@ from pathlib import Path
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import summary, timed, write_results  # noqa: E402
+from _common import summary, timed, write_results
 
-from twin.store import CollectionSpec, Feature, Field, Query, open_store  # noqa: E402
-from twin.temporal import Instant  # noqa: E402
+from twin.store import CollectionSpec, Feature, Field, Query, open_store
+from twin.temporal import Instant
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -130,10 +130,10 @@ def bench_asof(urls: dict[str, str], n: int, queries: int, versions: int) -> dic
         cur, asof, nc, na = [], [], [], []
         for b in bb:
             at = Instant(T0 + timedelta(days=rnd.uniform(1, 365 * versions - 1)))
-            ms, r = timed(lambda b=b: s.query(SPEC.name, Query(bbox=b)))
+            ms, r = timed(lambda b=b, s=s: s.query(SPEC.name, Query(bbox=b)))
             cur.append(ms)
             nc.append(len(r))
-            ms, r = timed(lambda b=b, at=at: s.query(SPEC.name, Query(bbox=b, time=at)))
+            ms, r = timed(lambda b=b, at=at, s=s: s.query(SPEC.name, Query(bbox=b, time=at)))
             asof.append(ms)
             na.append(len(r))
         s.close()

@@ -43,7 +43,7 @@ def pg_server() -> Iterator[str]:
     cluster = PgCluster(bindir)
     try:
         cluster.start()
-    except Exception as exc:  # noqa: BLE001 - any failure means no server to test
+    except Exception as exc:
         cluster.stop()
         _no_postgis(f"could not start a PostgreSQL cluster: {exc}")
     try:
@@ -53,7 +53,7 @@ def pg_server() -> Iterator[str]:
         try:
             with eng.begin() as conn:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             cluster.stop()
             _no_postgis(f"PostGIS is not installed in this PostgreSQL: {exc}")
         finally:

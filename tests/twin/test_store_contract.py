@@ -189,9 +189,9 @@ def test_unknown_property_in_filter_sort_or_projection_is_named(things: Store) -
         things.query("things", Query(where=Compare("colour", CompareOp.EQ, "red")))
     with pytest.raises(SchemaError, match="sort names the property 'height'"):
         things.query("things", Query(sort=(("height", True),)))
-    with pytest.raises(InvalidInput, match="properties=.*'nope'"):
+    with pytest.raises(InvalidInput, match=r"properties=.*'nope'"):
         things.query("things", Query(properties=("nope",)))
-    with pytest.raises(SchemaError, match="compares property 'n' .* with 'many'"):
+    with pytest.raises(SchemaError, match=r"compares property 'n' .* with 'many'"):
         things.query("things", Query(where=Compare("n", CompareOp.EQ, "many")))
 
 

@@ -396,6 +396,10 @@ class Store(ABC):
 
     # -- writes ----------------------------------------------------------------------
     @abstractmethod
+    def atomic(self) -> AbstractContextManager[None]:
+        """A block whose writes land whole or not at all; transactions inside it nest."""
+
+    @abstractmethod
     def transaction(
         self, *, actor: str = "twin", recorded_at: datetime | None = None
     ) -> AbstractContextManager[Transaction]:
