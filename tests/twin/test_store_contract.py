@@ -391,3 +391,17 @@ def test_bbox_equals_brute_force(things: Store, x0: float, y0: float, w: float, 
     box = shapely.box(x0, y0, x0 + w, y0 + h)
     expected = [f.id for f in grid() if box.intersects(f.geometry)]
     assert ids(things.query("things", Query(bbox=(x0, y0, x0 + w, y0 + h)))) == expected
+
+
+def test_read_frame_matches_query(things: Store) -> None:
+    things.patch("things", "f002", properties={"name": "two"}, valid_from=T1)
+    q = Query(bbox=(24.9005, 60.0, 24.9045, 61), time=Instant(T0 + timedelta(days=1)))
+    df = things.read_frame("things", q)
+    feats = things.query("things", q).features
+    assert list(df["id"]) == [f.id for f in feats] == ["f001", "f002", "f003", "f004"]
+    assert list(df["name"]) == [f.properties["name"] for f in feats]
+    assert df.crs.to_string() == "OGC:CRS84"
+    assert all(g.equals(f.geometry) for g, f in zip(df.geometry, feats, strict=True))
+    assert list(
+        things.read_frame("things", Query(where=Compare("id", CompareOp.EQ, "f002")))["name"]
+    ) == ["two"]

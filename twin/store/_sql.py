@@ -375,6 +375,58 @@ class SqlStore(Store):
         out = "" if limit is None else f" LIMIT {int(limit)}"
         return out + (f" OFFSET {int(offset)}" if offset else "")
 
+    def read_frame(self, collection: str, query: Query | None = None) -> Any:
+        import geopandas as gpd
+        import pandas as pd
+
+        q = query or Query()
+        spec = self.collection(collection)
+        fields = self._fields_for(spec, q.properties)
+        if q.nearest is not None:
+            feats = self.query(collection, q).features
+            rows = [
+                (
+                    f.id,
+                    f.version,
+                    f.valid_from,
+                    f.valid_to,
+                    f.geometry,
+                    *[f.properties.get(n) for n in fields],
+                )
+                for f in feats
+            ]
+            geoms = [r[4] for r in rows]
+        else:
+            b = self._builder(spec, q.time)
+            table = _table(spec.name, b.versions)
+            where = self._where(spec, q, b)
+            where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+            sql = (
+                f"SELECT {', '.join(self._select_list(spec, 't', q, b.versions))} "
+                f'FROM "{table}" t{where_sql} ORDER BY {self._order(spec, q, b)}'
+                + self._limit_sql(q.limit, q.offset)
+            )
+            raw = self._run(sql, b.params)
+            geoms = self._decode_geoms([r[6] for r in raw])
+            types = spec.field_map()
+            rows = [
+                (
+                    r[0],
+                    int(r[1]),
+                    self._time(r[2]),
+                    None if r[3] is None else self._time(r[3]),
+                    None,
+                    *[
+                        None if v is None else self._from_db(v, types[n].type)
+                        for n, v in zip(fields, r[7:], strict=True)
+                    ],
+                )
+                for r in raw
+            ]
+        cols = ["id", "version", "valid_from", "valid_to", "_g", *fields]
+        df = pd.DataFrame(rows, columns=cols).drop(columns="_g")
+        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs="OGC:CRS84"))
+
     def _nearest(self, spec: CollectionSpec, q: Query) -> QueryResult:
         assert q.nearest is not None
         point, k = q.nearest

@@ -18,9 +18,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry.base import BaseGeometry
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 from twin.errors import InvalidInput
 from twin.store.filters import Expr
@@ -377,6 +380,14 @@ class Store(ABC):
         self, collection: str, query: Query | None = None, *, count: bool = False
     ) -> QueryResult:
         """Features matching ``query``; with ``count`` also ``number_matched``."""
+
+    @abstractmethod
+    def read_frame(self, collection: str, query: Query | None = None) -> gpd.GeoDataFrame:
+        """Like :meth:`query`, as a GeoDataFrame (CRS84) for bulk work.
+
+        Columns: ``id``, ``version``, ``valid_from``, ``valid_to``, the properties, and
+        ``geometry``.
+        """
 
     @abstractmethod
     def get(self, collection: str, feature_id: str, *, time: TimeSpec = None) -> FeatureVersion:

@@ -1,0 +1,132 @@
+"""Building a twin all-or-nothing, and the kernel's CLI error handling."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from twin.build import BuildContext, build_twin
+from twin.cli import cli
+from twin.errors import OSMFileError
+from twin.plugins import Plugin
+from twin.store import CollectionSpec, Feature, Field, open_store
+
+SPEC = CollectionSpec("spots", "Spots", geometry_type="Point", fields=(Field("n", "integer"),))
+
+
+def writer(n: int, *, fail: bool = False) -> Plugin:
+    """A plugin that writes ``n`` spots, then fails when asked to."""
+
+    def build(ctx: BuildContext) -> None:
+        ctx.store.ensure_collection(SPEC)
+        feats = [Feature(f"s{i}", shapely.Point(24.9 + i * 1e-3, 60.1), {"n": i}) for i in range(n)]
+        ctx.report["spots"] = ctx.store.sync("spots", feats)
+        if fail:
+            msg = "the second step failed"
+            raise RuntimeError(msg)
+
+    return Plugin(name="spots", build=build)
+
+
+@pytest.fixture
+def osm_file(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.osm"
+    p.write_text("<?xml version='1.0'?><osm version='0.6'></osm>")
+    return p
+
+
+def test_failed_build_leaves_the_old_twin(tmp_path: Path, osm_file: Path) -> None:
+    db = str(tmp_path / "twin.gpkg")
+    build_twin(osm_file, db, plugins=[writer(3)])
+    with open_store(db, create=False) as s:
+        before = s.changes()
+    with pytest.raises(RuntimeError, match="second step failed"):
+        build_twin(osm_file, db, plugins=[writer(5, fail=True)])
+    with open_store(db, create=False) as s:
+        assert s.changes() == before
+        assert s.count("spots") == 3 and s.verify().ok
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.osm", "twin.gpkg"]
+
+
+def test_failed_first_build_leaves_no_twin(tmp_path: Path, osm_file: Path) -> None:
+    db = tmp_path / "twin.gpkg"
+    with pytest.raises(RuntimeError):
+        build_twin(osm_file, str(db), plugins=[writer(5, fail=True)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.osm"]
+
+
+@pytest.mark.postgis
+def test_failed_build_on_postgis_leaves_nothing(pg_url: str, osm_file: Path) -> None:
+    with pytest.raises(RuntimeError):
+        build_twin(osm_file, pg_url, plugins=[writer(5, fail=True)])
+    with open_store(pg_url) as s:
+        assert s.collections() == [] and s.changes() == []
+    build_twin(osm_file, pg_url, plugins=[writer(2)])
+    with open_store(pg_url) as s:
+        assert s.count("spots") == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "text"),
+    [
+        ("missing.osm.pbf", None, "does not exist"),
+        ("empty.osm.pbf", b"", "is empty"),
+        ("notes.txt", b"hello", "is not an OSM extract"),
+    ],
+)
+def test_not_osm_is_named(tmp_path: Path, name: str, content: bytes | None, text: str) -> None:
+    p = tmp_path / name
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(OSMFileError, match=text) as info:
+        build_twin(p, str(tmp_path / "t.gpkg"), plugins=[])
+    assert name in str(info.value)
+    assert not (tmp_path / "t.gpkg").exists()
+
+
+def test_build_refuses_to_replace_a_file_that_is_not_a_twin(tmp_path: Path, osm_file: Path) -> None:
+    db = tmp_path / "precious.gpkg"
+    db.write_bytes(b"not a geopackage at all")
+    result = CliRunner().invoke(cli, ["build", "--osm", str(osm_file), "--db", str(db)])
+    assert result.exit_code == 2
+    assert "is not a GeoPackage" in result.output or "not a twin" in result.output
+    assert db.read_bytes() == b"not a geopackage at all"
+
+
+def test_cli_errors_name_the_input_without_traceback(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["build", "--osm", str(tmp_path / "nope.osm.pbf"), "--db", str(tmp_path / "t.gpkg")]
+    )
+    assert result.exit_code == 2
+    assert "Error: osm=" in result.output and "nope.osm.pbf' does not exist" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(cli, ["info", "--db", str(tmp_path / "absent.gpkg")])
+    assert result.exit_code == 2 and "does not exist; run 'twin build' first" in result.output
+    result = runner.invoke(cli, ["info", "--db", "mysql://x"])
+    assert result.exit_code == 2 and "neither a PostgreSQL URL nor a .gpkg" in result.output
+    result = runner.invoke(
+        cli, ["build", "--valid-from", "last tuesday", "--db", str(tmp_path / "t.gpkg")]
+    )
+    assert (
+        result.exit_code == 2 and "--valid-from='last tuesday' is not an RFC 3339" in result.output
+    )
+
+
+def test_verify_cli_names_a_row_edited_behind_the_store(tmp_path: Path, osm_file: Path) -> None:
+    db = tmp_path / "twin.gpkg"
+    build_twin(osm_file, str(db), plugins=[writer(4)])
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["verify", "--db", str(db)])
+    assert ok.exit_code == 0 and "OK: 4 changes verified" in ok.output
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE spots SET n = 99 WHERE feature_id = 's2'")
+    conn.commit()
+    conn.close()
+    bad = runner.invoke(cli, ["verify", "--db", str(db)])
+    assert bad.exit_code == 1
+    assert "spots/s2" in bad.output and "change-log seq 3" in bad.output and "edited" in bad.output
