@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
-from twin.plugins import Plugin
+from collections.abc import Sequence
 
-plugin = Plugin(name="layers")
+from twin.build import BuildContext
+from twin.plugins import Plugin
+from twin.store import CollectionSpec
+
+
+def _collections() -> Sequence[CollectionSpec]:
+    from layers.osm import LAYERS
+
+    return LAYERS
+
+
+def _build(ctx: BuildContext) -> None:
+    from layers._build import build_layers
+
+    build_layers(ctx)
+
+
+plugin = Plugin(name="layers", collections=_collections, build=_build)

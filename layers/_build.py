@@ -1,0 +1,39 @@
+"""The map layers' build step: an OSM extract into the twin's layers."""
+
+from __future__ import annotations
+
+import logging
+
+from twin.build import BuildContext
+from twin.temporal import now
+
+__all__ = ["build_layers"]
+
+log = logging.getLogger(__name__)
+
+
+def build_layers(ctx: BuildContext) -> None:
+    """Import (or re-import) every map layer from ``ctx.osm_path``.
+
+    New objects become features, changed ones new versions, vanished ones are retired;
+    unchanged ones are left alone. The valid time is the caller's, else the extract's
+    newest timestamp, else now.
+    """
+    from tqdm import tqdm
+
+    from layers.osm import LAYERS, read_osm
+
+    extract = read_osm(ctx.osm_path, progress=ctx.progress)
+    if ctx.valid_from is None:
+        ctx.valid_from = extract.timestamp or now()
+    for spec in LAYERS:
+        ctx.store.ensure_collection(spec)
+    with ctx.store.transaction(actor="twin build", recorded_at=None) as tx:
+        for spec in tqdm(LAYERS, desc="writing layers", unit="layer", disable=not ctx.progress):
+            ctx.report[spec.name] = tx.sync(
+                spec.name, extract.layers.get(spec.name, []), valid_from=ctx.valid_from
+            )
+    if extract.issues:
+        log.warning(
+            "%d OSM objects were repaired or skipped; see osm_import_issues", len(extract.issues)
+        )

@@ -1,0 +1,152 @@
+"""Building the Helsinki twin from the embedded extract, and re-importing a newer one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import osmium
+import pyogrio
+import pytest
+
+from twin.build import build_twin
+from twin.store import Query, open_store
+from twin.store.filters import Compare, CompareOp
+from twin.temporal import Instant
+
+ROOT = Path(__file__).resolve().parents[2]
+HELSINKI = ROOT / "data" / "helsinki.osm.pbf"
+LATER = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def modified_copy(src: Path, dst: Path) -> dict[str, str]:
+    """Write a 'newer' extract: one building renamed, one signal removed, one hydrant
+    moved, one café added, all stamped LATER. Returns the ids it touched."""
+    touched: dict[str, str] = {}
+    in_ways = {n.ref for w in osmium.FileProcessor(str(src), osmium.osm.WAY) for n in w.nodes}
+    writer = osmium.SimpleWriter(str(dst))
+    max_node = 0
+    try:
+        for o in osmium.FileProcessor(str(src)):
+            tags = dict(o.tags)
+            if o.is_node():
+                max_node = max(max_node, o.id)
+                if tags.get("highway") == "traffic_signals" and "signal" not in touched:
+                    touched["signal"] = f"n{o.id}"
+                    del tags["highway"]
+                    writer.add_node(o.replace(tags=tags, timestamp=LATER, version=o.version + 1))
+                    continue
+                free = o.id not in in_ways
+                if tags.get("emergency") == "fire_hydrant" and free and "hydrant" not in touched:
+                    touched["hydrant"] = f"n{o.id}"
+                    loc = osmium.osm.Location(o.location.lon + 0.0002, o.location.lat)
+                    writer.add_node(o.replace(location=loc, timestamp=LATER, version=o.version + 1))
+                    continue
+                writer.add_node(o)
+            elif o.is_way():
+                if "building" in tags and "name" in tags and "building" not in touched:
+                    touched["building"] = f"w{o.id}"
+                    tags["name"] = tags["name"] + " (renamed)"
+                    writer.add_way(o.replace(tags=tags, timestamp=LATER, version=o.version + 1))
+                    continue
+                writer.add_way(o)
+            else:
+                writer.add_relation(o)
+        cafe = osmium.osm.mutable.Node(
+            id=max_node + 1,
+            location=(24.945, 60.170),
+            tags={"amenity": "cafe", "name": "Uusi"},
+            timestamp=LATER,
+            version=1,
+        )
+        writer.add_node(cafe)
+        touched["cafe"] = f"n{max_node + 1}"
+    finally:
+        writer.close()
+    return touched
+
+
+@pytest.fixture(scope="module")
+def helsinki_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("helsinki") / "helsinki.gpkg"
+    build_twin(HELSINKI, str(db))
+    return db
+
+
+def test_helsinki_twin_holds_the_expected_layers(helsinki_db: Path) -> None:
+    with open_store(str(helsinki_db), create=False) as s:
+        counts = {c.name: s.count(c.name) for c in s.collections()}
+        assert s.collection("pipelines").restricted
+        assert s.verify().ok
+    assert counts["buildings"] >= 433
+    assert counts["traffic_signals"] == 135
+    # 79 pipeline ways: one is cut by the extract's edge and reported, not dropped
+    assert counts["pipelines"] == 78
+    with open_store(str(helsinki_db), create=False) as s:
+        issues = s.query(
+            "osm_import_issues", Query(where=Compare("osm_id", CompareOp.EQ, "w83604137"))
+        )
+        assert [f.properties["layer"] for f in issues] == ["pipelines"]
+        # the boundary relations lack member ways in this extract: reported, not dropped
+        skipped = s.query(
+            "osm_import_issues", Query(where=Compare("layer", CompareOp.EQ, "admin_boundaries"))
+        )
+        assert len(skipped) == 14
+    assert 1400 <= counts["address_points"] <= 1600
+    assert counts["roads"] > 1000
+    for name in ("pois", "parking", "fire_hydrants", "emergency_stations"):
+        assert counts[name] > 0, name
+
+
+def test_gdal_reads_every_current_layer_as_a_geopackage(helsinki_db: Path) -> None:
+    listed = {name for name, _ in pyogrio.list_layers(helsinki_db)}
+    with open_store(str(helsinki_db), create=False) as s:
+        for spec in s.collections():
+            assert spec.name in listed
+            info = pyogrio.read_info(helsinki_db, layer=spec.name)
+            assert info["features"] == s.count(spec.name), spec.name
+            assert info["crs"] == "EPSG:4326"
+            ext = s.extent(spec.name).bbox
+            if ext is not None:
+                # GDAL's own spatial filter through the twin's R-tree finds the same features
+                located = (
+                    pyogrio.read_dataframe(helsinki_db, layer=spec.name).geometry.notna().sum()
+                )
+                df = pyogrio.read_dataframe(helsinki_db, layer=spec.name, bbox=ext)
+                assert len(df) == located > 0, spec.name
+
+
+def test_reimport_of_a_newer_extract_makes_versions(helsinki_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "twin.gpkg"
+    db.write_bytes(helsinki_db.read_bytes())
+    newer = tmp_path / "helsinki-newer.osm.pbf"
+    touched = modified_copy(HELSINKI, newer)
+    with open_store(str(db), create=False) as s:
+        before = {c.name: s.count(c.name) for c in s.collections()}
+        old_name = s.get("buildings", touched["building"]).properties["name"]
+    ctx = build_twin(newer, str(db), progress=False)
+    rep = ctx.report
+    assert ctx.valid_from == LATER
+    assert (rep["buildings"].updated, rep["buildings"].created, rep["buildings"].retired) == (
+        1,
+        0,
+        0,
+    )
+    assert (rep["traffic_signals"].retired, rep["traffic_signals"].updated) == (1, 0)
+    assert rep["fire_hydrants"].updated == 1
+    assert rep["pois"].created == 1
+    for name in ("roads", "pipelines", "parking", "admin_boundaries", "emergency_stations"):
+        r = rep[name]
+        assert (r.created, r.updated, r.retired) == (0, 0, 0), name
+    with open_store(str(db), create=False) as s:
+        assert s.count("traffic_signals") == before["traffic_signals"] - 1
+        hist = s.history("buildings", touched["building"])
+        assert [v.version for v in hist] == [1, 2]
+        assert hist[0].valid_to == LATER and hist[1].properties["name"] == old_name + " (renamed)"
+        then = s.get(
+            "buildings", touched["building"], time=Instant(datetime(2020, 1, 1, tzinfo=UTC))
+        )
+        assert then.properties["name"] == old_name
+        gone = s.query("traffic_signals", Query(time=Instant(datetime(2020, 1, 1, tzinfo=UTC))))
+        assert touched["signal"] in {f.id for f in gone}
+        assert s.verify().ok
