@@ -198,6 +198,7 @@ class GpkgStore(SqlStore):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA case_sensitive_like=ON")
             conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=1073741824")  # read pages from the OS cache
             conn.create_function("twin_st", 3, _st, deterministic=True)
             self._local.conn = conn
             with self._conns_lock:
