@@ -1,0 +1,150 @@
+"""Figures of the change detection package.
+
+- pixel precision, recall, F1 and IoU of the change class per detector on
+  ``../shared/data/change/levir_chips`` (0.5 m), ``dsifn_chips`` and the 6 OSCD cities
+  (Sentinel-2 red, green, blue, near-infrared at 10 m);
+- object precision and recall of suspected illegal buildings on generated Helsinki
+  epochs (seeds 0-3 were used to choose the building detector's defaults; seeds 10-13
+  were not);
+- throughput in km²/min at 0.5 m per detector, tiled on a local Dask cluster, and the
+  speed-up from 1 to 2 workers.
+
+Run: ``.venv/bin/python bench/change_metrics.py [--skip-throughput]``. Writes
+``bench/results/change_metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from change_detection.classify import classify_patches, object_scores
+from change_detection.detectors import detector_names
+from change_detection.evaluate import PixelScores, evaluate, pixel_scores, read_raster_label
+from change_detection.objects import mask_to_patches
+from change_detection.pipeline import detect_pair, detect_paths
+from change_detection.raster import read_band_files
+from change_detection.synth import osm_buildings, render_epochs
+from change_detection.tiled import detect_tiled
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "change"
+CITIES = ("aguasclaras", "bercy", "bordeaux", "nantes", "paris", "rennes")
+
+
+def oscd(method: str) -> dict[str, Any]:
+    total = PixelScores()
+    for city in CITIES:
+        folder = SHARED / "oscd" / city
+        bands = ("B04", "B03", "B02", "B08")
+        d1 = read_band_files([next((folder / "imgs_1").glob(f"*_{b}.tif")) for b in bands])
+        d2 = read_band_files([next((folder / "imgs_2").glob(f"*_{b}.tif")) for b in bands])
+        result = detect_pair(d1, d2, method=method)
+        scores = pixel_scores(result.mask, read_raster_label(folder / "cm" / "cm.png"))
+        total.add(scores)
+        total.per_image[city] = {**scores.summary(), "shift": list(result.shift)}
+    return total.to_dict()
+
+
+def scenes(seeds: list[int], half: float = 250.0) -> list[Any]:
+    buildings = osm_buildings(ROOT / "data" / "helsinki.osm.pbf")
+    utm = buildings.estimate_utm_crs()
+    minx, miny, maxx, maxy = buildings.to_crs(utm).total_bounds
+    out = []
+    tmp = Path(tempfile.mkdtemp(prefix="change-bench-"))
+    for seed in seeds:
+        rng = np.random.default_rng(100 + seed)
+        cx = rng.uniform(minx + half, maxx - half)
+        cy = rng.uniform(miny + half, maxy - half)
+        bounds = (cx - half, cy - half, cx + half, cy + half)
+        out.append(render_epochs(buildings, tmp / f"s{seed}", seed=seed, bounds=bounds))
+    return out
+
+
+def objects(method: str, seeds: list[int]) -> dict[str, Any]:
+    totals: dict[str, float] = {"predicted": 0, "truth": 0, "matched": 0}
+    for scene in scenes(seeds):
+        result = detect_paths(scene.before, scene.after, method=method)
+        classes = classify_patches(
+            mask_to_patches(result), scene.buildings, scene.permits, at=scene.dates[1]
+        )
+        s = object_scores(classes, scene.truth, kind="new_unpermitted")
+        for k in totals:
+            totals[k] += s[k]
+    p = totals["matched"] / totals["predicted"] if totals["predicted"] else 0.0
+    r = totals["matched"] / totals["truth"] if totals["truth"] else 0.0
+    return {**totals, "precision": round(p, 4), "recall": round(r, 4), "seeds": seeds}
+
+
+def throughput(method: str, scene: Any, workers: int) -> dict[str, float]:
+    import rasterio
+
+    with rasterio.open(scene.before) as ds:
+        km2 = ds.width * ds.height * ds.res[0] * ds.res[1] / 1e6
+    start = time.perf_counter()
+    detect_tiled(
+        scene.before, scene.after, method=method, tile=512, n_workers=workers, progress=False
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "km2": round(km2, 3),
+        "seconds": round(seconds, 2),
+        "km2_per_min": round(km2 / seconds * 60.0, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    out: dict[str, Any] = {"pixel": {}, "objects": {}, "throughput": {}}
+    for method in detector_names():
+        out["pixel"][method] = {
+            "levir_chips": evaluate(method, SHARED / "levir_chips", res=0.5).to_dict(),
+            "dsifn_chips": evaluate(method, SHARED / "dsifn_chips", res=2.0).to_dict(),
+            "oscd": oscd(method),
+        }
+        for name, s in out["pixel"][method].items():
+            print(
+                f"{method:9s} {name:12s} P={s['precision']:.3f} R={s['recall']:.3f} "
+                f"F1={s['f1']:.3f} IoU={s['iou']:.3f}"
+            )
+    for method in detector_names():
+        out["objects"][method] = {
+            "tuning_seeds": objects(method, [0, 1, 2, 3]),
+            "held_out_seeds": objects(method, [10, 11, 12, 13]),
+        }
+        for name, s in out["objects"][method].items():
+            print(
+                f"{method:9s} objects {name:15s} P={s['precision']:.3f} R={s['recall']:.3f} "
+                f"({s['matched']}/{s['predicted']} predicted, {s['truth']} true)"
+            )
+    if not args.skip_throughput:
+        (scene,) = scenes([7], half=500.0)
+        for method in detector_names():
+            one = throughput(method, scene, 1)
+            two = throughput(method, scene, 2)
+            out["throughput"][method] = {
+                "workers_1": one,
+                "workers_2": two,
+                "speedup": round(one["seconds"] / two["seconds"], 2),
+            }
+            print(
+                f"{method:9s} {one['km2_per_min']:.3f} km²/min (1 worker), "
+                f"{two['km2_per_min']:.3f} (2 workers), speed-up "
+                f"{out['throughput'][method]['speedup']:.2f}x on {one['km2']} km²"
+            )
+    dest = ROOT / "bench" / "results" / "change_metrics.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(out, indent=2))
+    print(f"wrote {dest}")
+
+
+if __name__ == "__main__":
+    main()

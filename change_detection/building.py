@@ -1,0 +1,243 @@
+"""A building-aware unsupervised change detector.
+
+Each epoch gets a **building index**: a morphological building index (MBI) on brightness,
+bright roofs standing out of their surroundings at every orientation, and its dark
+counterpart for dark roofs, with vegetation and shadow suppressed. The change score is the
+difference of the indices between the epochs, weighted by the spectral change, so that
+only places whose "buildingness" changed (a roof appeared or vanished) score high. The
+cleaning step keeps building-shaped patches: it removes speckle, long thin structures
+(roads, tracks) and patches under a minimum area.
+
+The arrays a detector receives are scaled so that a bright roof is about 1 (see
+:func:`change_detection.pipeline.unit_scale`); bands are red, green, blue and optionally
+near-infrared, in that order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from change_detection.detectors import Detector
+
+__all__ = ["BuildingDetector", "BuildingParams", "building_index"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildingParams:
+    """Parameters of the building detector (lengths in metres, areas in m²).
+
+    The defaults were chosen on generated imagery (``change_detection.synth``) and by
+    reasoning about 0.5 m aerial imagery: roofs of 4-60 m, roads 5-15 m wide.
+    """
+
+    min_line: float = 2.0
+    max_line: float = 40.0
+    dark_weight: float = 0.6
+    veg_exg: float = 0.04
+    veg_width: float = 0.06
+    shadow_rel: float = 0.45
+    shadow_width: float = 0.15
+    change_ref: float = 0.2
+    min_area: float = 15.0
+    road_length: float = 40.0
+    road_width: float = 12.0
+    smooth: float = 1.0
+    min_threshold: float = 0.5
+    work_res: float = 1.0
+    index_ref: float = 0.1
+    index_floor: float = 0.0
+    shadow_reach: float = 1.0
+    min_width: float = 5.0
+
+
+def _line_kernel(length: int, angle: float) -> np.ndarray:
+    """A one-pixel-wide line of ``length`` pixels at ``angle`` degrees, as a 0/1 kernel."""
+    length = max(1, length)
+    half = (length - 1) / 2.0
+    t = np.linspace(-half, half, max(2, length * 2))
+    rows = np.round(-t * np.sin(np.radians(angle))).astype(int)
+    cols = np.round(t * np.cos(np.radians(angle))).astype(int)
+    size = int(max(np.ptp(rows), np.ptp(cols))) + 1
+    k = np.zeros((size, size), dtype=np.uint8)
+    k[rows - rows.min(), cols - cols.min()] = 1
+    return k
+
+
+def _tophat_min(img: np.ndarray, lengths: tuple[int, int], angles: tuple[float, ...]) -> np.ndarray:
+    """Minimum over directions of the white top-hat by reconstruction, between two scales.
+
+    A structure scores high when no line longer than it fits inside it at any orientation,
+    i.e. a compact bright blob (a roof) rather than a long one (a road).
+    """
+    import cv2
+    from skimage.morphology import reconstruction
+
+    out = np.full(img.shape, np.inf, dtype=np.float32)
+    for angle in angles:
+        opened = []
+        for length in lengths:
+            seed = np.minimum(cv2.erode(img, _line_kernel(length, angle)), img)
+            opened.append(reconstruction(seed, img, method="dilation").astype(np.float32))
+        out = np.minimum(out, opened[0] - opened[1])
+    return np.clip(out, 0.0, None)
+
+
+def _shrink(data: np.ndarray, factor: int) -> np.ndarray:
+    """Block-average (bands, rows, cols) by ``factor``."""
+    import cv2
+
+    rows, cols = data.shape[1:]
+    size = (max(1, cols // factor), max(1, rows // factor))
+    return np.stack([cv2.resize(b, size, interpolation=cv2.INTER_AREA) for b in data])
+
+
+def _grow(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of (rows, cols) to ``shape``."""
+    import cv2
+
+    return cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _vegetation(data: np.ndarray, p: BuildingParams) -> np.ndarray:
+    r, g, b = data[0], data[1], data[2]
+    if data.shape[0] >= 4:
+        nir = data[3]
+        index = (nir - r) / (nir + r + 1e-6) - 0.25
+    else:
+        index = (2 * g - r - b) / (r + g + b + 1e-6) - p.veg_exg
+    return np.clip(index / p.veg_width, 0.0, 1.0)
+
+
+def building_index(
+    data: np.ndarray, *, res: float, params: BuildingParams | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The building index of one epoch, with its vegetation and shadow maps.
+
+    Parameters
+    ----------
+    data
+        Array (bands, rows, cols): red, green, blue[, near-infrared], scaled to about 1.
+    res
+        Pixel size in metres.
+    params
+        Detector parameters.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (building index, vegetation 0-1, shadow 0-1), each (rows, cols).
+    """
+    from scipy import ndimage as ndi
+
+    p = params or BuildingParams()
+    rgb = data[:3] if data.shape[0] >= 3 else np.repeat(data[:1], 3, axis=0)
+    rgb = ndi.gaussian_filter(rgb, sigma=(0, 0.7, 0.7)).astype(np.float32)
+    bright = rgb.max(axis=0)
+    lengths = (max(1, round(p.min_line / res)), max(3, round(p.max_line / res)))
+    angles = (0.0, 45.0, 90.0, 135.0)
+    veg = _vegetation(np.concatenate([rgb, data[3:4]]) if data.shape[0] >= 4 else rgb, p)
+    level = float(np.median(bright)) or 1.0
+    shadow = np.clip((p.shadow_rel - bright / level) / p.shadow_width, 0.0, 1.0)
+    # A roof stands out of its surroundings in some colour, brighter or darker.
+    index = np.zeros_like(bright)
+    for channel in (bright, *rgb):
+        top = float(channel.max())
+        index = np.maximum(index, _tophat_min(channel, lengths, angles))
+        dark = _tophat_min(top - channel, lengths, angles)
+        index = np.maximum(index, p.dark_weight * dark * (1.0 - shadow))
+    index = index * (1.0 - veg)
+    return index.astype(np.float32), veg.astype(np.float32), shadow.astype(np.float32)
+
+
+class BuildingDetector(Detector):
+    """The default detector: difference of a morphological building index between epochs,
+    with shadow and vegetation suppression and building-shape cleaning."""
+
+    name = "building"
+
+    def __init__(self, **params: Any) -> None:
+        known = {f.name for f in fields(BuildingParams)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            msg = f"detector 'building' has no option(s) {unknown!r}; choose from {sorted(known)}"
+            raise TypeError(msg)
+        self.params = BuildingParams(**params)
+
+    def score(
+        self, before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, res: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from scipy import ndimage as ndi
+
+        p = self.params
+        factor = max(1, round(p.work_res / res))
+        if factor > 1:
+            shape = before.shape[1:]
+            score, direction = self.score(
+                _shrink(before, factor), _shrink(after, factor), valid, res=res * factor
+            )
+            return _grow(score, shape), _grow(direction, shape)
+        bi0, veg0, sh0 = building_index(before, res=res, params=p)
+        bi1, veg1, sh1 = building_index(after, res=res, params=p)
+        sigma = max(0.5, p.smooth / res)
+        n = min(before.shape[0], 4)
+        spectral = np.sqrt(((after[:n] - before[:n]) ** 2).sum(axis=0))
+        spectral = ndi.gaussian_filter(spectral, sigma)
+        weight = np.clip(spectral / p.change_ref, 0.0, 1.0)
+        # Vegetation in both epochs (season) and shadow in either (sun) carry no building
+        # change; a place that looks like a roof in either epoch carries more.
+        reach = max(1, round(p.shadow_reach / res)) * 2 + 1
+        shade = ndi.maximum_filter(np.maximum(sh0, sh1), size=reach)
+        gate = (1.0 - np.minimum(veg0, veg1)) * (1.0 - shade)
+        roof = np.clip(ndi.gaussian_filter(np.maximum(bi0, bi1), sigma) / p.index_ref, 0.0, 1.0)
+        score = weight * gate * (p.index_floor + (1.0 - p.index_floor) * roof)
+        built = (bi1 - bi0) / p.index_ref + (veg0 - veg1)
+        direction = np.sign(ndi.gaussian_filter(built, sigma))
+        return score.astype(np.float32), direction.astype(np.float32)
+
+    def auto_threshold(self, score: np.ndarray) -> float:
+        from change_detection.detectors import otsu_threshold
+
+        return max(otsu_threshold(score), self.params.min_threshold)
+
+    def clean(self, mask: np.ndarray, *, res: float) -> np.ndarray:
+        import cv2
+        from scipy import ndimage as ndi
+
+        p = self.params
+        m: np.ndarray = mask.astype(np.uint8)
+        r = max(1, round(1.0 / res))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, disk)
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, disk)
+        m = np.asarray(ndi.binary_fill_holes(m), dtype=np.uint8)
+        # Long thin structures: covered by a long line, but not by a roof-sized square.
+        line_len = max(3, round(p.road_length / res))
+        along = np.zeros(m.shape, dtype=bool)
+        for angle in (0.0, 45.0, 90.0, 135.0):
+            along |= cv2.morphologyEx(m, cv2.MORPH_OPEN, _line_kernel(line_len, angle)) > 0
+        side = max(3, round(p.road_width / res))
+        square = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((side, side), np.uint8)) > 0
+        m = ((m > 0) & ~(along & ~square)).astype(np.uint8)
+        # Opening by reconstruction: drop slivers narrower than min_width, keep the shape
+        # of what survives.
+        w = max(1, round(p.min_width / res / 2))
+        core = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * w + 1, 2 * w + 1)))
+        labels, n = ndi.label(m)
+        if n:
+            alive = np.zeros(n + 1, dtype=bool)
+            alive[np.unique(labels[core > 0])] = True
+            alive[0] = False
+            m = alive[labels].astype(np.uint8)
+        labels, n = ndi.label(m)
+        if n:
+            sizes = np.bincount(labels.ravel())
+            keep = sizes * res * res >= p.min_area
+            keep[0] = False
+            m = keep[labels].astype(np.uint8)
+        return m.astype(bool)

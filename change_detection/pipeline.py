@@ -1,0 +1,111 @@
+"""One pair of epochs in memory, from files to a change mask on the earlier grid."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+from change_detection.align import AlignedPair, Normalisation, align_pair
+from change_detection.detectors import Detection, Detector, get_detector
+from change_detection.raster import Raster, read_raster
+
+__all__ = ["ChangeResult", "detect_pair", "detect_paths", "metric_res", "unit_scale"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """The outcome of a detection on one pair, on the earlier image's grid."""
+
+    detection: Detection
+    transform: Affine
+    crs: Any
+    res: float
+    shift: tuple[float, float]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean change mask."""
+        return self.detection.mask
+
+
+def unit_scale(data: np.ndarray, valid: np.ndarray) -> float:
+    """A scalar that brings bright surfaces of an image to about 1 (its 99th percentile)."""
+    if not valid.any():
+        return 1.0
+    bright = data[: min(3, data.shape[0])].max(axis=0)[valid]
+    step = max(1, bright.size // 200_000)
+    value = float(np.percentile(bright[::step], 99))
+    return value if value > 0 else 1.0
+
+
+def metric_res(raster: Raster) -> float:
+    """The pixel size in metres (1.0 when not georeferenced; degrees are converted)."""
+    if not raster.georeferenced:
+        return 1.0
+    if raster.crs is not None and raster.crs.is_geographic:
+        lat = raster.transform.f + raster.transform.e * raster.shape[0] / 2.0
+        return raster.res * 111_320.0 * float(np.cos(np.radians(lat)))
+    return raster.res
+
+
+def detect_pair(
+    before: Raster,
+    after: Raster,
+    *,
+    method: str | Detector = "building",
+    register: bool = True,
+    normalisation: Normalisation | str = Normalisation.PIF,
+    res: float | None = None,
+    threshold: float | None = None,
+) -> ChangeResult:
+    """Align two epochs and run a detector.
+
+    Parameters
+    ----------
+    before, after
+        The epochs; ``after`` is warped onto ``before``'s grid.
+    method
+        A detector name (see :func:`~change_detection.detectors.detector_names`) or object.
+    register, normalisation
+        See :func:`~change_detection.align.align_pair`.
+    res
+        Pixel size in metres; taken from the grid when ``None`` (1 m without
+        georeferencing).
+    threshold
+        A fixed score threshold; automatic when ``None``.
+
+    Returns
+    -------
+    ChangeResult
+    """
+    detector = get_detector(method) if isinstance(method, str) else method
+    pair: AlignedPair = align_pair(before, after, register=register, normalisation=normalisation)
+    scale = unit_scale(pair.before.data, pair.valid)
+    pixel = metric_res(before) if res is None else res
+    det = detector.detect(
+        pair.before.data / scale,
+        pair.after.data / scale,
+        pair.valid,
+        res=pixel,
+        threshold=threshold,
+    )
+    return ChangeResult(det, before.transform, before.crs, pixel, pair.shift)
+
+
+def detect_paths(
+    before: str | os.PathLike[str],
+    after: str | os.PathLike[str],
+    *,
+    method: str = "building",
+    **options: Any,
+) -> ChangeResult:
+    """Read two image files and run :func:`detect_pair` (the detector is checked first)."""
+    detector = get_detector(method)
+    return detect_pair(read_raster(before), read_raster(after), method=detector, **options)

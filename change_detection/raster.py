@@ -1,0 +1,255 @@
+"""Reading the two epochs and writing masks: GeoTIFF, COG, PNG or JPEG, with or without a
+world file.
+
+An image without georeferencing gets the identity transform and ``georeferenced=False``:
+two such images are taken as aligned pixel grids.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+from change_detection.errors import EmptyImage, ImageReadError, MaskWriteError
+
+__all__ = ["Raster", "read_band_files", "read_raster", "write_mask"]
+
+log = logging.getLogger(__name__)
+
+_MASK_DRIVERS = {".png": "PNG", ".tif": "GTiff", ".tiff": "GTiff"}
+
+
+@dataclass(frozen=True)
+class Raster:
+    """An image held in memory: bands, grid and validity.
+
+    Attributes
+    ----------
+    data
+        ``float32`` array of shape (bands, rows, cols).
+    transform
+        Pixel-to-map affine transform (the identity when not georeferenced).
+    crs
+        A ``rasterio.crs.CRS``, or ``None``.
+    valid
+        Boolean array (rows, cols), ``True`` where every band holds data.
+    georeferenced
+        Whether the file carried a geotransform (a world file counts).
+    """
+
+    data: np.ndarray
+    transform: Affine
+    crs: Any
+    valid: np.ndarray
+    georeferenced: bool = True
+
+    @property
+    def count(self) -> int:
+        """Number of bands."""
+        return int(self.data.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols)."""
+        return int(self.data.shape[1]), int(self.data.shape[2])
+
+    @property
+    def res(self) -> float:
+        """Pixel size in map units (the mean of both axes)."""
+        return float((abs(self.transform.a) + abs(self.transform.e)) / 2.0)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in map units."""
+        from rasterio.transform import array_bounds
+
+        rows, cols = self.shape
+        west, south, east, north = array_bounds(rows, cols, self.transform)
+        return float(west), float(south), float(east), float(north)
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    p = Path(path)
+    if not p.is_file():
+        msg = f"image path={str(path)!r} does not exist or is not a file"
+        raise ImageReadError(msg)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+            return rasterio.open(p)
+    except RasterioIOError as exc:
+        msg = f"image path={str(path)!r} is not a readable raster: {exc}"
+        raise ImageReadError(msg) from exc
+
+
+def _is_georeferenced(ds: Any) -> bool:
+    return ds.crs is not None or not ds.transform.is_identity
+
+
+def read_raster(
+    path: str | os.PathLike[str], *, max_bands: int | None = None, allow_constant: bool = False
+) -> Raster:
+    """Read an image file whole.
+
+    Parameters
+    ----------
+    path
+        A GeoTIFF/COG, or a PNG/JPEG with or without a world file.
+    max_bands
+        Keep at most this many bands (alpha bands are always dropped and used as validity).
+    allow_constant
+        Accept an image of one value (a label with no change, say).
+
+    Returns
+    -------
+    Raster
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, truncated or not a raster.
+    EmptyImage
+        The image has no valid pixel, or one constant value.
+    """
+    from rasterio.enums import ColorInterp
+    from rasterio.errors import RasterioError
+
+    ds = _open(path)
+    with ds:
+        try:
+            keep = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci != ColorInterp.alpha] or [1]
+            if max_bands is not None:
+                keep = keep[:max_bands]
+            data = ds.read(keep).astype(np.float32)
+            valid = ds.dataset_mask() > 0
+        except (RasterioError, ValueError) as exc:
+            msg = f"image path={str(path)!r} could not be decoded: {exc}"
+            raise ImageReadError(msg) from exc
+        raster = Raster(data, ds.transform, ds.crs, valid, _is_georeferenced(ds))
+    if not allow_constant:
+        check_not_empty(raster, name=str(path))
+    return raster
+
+
+def check_not_empty(raster: Raster, *, name: str) -> None:
+    """Raise :class:`EmptyImage` for an image with no usable pixel."""
+    if raster.data.size == 0 or not raster.valid.any():
+        msg = f"image {name!r} is empty or all nodata"
+        raise EmptyImage(msg)
+    vals = raster.data[:, raster.valid]
+    if float(vals.max()) == float(vals.min()):
+        msg = f"image {name!r} holds one constant value ({float(vals.min())!r}): nothing to compare"
+        raise EmptyImage(msg)
+
+
+def read_band_files(paths: Sequence[str | os.PathLike[str]]) -> Raster:
+    """Stack single-band files (a Sentinel-2 tile, say) on the grid of the finest band.
+
+    Coarser bands are resampled bilinearly onto the finest band's grid, so that every
+    band lines up pixel for pixel.
+    """
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    if not paths:
+        msg = "paths=[] names no band file"
+        raise ImageReadError(msg)
+    bands = [read_raster(p, max_bands=1) for p in paths]
+    ref = min(bands, key=lambda r: r.res)
+    out = np.zeros((len(bands), *ref.shape), dtype=np.float32)
+    valid = np.ones(ref.shape, dtype=bool)
+    for i, band in enumerate(bands):
+        if band.shape == ref.shape and band.transform == ref.transform and band.crs == ref.crs:
+            out[i] = band.data[0]
+            valid &= band.valid
+            continue
+        reproject(
+            band.data[0],
+            out[i],
+            src_transform=band.transform,
+            src_crs=band.crs,
+            dst_transform=ref.transform,
+            dst_crs=ref.crs,
+            resampling=Resampling.bilinear,
+        )
+    return Raster(out, ref.transform, ref.crs, valid, ref.georeferenced)
+
+
+def write_mask(
+    mask: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
+    transform: Affine | None = None,
+    crs: Any = None,
+) -> Path:
+    """Write a boolean mask as a 0/255 ``uint8`` image, atomically.
+
+    The format follows the extension (``.png``, ``.tif``/``.tiff``). The image is written
+    to a temporary file beside the target and renamed, so a failed write leaves nothing.
+
+    Raises
+    ------
+    MaskWriteError
+        Unknown extension, missing folder or no permission.
+    """
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    out = Path(path)
+    driver = _MASK_DRIVERS.get(out.suffix.lower())
+    if driver is None:
+        msg = (
+            f"mask path={str(path)!r} has an unknown extension; use one of {sorted(_MASK_DRIVERS)}"
+        )
+        raise MaskWriteError(msg)
+    if not out.parent.is_dir():
+        msg = f"mask path={str(path)!r}: folder {str(out.parent)!r} does not exist"
+        raise MaskWriteError(msg)
+    rows, cols = mask.shape
+    profile: dict[str, Any] = {
+        "driver": driver,
+        "width": cols,
+        "height": rows,
+        "count": 1,
+        "dtype": "uint8",
+    }
+    georef = transform is not None and (crs is not None or not transform.is_identity)
+    if georef:
+        profile["transform"] = transform
+        if crs is not None:
+            profile["crs"] = crs
+    if driver == "GTiff":
+        profile["compress"] = "deflate"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".mask-", suffix=out.suffix, dir=out.parent)
+    except OSError as exc:
+        msg = f"mask path={str(path)!r} cannot be written: {exc.strerror}"
+        raise MaskWriteError(msg) from exc
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write((mask.astype(bool) * 255).astype(np.uint8), 1)
+        os.replace(tmp, out)
+    except (OSError, RasterioError) as exc:
+        msg = f"mask path={str(path)!r} cannot be written: {exc}"
+        raise MaskWriteError(msg) from exc
+    finally:
+        for leftover in (Path(tmp), Path(tmp + ".aux.xml")):
+            if leftover.exists():
+                leftover.unlink()
+    log.info("wrote %s (%d changed pixels)", out, int(mask.sum()))
+    return out

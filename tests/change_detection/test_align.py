@@ -1,0 +1,100 @@
+"""Inputs and alignment: reading, warping, sub-pixel co-registration, normalisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cd_helpers import texture, write_tif
+from scipy import ndimage as ndi
+
+from change_detection.align import align_pair, estimate_shift, normalise, warp_onto
+from change_detection.raster import Raster, read_band_files, read_raster
+
+
+@pytest.mark.parametrize("shift", [(0.37, -1.21), (2.5, 0.75), (-0.1, 0.05), (0.0, 0.0)])
+def test_subpixel_shift_is_recovered(shift: tuple[float, float]) -> None:
+    ref = texture((256, 256), seed=3)
+    moved = np.stack([ndi.shift(b, shift, order=3, mode="nearest") for b in ref])
+    got = estimate_shift(ref, moved)
+    assert got == pytest.approx((-shift[0], -shift[1]), abs=0.06)
+
+
+def test_align_pair_removes_a_subpixel_shift(tmp_path: Path) -> None:
+    ref = texture((200, 200), seed=4)
+    moved = np.stack([ndi.shift(b, (0.6, -0.4), order=3, mode="nearest") for b in ref])
+    before = read_raster(write_tif(tmp_path / "a.tif", ref))
+    after = read_raster(write_tif(tmp_path / "b.tif", moved * 1.1 + 5))
+    pair = align_pair(before, after)
+    assert pair.shift == pytest.approx((-0.6, 0.4), abs=0.08)
+    inner = (slice(None), slice(10, -10), slice(10, -10))
+    err = np.abs(pair.after.data[inner] - pair.before.data[inner]).mean()
+    assert err < 2.0
+
+
+def test_warp_from_another_crs_and_resolution(tmp_path: Path) -> None:
+    """A later image in ETRS-TM35FIN at 0.8 m lands on the earlier UTM 35N 0.5 m grid."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    ref = texture((240, 240), seed=5)
+    before = read_raster(write_tif(tmp_path / "a.tif", ref))
+    dst_tf, w, h = calculate_default_transform(
+        "EPSG:32635", "EPSG:3067", 240, 240, *before.bounds, resolution=0.8
+    )
+    other = np.zeros((3, h, w), np.float32)
+    reproject(
+        ref,
+        other,
+        src_transform=before.transform,
+        src_crs="EPSG:32635",
+        dst_transform=dst_tf,
+        dst_crs="EPSG:3067",
+        resampling=Resampling.cubic,
+    )
+    after = Raster(other, dst_tf, before.crs.from_epsg(3067), np.ones((h, w), bool))
+    warped = warp_onto(after, before)
+    assert warped.shape == before.shape and warped.crs == before.crs
+    inner = (slice(None), slice(20, -20), slice(20, -20))
+    corr = np.corrcoef(warped.data[inner].ravel(), ref[inner].ravel())[0, 1]
+    assert corr > 0.95
+    assert max(abs(v) for v in estimate_shift(ref[inner], warped.data[inner])) < 0.25
+
+
+@pytest.mark.parametrize("method", ["pif", "histogram"])
+def test_normalisation_undoes_a_gain_and_offset(method: str) -> None:
+    before = texture((120, 120), seed=6)
+    after = before * 1.3 + 12
+    after[:, :20, :20] = 250  # real change: a new bright roof
+    valid = np.ones(before.shape[1:], bool)
+    out = normalise(after, before, valid, method=method)
+    unchanged = (slice(None), slice(30, None), slice(30, None))
+    assert np.abs(out[unchanged] - before[unchanged]).mean() < (1.0 if method == "pif" else 6.0)
+
+
+def test_png_with_world_file_is_georeferenced(tmp_path: Path) -> None:
+    from PIL import Image
+
+    img = texture((50, 60), seed=7).transpose(1, 2, 0).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    Image.fromarray(img).save(tmp_path / "plain.png")
+    (tmp_path / "a.pgw").write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    geo = read_raster(tmp_path / "a.png")
+    plain = read_raster(tmp_path / "plain.png")
+    assert geo.georeferenced and geo.transform.c == pytest.approx(385000.0)
+    assert not plain.georeferenced and plain.shape == (50, 60)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("city", ["aguasclaras", "bercy", "bordeaux", "nantes", "paris", "rennes"])
+def test_oscd_dates_align_on_the_label_grid(change_data: Path, city: str) -> None:
+    """Both dates, with their 10/20/60 m bands, land on the date-1 10 m grid of the label."""
+    folder = change_data / "oscd" / city
+    names = ("B04", "B03", "B02", "B8A")
+    d1 = read_band_files([next((folder / "imgs_1").glob(f"*_{b}.tif")) for b in names])
+    d2 = read_band_files([next((folder / "imgs_2").glob(f"*_{b}.tif")) for b in names])
+    label = read_raster(folder / "cm" / "cm.png", max_bands=1, allow_constant=True)
+    assert d1.shape == label.shape
+    pair = align_pair(d1, d2)
+    assert pair.after.shape == label.shape
+    assert max(abs(v) for v in pair.shift) < 1.0

@@ -1,0 +1,168 @@
+"""The demo epochs generator and the classification of patches against the registry."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from conftest import HELSINKI
+
+from change_detection.classify import classify_patches, object_scores
+from change_detection.synth import osm_buildings, render_epochs, truth_mask
+
+CRS = "EPSG:32635"
+
+
+@pytest.fixture(scope="module")
+def helsinki_buildings() -> gpd.GeoDataFrame:
+    return osm_buildings(HELSINKI)
+
+
+def _crop(frame: gpd.GeoDataFrame, half: float = 90.0) -> tuple[float, float, float, float]:
+    utm = frame.to_crs(CRS)
+    minx, miny, maxx, maxy = utm.total_bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    return (cx - half, cy - half, cx + half, cy + half)
+
+
+def test_osm_buildings_from_the_shipped_extract(helsinki_buildings: gpd.GeoDataFrame) -> None:
+    assert len(helsinki_buildings) > 400
+    assert helsinki_buildings.crs.to_epsg() == 4326
+    assert helsinki_buildings.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+
+
+def test_render_epochs_is_reproducible_and_returns_the_truth(
+    helsinki_buildings: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    bounds = _crop(helsinki_buildings)
+    one = render_epochs(
+        helsinki_buildings,
+        tmp_path / "one",
+        seed=5,
+        crs=CRS,
+        bounds=bounds,
+        n_permitted=1,
+        n_unpermitted=2,
+        n_extended=0,
+    )
+    two = render_epochs(
+        helsinki_buildings,
+        tmp_path / "two",
+        seed=5,
+        crs=CRS,
+        bounds=bounds,
+        n_permitted=1,
+        n_unpermitted=2,
+        n_extended=0,
+    )
+    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (one.after, two.after)]
+    assert digest[0] == digest[1]
+    with rasterio.open(one.before) as ds:
+        assert ds.crs.to_epsg() == 32635 and ds.res == (0.5, 0.5) and ds.count == 3
+        assert (ds.width, ds.height) == (360, 360)
+    kinds = one.truth["kind"].value_counts().to_dict()
+    assert kinds.get("new_permitted") == 1 and kinds.get("new_unpermitted") == 2
+    assert kinds.get("demolished") == 1
+    new = one.truth[one.truth["kind"].str.startswith("new")]
+    assert not new.intersects(shapely.union_all(one.buildings.geometry.values)).any()
+    assert len(one.permits) == 2  # one valid, one expired
+    assert max(abs(v) for v in one.shift) < 1.0
+    assert truth_mask(one).sum() > 0
+
+
+def _frame(rows: list[dict], crs: str = CRS) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def test_classification_of_each_kind_of_patch() -> None:
+    box = shapely.box
+    buildings = _frame([{"geometry": box(0, 0, 20, 20)}, {"geometry": box(100, 0, 120, 20)}])
+    permits = _frame(
+        [
+            {
+                "permit_no": "P-1",
+                "valid_from": pd.Timestamp("2022-01-01"),
+                "valid_to": pd.Timestamp("2024-01-01"),
+                "geometry": box(48, 48, 72, 72),
+            },
+            {
+                "permit_no": "P-2",
+                "valid_from": pd.Timestamp("2019-01-01"),
+                "valid_to": pd.Timestamp("2020-01-01"),
+                "geometry": box(148, 48, 172, 72),
+            },
+        ]
+    )
+
+    def patch(geom: shapely.Polygon, direction: str, confidence: float = 0.8) -> dict:
+        return {
+            "geometry": geom,
+            "direction": direction,
+            "confidence": confidence,
+            "rectangularity": 0.9,
+        }
+
+    patches = _frame(
+        [
+            patch(box(50, 50, 70, 70), "appeared"),  # inside a valid permit
+            patch(box(150, 50, 170, 70), "appeared"),  # its permit expired
+            patch(box(250, 50, 270, 70), "appeared"),  # nothing: suspected illegal
+            patch(box(100, 0, 120, 20), "disappeared"),  # an existing building vanished
+            patch(box(20, 0, 28, 20), "appeared"),  # an extension of building 1
+            patch(box(300, 50, 320, 70), "appeared", confidence=0.1),  # weak evidence
+        ]
+    )
+    out = classify_patches(patches, buildings, permits, at="2023-06-01")
+    assert out["class"].tolist() == [
+        "new_permitted",
+        "new_unpermitted",
+        "new_unpermitted",
+        "demolished",
+        "changed_footprint",
+        "not_a_building",
+    ]
+    assert out["permit_no"].tolist()[0] == "P-1"
+    assert out["suspected_illegal"].tolist() == [False, True, True, False, False, False]
+
+
+def test_object_scores_match_by_iou() -> None:
+    truth = _frame(
+        [
+            {"kind": "new_unpermitted", "geometry": shapely.box(0, 0, 10, 10)},
+            {"kind": "new_unpermitted", "geometry": shapely.box(50, 0, 60, 10)},
+        ]
+    )
+    pred = _frame(
+        [
+            {"class": "new_unpermitted", "geometry": shapely.box(1, 1, 10, 10)},
+            {"class": "new_unpermitted", "geometry": shapely.box(200, 0, 210, 10)},
+        ]
+    )
+    s = object_scores(pred, truth)
+    assert (s["matched"], s["precision"], s["recall"]) == (1, 0.5, 0.5)
+
+
+@pytest.mark.slow
+def test_detection_on_generated_epochs_finds_new_buildings(
+    helsinki_buildings: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    from change_detection.objects import mask_to_patches
+    from change_detection.pipeline import detect_paths
+
+    scene = render_epochs(
+        helsinki_buildings, tmp_path, seed=2, crs=CRS, bounds=_crop(helsinki_buildings, 150.0)
+    )
+    result = detect_paths(scene.before, scene.after)
+    assert np.hypot(*(np.add(result.shift, scene.shift))) < 0.2  # shift undone
+    patches = classify_patches(
+        mask_to_patches(result), scene.buildings, scene.permits, at=scene.dates[1]
+    )
+    truth = scene.truth[scene.truth["kind"] == "new_unpermitted"]
+    scores = object_scores(patches, truth, kind="new_unpermitted")
+    assert scores["truth"] > 0 and scores["matched"] >= 1
