@@ -1,3 +1,7 @@
 """Standard addresses: codes, parsing, geocoding, reverse geocoding and QR door plates."""
 
-__all__: list[str] = []
+from addressing._text import detect_script
+from addressing._types import Component
+from addressing.parsing import parse
+
+__all__ = ["Component", "detect_script", "parse"]

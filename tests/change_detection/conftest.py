@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cd_helpers import texture, write_tif
+
+from tests.change_detection.cd_helpers import texture, write_tif
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 HELSINKI = Path(__file__).resolve().parents[2] / "data" / "helsinki.osm.pbf"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cd_helpers import texture, write_tif
 from scipy import ndimage as ndi
 
 from change_detection.align import align_pair, estimate_shift, normalise, warp_onto
 from change_detection.raster import Raster, read_band_files, read_raster
+from tests.change_detection.cd_helpers import texture, write_tif
 
 
 @pytest.mark.parametrize("shift", [(0.37, -1.21), (2.5, 0.75), (-0.1, 0.05), (0.0, 0.0)])

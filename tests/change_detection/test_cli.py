@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from cd_helpers import texture, write_tif
 from click.testing import CliRunner
 
+from tests.change_detection.cd_helpers import texture, write_tif
 from twin.cli import cli
 
 
@@ -37,7 +37,7 @@ def test_detect_writes_a_mask_on_the_earlier_grid(
 
 
 def test_evaluate_prints_metrics(tmp_path: Path) -> None:
-    from test_detectors import _chip_folder
+    from tests.change_detection.test_detectors import _chip_folder
 
     code, text = _run("evaluate", str(_chip_folder(tmp_path / "chips")), "--method", "cva")
     assert code == 0, text

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cd_helpers import texture
 
 from change_detection.detectors import Detector, detector_names, get_detector, register
 from change_detection.errors import UnknownDetector
 from change_detection.evaluate import evaluate, pixel_scores
 from change_detection.pipeline import detect_paths
+from tests.change_detection.cd_helpers import texture
 
 
 def test_registry_names_and_unknown_detector() -> None:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 from affine import Affine
-from cd_helpers import texture, write_tif
 
 from change_detection.objects import merge_pieces, patches_from_pieces, pieces, regularise
 from change_detection.tiled import detect_tiled, tile_windows
+from tests.change_detection.cd_helpers import texture, write_tif
 
 TF = Affine(0.5, 0, 385000.0, 0, -0.5, 6672000.0)
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from conftest import HELSINKI
 
 from change_detection.classify import classify_patches, object_scores
 from change_detection.synth import osm_buildings, render_epochs, truth_mask
+from tests.conftest import HELSINKI
 
 CRS = "EPSG:32635"
 

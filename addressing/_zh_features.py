@@ -1,0 +1,204 @@
+"""Units and features of the Chinese address tagger.
+
+A Chinese address is cut into *units*: a run of digits, a run of Latin letters, or one
+other character. The tagger gives each unit a label; the features of a unit are its
+neighbourhood of units, the character classes around it, and the dictionary words
+(divisions from ``cpca``, the hand-written keywords of :mod:`addressing._zh_lexicon`)
+that cover it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from addressing._divisions import divisions, short_forms
+from addressing._text import fold_width
+from addressing._zh_lexicon import keyword_table
+
+__all__ = ["featurise", "units"]
+
+_UNIT = re.compile(r"[0-9]+|[A-Za-z]+|.", re.DOTALL)
+_ZH_DIGITS = frozenset("零〇一二两三四五六七八九十百千")
+_DASHED = re.compile(r"[0-9A-Za-z]+(?:-+[0-9A-Za-z]+)+")
+_GROUP = re.compile(r"[0-9A-Za-z]+")
+
+
+@cache
+def _canonical() -> dict[str, tuple[str, ...]]:
+    """Map each written form of a division to the ``level:official name`` it may stand for."""
+    table: dict[str, set[str]] = {}
+    for d in divisions():
+        for form in (d.name, *short_forms(d.name, d.level)):
+            table.setdefault(form, set()).add(f"{d.level}:{d.name}")
+    return {k: tuple(sorted(v)) for k, v in table.items()}
+
+
+@cache
+def _dictionary() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for d in divisions():
+        table.setdefault(d.name, set()).add(f"{d.level}F")
+        for form in short_forms(d.name, d.level):
+            table.setdefault(form, set()).add(f"{d.level}S")
+    for word, families in keyword_table().items():
+        table.setdefault(word, set()).update(f"k{f}" for f in families)
+    frozen = {w: tuple(sorted(t)) for w, t in table.items()}
+    prefixes = frozenset(w[:k] for w in frozen for k in range(1, len(w) + 1))
+    return frozen, prefixes
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Return the ``(start, end)`` spans of the units of ``text``.
+
+    Examples
+    --------
+    >>> units("B座12室")
+    [(0, 1), (1, 2), (2, 4), (4, 5)]
+    """
+    return [m.span() for m in _UNIT.finditer(fold_width(text))]
+
+
+def _kind(tok: str) -> str:
+    c = tok[0]
+    if c.isdigit():
+        return "N"
+    if c.isascii() and c.isalpha():
+        return "L"
+    if c in _ZH_DIGITS:
+        return "Z"
+    if c.isspace():
+        return "S"
+    if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf":
+        return "H"
+    return "P"
+
+
+def _shape(tok: str, kind: str) -> str:
+    if kind == "N":
+        return f"<N{min(len(tok), 5)}>"
+    if kind == "L":
+        return f"<L{min(len(tok), 3)}>"
+    if kind == "S":
+        return "<S>"
+    return tok
+
+
+def _matches(text: str) -> list[list[str]]:
+    """Return, for each character, the dictionary tags covering it (``city:B``...).
+
+    Divisions written twice (``浙江省杭州市浙江杭州市``) also get ``dup`` tags saying
+    whether the same division is written again later or was written earlier.
+    """
+    table, prefixes = _dictionary()
+    canonical = _canonical()
+    n = len(text)
+    out: list[list[str]] = [[] for _ in range(n)]
+    found: list[tuple[int, int, tuple[str, ...]]] = []
+    for i in range(n):
+        j = i + 1
+        while j <= n:
+            piece = text[i:j]
+            if piece not in prefixes:
+                break
+            tags = table.get(piece)
+            if tags is not None:
+                if j - i == 1:
+                    out[i].extend([t + ":S" for t in tags])
+                else:
+                    out[i].extend([t + ":B" for t in tags])
+                    out[j - 1].extend([t + ":E" for t in tags])
+                    for k in range(i + 1, j - 1):
+                        out[k].extend([t + ":M" for t in tags])
+                    names = canonical.get(piece)
+                    if names:
+                        found.append((i, j, names))
+            j += 1
+    if len(found) > 1:
+        for a, b, names in found:
+            dup: set[str] = set()
+            for c, d, other in found:
+                shared = set(names) & set(other)
+                if not shared or (c, d) == (a, b) or (c < b and a < d):
+                    continue
+                level = min(shared).split(":")[0]
+                side = "dupL:" if c >= b else "dupE:"
+                size = (b - a) - (d - c)
+                cmp = "+" if size > 0 else "-" if size < 0 else "="
+                dup.add(side + level)
+                dup.add(side + cmp)
+                if c == b or d == a:
+                    dup.add(side + "adj")
+            for k in range(a, b):
+                out[k].extend(dup)
+    return out
+
+
+def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[str]]]:
+    """Return the unit spans of ``text`` and the feature list of each unit.
+
+    Parameters
+    ----------
+    text
+        The address as written (full-width forms are folded here).
+
+    Returns
+    -------
+    spans, features
+        ``spans[i]`` is the ``(start, end)`` of unit ``i`` in ``text``; ``features[i]``
+        its feature strings.
+    """
+    folded = fold_width(text)
+    spans = [m.span() for m in _UNIT.finditer(folded)]
+    toks = [folded[s:e] for s, e in spans]
+    kinds = [_kind(t) for t in toks]
+    shapes = [_shape(t, k) for t, k in zip(toks, kinds, strict=True)]
+    char_tags = _matches(folded)
+    # numbers written with dashes (12-3-1001): which group of how many
+    for m in _DASHED.finditer(folded):
+        groups = list(_GROUP.finditer(m.group(0)))
+        for k, g in enumerate(groups, 1):
+            tag = f"grp{k}/{min(len(groups), 4)}"
+            for c in range(m.start() + g.start(), m.start() + g.end()):
+                char_tags[c].append(tag)
+    unit_tags: list[list[str]] = []
+    for s, e in spans:
+        if e - s == 1:
+            unit_tags.append(char_tags[s])
+        else:
+            seen: list[str] = []
+            for k in range(s, e):
+                seen.extend(char_tags[k])
+            unit_tags.append(sorted(set(seen)))
+    n = len(toks)
+    pad = ["<s>", "<s>", *shapes, "</s>", "</s>"]
+    kpad = ["^", "^", *kinds, "$", "$"]
+    feats: list[list[str]] = []
+    for i in range(n):
+        p = i + 2
+        w_2, w_1, w0, w1, w2 = pad[p - 2], pad[p - 1], pad[p], pad[p + 1], pad[p + 2]
+        f = [
+            "b",
+            "w=" + w0,
+            "w-1=" + w_1,
+            "w+1=" + w1,
+            "w-2=" + w_2,
+            "w+2=" + w2,
+            "w-1w=" + w_1 + w0,
+            "ww+1=" + w0 + w1,
+            "k=" + kpad[p - 1] + kpad[p] + kpad[p + 1],
+        ]
+        if kinds[i] == "L":
+            f.append("lw=" + toks[i].lower())
+        for t in unit_tags[i]:
+            f.append("d=" + t)
+        if i > 0:
+            for t in unit_tags[i - 1]:
+                if t[-1] in "ES":
+                    f.append("d-1=" + t)
+        if i + 1 < n:
+            for t in unit_tags[i + 1]:
+                if t[-1] in "BS":
+                    f.append("d+1=" + t)
+        feats.append(f)
+    return spans, feats

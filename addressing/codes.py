@@ -1,0 +1,190 @@
+"""Standard address codes.
+
+Every standard address has one code that never changes meaning. The code follows the
+hierarchy of the address, in the manner of GB/T 23705 and GA/T 2000.32: a 12-digit
+division code (GB/T 2260 county, township, community) followed by the street, the
+doorplate, the building, the unit, the floor and the room, and one check character.
+
+=========  ======  ==================================================================
+part       digits  meaning
+=========  ======  ==================================================================
+division   12      GB/T 2260 county (6), township or street office (3), community (3)
+street     5       serial of the street or road within the division, 00000 = none
+doorplate  5       house number (4) and its suffix (1): 0 none, 1 = A/之一, 2 = B...
+building   3       building within the doorplate, 000 = the doorplate itself
+unit       2       unit (单元, staircase) within the building, 00 = none
+floor      3       000 none, 001-899 floors above ground, 901-999 basements B1-B99
+room       4       room on the floor, 0000 = none
+check      1       ISO 7064 MOD 11-2 over the 34 digits (0-9 or X)
+=========  ======  ==================================================================
+
+Written plainly the code is 35 characters; :meth:`AddressCode.display` groups them
+with dashes: ``330106001001-00012-00900-001-02-012-1201-X``. The *level* of a code is
+its deepest non-zero part (a doorplate code has zeros below the doorplate); the code of
+the level above is :meth:`AddressCode.parent`.
+
+Codes are issued by the address registry: a code is never reused, a renamed street or a
+renumbered house gets a new version of the address with the old one kept and linked,
+and a retired address keeps its code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+
+from twin.errors import InvalidInput
+
+__all__ = ["LEVELS", "AddressCode", "InvalidAddressCode", "check_character", "parse_code"]
+
+LEVELS: tuple[str, ...] = ("division", "street", "doorplate", "building", "unit", "floor", "room")
+"""The levels of a standard address, from the widest to the narrowest."""
+
+_WIDTHS = {
+    "division": 12,
+    "street": 5,
+    "doorplate": 5,
+    "building": 3,
+    "unit": 2,
+    "floor": 3,
+    "room": 4,
+}
+_LENGTH = sum(_WIDTHS.values()) + 1
+_PLAIN = re.compile(r"[0-9]{34}[0-9X]")
+
+
+class InvalidAddressCode(InvalidInput):
+    """A standard address code that is malformed or fails its check character."""
+
+
+def check_character(digits: str) -> str:
+    """Return the ISO 7064 MOD 11-2 check character of a string of digits.
+
+    Examples
+    --------
+    >>> check_character("11010519491231002")
+    'X'
+    """
+    total = 0
+    for ch in digits:
+        total = (total + int(ch)) * 2 % 11
+    value = (12 - total) % 11
+    return "X" if value == 10 else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressCode:
+    """The parts of a standard address code.
+
+    Attributes
+    ----------
+    division
+        The 12-digit division code, such as ``"330106001001"``.
+    street, doorplate, building, unit, floor, room
+        The numbers of the lower levels, 0 where the level is absent; ``doorplate`` is
+        ``house number * 10 + suffix``.
+    """
+
+    division: str
+    street: int = 0
+    doorplate: int = 0
+    building: int = 0
+    unit: int = 0
+    floor: int = 0
+    room: int = 0
+
+    def __post_init__(self) -> None:
+        if not (len(self.division) == 12 and self.division.isdigit()):
+            msg = f"division={self.division!r} must be 12 digits (GB/T 2260 + township + community)"
+            raise InvalidAddressCode(msg)
+        for f in fields(self)[1:]:
+            value = getattr(self, f.name)
+            top = 10 ** _WIDTHS[f.name] - 1
+            if not isinstance(value, int) or not 0 <= value <= top:
+                msg = f"{f.name}={value!r} must be an integer from 0 to {top}"
+                raise InvalidAddressCode(msg)
+
+    @property
+    def digits(self) -> str:
+        """The 34 digits of the code, without the check character."""
+        return self.division + "".join(
+            f"{getattr(self, name):0{_WIDTHS[name]}d}" for name in LEVELS[1:]
+        )
+
+    @property
+    def code(self) -> str:
+        """The code: 34 digits and the check character."""
+        d = self.digits
+        return d + check_character(d)
+
+    @property
+    def level(self) -> str:
+        """The deepest level the code names (``"doorplate"``, ``"room"``...)."""
+        deepest = "division"
+        for name in LEVELS[1:]:
+            if getattr(self, name):
+                deepest = name
+        return deepest
+
+    def parent(self) -> AddressCode | None:
+        """Return the code of the level above, or ``None`` for a division."""
+        level = self.level
+        if level == "division":
+            return None
+        changes: dict[str, int] = {level: 0}
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def display(self) -> str:
+        """Return the code with its parts separated by dashes."""
+        d = self.digits
+        parts, pos = [], 0
+        for name in LEVELS:
+            parts.append(d[pos : pos + _WIDTHS[name]])
+            pos += _WIDTHS[name]
+        return "-".join([*parts, check_character(d)])
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def parse_code(text: str) -> AddressCode:
+    """Parse a standard address code, plain or with dashes.
+
+    Parameters
+    ----------
+    text
+        35 characters (34 digits and a check character), dashes and spaces allowed.
+
+    Returns
+    -------
+    AddressCode
+        The parts.
+
+    Raises
+    ------
+    InvalidAddressCode
+        Wrong length or characters, or a check character that does not match.
+
+    Examples
+    --------
+    >>> c = AddressCode("330106001001", street=12, doorplate=900)
+    >>> parse_code(c.display()) == c
+    True
+    """
+    plain = re.sub(r"[\s-]", "", str(text)).upper()
+    if not _PLAIN.fullmatch(plain):
+        msg = (
+            f"code={text!r} is not a standard address code; it has {_LENGTH} characters: "
+            f"34 digits and a check character (0-9 or X)"
+        )
+        raise InvalidAddressCode(msg)
+    digits, check = plain[:-1], plain[-1]
+    if check_character(digits) != check:
+        msg = f"code={text!r} fails its check character: expected {check_character(digits)!r}, got {check!r}"
+        raise InvalidAddressCode(msg)
+    values: dict[str, int] = {}
+    pos = 12
+    for name in LEVELS[1:]:
+        values[name] = int(digits[pos : pos + _WIDTHS[name]])
+        pos += _WIDTHS[name]
+    return AddressCode(digits[:12], **values)

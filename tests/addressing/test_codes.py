@@ -1,0 +1,88 @@
+"""Standard address codes: structure, check character, levels, parsing."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from addressing.codes import AddressCode, InvalidAddressCode, check_character, parse_code
+from twin.errors import InvalidInput
+
+ROOM = AddressCode(
+    "330106001001", street=12, doorplate=900, building=1, unit=2, floor=12, room=1201
+)
+
+
+def test_code_layout() -> None:
+    assert ROOM.code == "3301060010010001200900001020121201X"
+    assert len(ROOM.code) == 35
+    assert ROOM.display() == "330106001001-00012-00900-001-02-012-1201-X"
+    assert str(ROOM) == ROOM.code
+
+
+def test_check_character_matches_iso_7064() -> None:
+    # the check of the published sample identity number 11010519491231002X
+    assert check_character("11010519491231002") == "X"
+
+
+def test_levels_and_parents() -> None:
+    chain = []
+    code: AddressCode | None = ROOM
+    while code is not None:
+        chain.append(code.level)
+        code = code.parent()
+    assert chain == ["room", "floor", "unit", "building", "doorplate", "street", "division"]
+
+
+@given(
+    st.from_regex(r"[0-9]{12}", fullmatch=True),
+    st.integers(0, 99999),
+    st.integers(0, 99999),
+    st.integers(0, 999),
+    st.integers(0, 99),
+    st.integers(0, 999),
+    st.integers(0, 9999),
+)
+def test_round_trip(
+    div: str, street: int, door: int, bld: int, unit: int, floor: int, room: int
+) -> None:
+    c = AddressCode(div, street, door, bld, unit, floor, room)
+    assert parse_code(c.code) == c
+    assert parse_code(c.display()) == c
+
+
+def test_a_changed_digit_is_caught() -> None:
+    bad = ROOM.code[:20] + str((int(ROOM.code[20]) + 1) % 10) + ROOM.code[21:]
+    with pytest.raises(InvalidAddressCode, match="fails its check character"):
+        parse_code(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("12345", "code='12345' is not a standard address code; it has 35 characters"),
+        ("A" * 35, "34 digits and a check character (0-9 or X)"),
+    ],
+)
+def test_malformed_codes(text: str, message: str) -> None:
+    with pytest.raises(InvalidAddressCode) as info:
+        parse_code(text)
+    assert message in str(info.value)
+    assert isinstance(info.value, InvalidInput)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"division": "3301"}, "division='3301' must be 12 digits"),
+        (
+            {"division": "330106001001", "room": 10000},
+            "room=10000 must be an integer from 0 to 9999",
+        ),
+        ({"division": "330106001001", "unit": -1}, "unit=-1 must be an integer from 0 to 99"),
+    ],
+)
+def test_bad_parts(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidAddressCode, match=message):
+        AddressCode(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,125 @@
+"""Parsing of Chinese addresses: offsets, coverage, labels, values.
+
+The tagger is trained on first use from synthetic addresses only (a few tens of
+seconds), then cached; see :mod:`addressing._zh_model`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from addressing import parse
+from addressing._zh import ZH_LABELS
+from addressing._zh_model import TRAINING, model_path
+from addressing._zh_synth import generate
+
+
+def _check_offsets(text: str) -> None:
+    comps = parse(text)
+    assert comps, text
+    pos = 0
+    for c in comps:
+        assert c.start == pos, (text, comps)  # contiguous cover, in reading order
+        assert c.end > c.start
+        assert text[c.start : c.end] == c.text
+        assert c.label in ZH_LABELS
+        pos = c.end
+    assert pos == len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "浙江省杭州市西湖区文三路90号东部软件园B座12层1201室",
+        "浙江省 杭州市 滨江区 六和路 ---- 东信大道自行车租赁点",
+        "ＡＢＣ大厦１２３４室",  # full width
+        "上海市静安区共和新路街道柳营路669弄14号1102",
+        "竹海水韵春风里12-3-1001",
+        "  杭州市文三路90号  ",
+        "杭州市\t文三路\n90号",
+    ],
+)
+def test_offsets_slice_the_original_input(text: str) -> None:
+    _check_offsets(text)
+
+
+_HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
+_OTHER = st.sampled_from(list("0123456789-_ ()（）ABab１２Ａ号路幢单元室楼层、，"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_HAN, _OTHER), min_size=1, max_size=60).map("".join))
+def test_offsets_hold_for_any_chinese_text(body: str) -> None:
+    text = "杭" + body
+    _check_offsets(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "浙江省杭州市西湖区文三路90号",
+            [("prov", "浙江省"), ("city", "杭州市"), ("district", "西湖区"), ("road", "文三路"), ("roadno", "90号")],
+        ),
+        (
+            "江苏省南京市鼓楼区中山北路105号",
+            [("prov", "江苏省"), ("city", "南京市"), ("district", "鼓楼区"), ("road", "中山北路"), ("roadno", "105号")],
+        ),
+        (
+            "广东省深圳市南山区桃源街道学苑大道1001号",
+            [("prov", "广东省"), ("city", "深圳市"), ("district", "南山区"), ("town", "桃源街道"),
+             ("road", "学苑大道"), ("roadno", "1001号")],
+        ),
+    ],
+)  # fmt: skip
+def test_clear_addresses_get_their_labels(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(c.label, c.text) for c in parse(text)] == expected
+
+
+def test_building_unit_floor_room() -> None:
+    got = {c.label: c for c in parse("浙江省杭州市西湖区文三路90号6幢二单元七楼1201室")}
+    assert got["houseno"].value == "6幢"
+    assert got["cellno"].text == "二单元"
+    assert got["cellno"].value == "2单元"
+    assert got["floorno"].value == "7楼"
+    assert got["roomno"].value == "1201室"
+
+
+def test_full_width_input_keeps_offsets_and_folds_values() -> None:
+    text = "杭州市文三路９０号"
+    comps = parse(text)
+    roadno = [c for c in comps if c.label == "roadno"]
+    assert roadno
+    assert roadno[0].text == "９０号"
+    assert roadno[0].value == "90号"
+
+
+def test_short_division_names_are_expanded() -> None:
+    comps = parse("浙江杭州西湖区文三路90号")
+    values = {c.label: c.value for c in comps}
+    assert values.get("prov") == "浙江省"
+    assert values.get("city") == "杭州市"
+
+
+def test_dashed_numbers_split_with_redundant_dashes() -> None:
+    comps = parse("杭州市滨江区缤纷北苑47-2-301")
+    tail = [(c.label, c.text) for c in comps][-5:]
+    assert [t for _, t in tail] == ["47", "-", "2", "-", "301"]
+    assert tail[1][0] == tail[3][0] == "redundant"
+
+
+def test_generator_is_deterministic_and_uses_the_corpus_labels() -> None:
+    a = generate(200, seed=7)
+    assert a == generate(200, seed=7)
+    assert a != generate(200, seed=8)
+    labels = {label for addr in a for label, _ in addr}
+    assert labels <= set(ZH_LABELS)
+    assert {"prov", "city", "district", "road", "roadno", "poi"} <= labels
+
+
+def test_model_name_follows_the_training_settings() -> None:
+    other = dict(TRAINING, seed=int(TRAINING["seed"]) + 1)
+    assert model_path(other) != model_path()
+    assert model_path(dict(TRAINING)) == model_path()
