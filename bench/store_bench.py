@@ -146,12 +146,14 @@ def bench_asof(urls: dict[str, str], n: int, queries: int, versions: int) -> dic
 
 
 _IMPORT = """
-import resource, sys, time
+import sys, time
 from twin.build import build_twin
 t = time.perf_counter()
 ctx = build_twin(sys.argv[1], sys.argv[2])
 secs = time.perf_counter() - t
-print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's over exec)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(secs, hwm.split()[1])
 """
 
 

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from twin.plugins import Plugin
 
-plugin = Plugin(name="routing", requires=("layers",))
+if TYPE_CHECKING:
+    import click
+
+
+def _cli() -> Sequence[click.Command]:
+    from routing.cli import routing_group
+
+    return [routing_group]
+
+
+plugin = Plugin(name="routing", requires=("layers",), cli=_cli)

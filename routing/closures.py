@@ -1,0 +1,150 @@
+"""Road closures: a set of edges (given as OSM node pairs or a polygon) and a time window.
+
+A closure counts for routes departing inside its window ``[start, end)``; an open end
+means "from now on" or "until lifted". A polygon closes every edge it touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+import shapely.validation
+from shapely.geometry.base import BaseGeometry
+
+from twin.errors import GeometryError, InvalidInput, InvalidInterval
+
+if TYPE_CHECKING:
+    from routing._build import Net
+    from routing.snap import Snapper
+
+__all__ = ["Closure", "resolve_edges"]
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A closure of some edges during a time window.
+
+    Attributes
+    ----------
+    closure_id
+        Its id, unique in a graph.
+    edges
+        Internal indices of the closed edges.
+    start, end
+        The window; ``None`` leaves that side open.
+    reason
+        Free text (``"incident"``, ``"works"``).
+    geometry
+        The polygon it was given as, if any (CRS84).
+    """
+
+    closure_id: str
+    edges: frozenset[int]
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str = ""
+    geometry: BaseGeometry | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            msg = (
+                f"end={self.end.isoformat()!r} is not after start={self.start.isoformat()!r}; "
+                "a closure window must have end > start"
+            )
+            raise InvalidInterval(msg)
+
+    def active(self, at: datetime) -> bool:
+        """Whether a route departing at ``at`` must avoid this closure."""
+        if self.start is not None and at < self.start:
+            return False
+        return self.end is None or at < self.end
+
+    def to_dict(self, net: Net) -> dict[str, Any]:
+        """Plain data for JSON; edges as OSM node pairs."""
+        return {
+            "id": self.closure_id,
+            "edges": sorted(
+                [int(net.osm_ids[net.tail[e]]), int(net.osm_ids[net.head[e]])] for e in self.edges
+            ),
+            "start": None if self.start is None else self.start.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
+            "reason": self.reason,
+        }
+
+
+def _as_geometry(where: Any) -> BaseGeometry | None:
+    if isinstance(where, BaseGeometry):
+        return where
+    if isinstance(where, Mapping) and "type" in where:
+        try:
+            return shapely.geometry.shape(where)
+        except Exception as exc:
+            msg = f"closure geometry {dict(where)!r} is not GeoJSON: {exc}"
+            raise GeometryError(msg) from exc
+    return None
+
+
+def resolve_edges(
+    net: Net, snapper: Snapper, where: Any, *, name: str = "closure"
+) -> tuple[frozenset[int], BaseGeometry | None]:
+    """Turn a polygon (shapely or GeoJSON, CRS84) or OSM node pairs into edge indices.
+
+    Node pairs ``(u, v)`` close the directed edges from ``u`` to ``v``; a polygon closes
+    every edge it intersects, both directions.
+    """
+    geom = _as_geometry(where)
+    if geom is not None:
+        if geom.geom_type not in {"Polygon", "MultiPolygon"}:
+            msg = f"{name} geometry is a {geom.geom_type}; give a Polygon or a MultiPolygon"
+            raise GeometryError(msg)
+        if not geom.is_valid:
+            why = shapely.validation.explain_validity(geom)
+            msg = f"{name} polygon is invalid ({why}); fix it, for example with make_valid"
+            raise GeometryError(msg)
+        if geom.is_empty:
+            msg = f"{name} polygon is empty"
+            raise GeometryError(msg)
+        lons = shapely.get_coordinates(geom)[:, 0]
+        lats = shapely.get_coordinates(geom)[:, 1]
+        if abs(lons).max() > 180 or abs(lats).max() > 90:
+            msg = f"{name} polygon is outside CRS84; coordinates are (lon, lat)"
+            raise GeometryError(msg)
+        xy = shapely.transform(geom, lambda c: snapper.to_xy(c))
+        hits = snapper.tree.query(xy, predicate="intersects")
+        return frozenset(int(e) for e in hits), geom
+    pairs = _pairs(where, name=name)
+    tail_ids, head_ids = net.osm_ids[net.tail], net.osm_ids[net.head]
+    found: set[int] = set()
+    missing: list[tuple[int, int]] = []
+    for u, v in pairs:
+        hits = np.flatnonzero((tail_ids == u) & (head_ids == v))
+        if len(hits) == 0:
+            missing.append((u, v))
+        found.update(int(e) for e in hits)
+    if missing:
+        msg = f"{name} edges {missing[:5]!r} are not edges of the road graph (OSM node pairs u, v)"
+        raise InvalidInput(msg)
+    return frozenset(found), None
+
+
+def _pairs(where: Any, *, name: str) -> list[tuple[int, int]]:
+    if not isinstance(where, Iterable) or isinstance(where, str | bytes):
+        msg = f"{name}={where!r} is neither a polygon nor a list of (u, v) OSM node pairs"
+        raise InvalidInput(msg)
+    out: list[tuple[int, int]] = []
+    for item in where:
+        try:
+            u, v = item
+            out.append((int(u), int(v)))
+        except (TypeError, ValueError):
+            msg = f"{name} edge {item!r} is not a (u, v) pair of OSM node ids"
+            raise InvalidInput(msg) from None
+    if not out:
+        msg = f"{name} lists no edge"
+        raise InvalidInput(msg)
+    return out

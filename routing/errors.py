@@ -1,0 +1,19 @@
+"""Errors of the routing package, each in the twin's exception tree."""
+
+from __future__ import annotations
+
+from twin.errors import InvalidInput, NotComputable
+
+__all__ = ["NoRoute", "PointNotOnNetwork", "UnknownNode"]
+
+
+class PointNotOnNetwork(NotComputable):
+    """A point farther from every usable road than the snap limit (HTTP 422)."""
+
+
+class NoRoute(NotComputable):
+    """Origin and destination are not connected, or every way is closed (HTTP 422)."""
+
+
+class UnknownNode(InvalidInput):
+    """An OSM node id that is not a node of the road graph (HTTP 400)."""
