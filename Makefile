@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
+	$(BIN)/python bench/routing_latency.py
+	$(BIN)/python bench/routing_greenwave.py
+	$(BIN)/python bench/address_parse.py
+	$(BIN)/python bench/change_metrics.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
