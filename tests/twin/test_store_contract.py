@@ -405,3 +405,13 @@ def test_read_frame_matches_query(things: Store) -> None:
     assert list(
         things.read_frame("things", Query(where=Compare("id", CompareOp.EQ, "f002")))["name"]
     ) == ["two"]
+
+
+def test_duplicate_ids_in_a_batch_are_named(store: Store) -> None:
+    store.ensure_collection(SPEC)
+    feats = [*grid(3), Feature("f001", shapely.Point(25, 60), {})]
+    with pytest.raises(SchemaError, match=r"holds the ids \['f001'\] more than once"):
+        store.create("things", feats)
+    with pytest.raises(SchemaError, match="more than once"):
+        store.sync("things", feats)
+    assert store.count("things") == 0

@@ -202,12 +202,8 @@ class SqlTransaction(Transaction):
     ) -> list[FeatureVersion]:
         spec = self.s.collection(collection)
         t = truncate(valid_from) if valid_from else self.recorded_at
-        feats = [check_feature(f, spec) for f in features]
+        feats = _checked_batch(spec, features)
         ids = [f.id for f in feats]
-        if len(set(ids)) != len(ids):
-            dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
-            msg = f"the batch for {collection!r} holds the ids {dup} more than once"
-            raise SchemaError(msg)
         live = self._current(spec, ids)
         if live:
             msg = (
@@ -335,12 +331,7 @@ class SqlTransaction(Transaction):
     ) -> SyncReport:
         spec = self.s.collection(collection)
         t = truncate(valid_from) if valid_from else self.recorded_at
-        feats = [check_feature(f, spec) for f in features]
-        ids = [f.id for f in feats]
-        if len(set(ids)) != len(ids):
-            dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
-            msg = f"the batch for {collection!r} holds the ids {dup} more than once"
-            raise SchemaError(msg)
+        feats = _checked_batch(spec, features)
         live = {
             fid: (int(v), self.s._time(vf), h)
             for fid, v, vf, h in self.s._run(
@@ -376,3 +367,16 @@ class SqlTransaction(Transaction):
             retired=len(gone),
             unchanged=len(feats) - len(new) - len(changed),
         )
+
+
+def _checked_batch(spec: CollectionSpec, features: Iterable[Feature]) -> list[Feature]:
+    """Check every feature of a batch, and that no id comes twice, before any write."""
+    feats = [check_feature(f, spec) for f in features]
+    seen: set[str] = set()
+    dup: set[str] = set()
+    for f in feats:
+        (dup if f.id in seen else seen).add(f.id)
+    if dup:
+        msg = f"the batch for {spec.name!r} holds the ids {sorted(dup)[:5]} more than once"
+        raise SchemaError(msg)
+    return feats
