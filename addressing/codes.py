@@ -10,13 +10,28 @@ part       digits  meaning
 =========  ======  ==================================================================
 division   12      GB/T 2260 county (6), township or street office (3), community (3)
 street     5       serial of the street or road within the division, 00000 = none
-doorplate  5       house number (4) and its suffix (1): 0 none, 1 = A/之一, 2 = B...
+doorplate  5       serial of the doorplate (house number) on its street, 00000 = none
 building   3       building within the doorplate, 000 = the doorplate itself
 unit       2       unit (单元, staircase) within the building, 00 = none
 floor      3       000 none, 001-899 floors above ground, 901-999 basements B1-B99
 room       4       room on the floor, 0000 = none
 check      1       ISO 7064 MOD 11-2 over the 34 digits (0-9 or X)
 =========  ======  ==================================================================
+
+The division is the GB/T 2260 code of the county (6 digits), the township or street
+office (3) and the community (3) in Chinese cities. Elsewhere it is a configured
+12-digit prefix built by :func:`division_code`: the ISO 3166-1 numeric code of the
+country (3 digits), the national code of the municipality (3), and six digits of a
+district inside it, zeros when the city is not divided. Helsinki is ``246091000000``
+(Finland 246, Helsinki municipality 091), :data:`HELSINKI`.
+
+The street and doorplate parts are serials, not the street's or the house's number:
+the registry issues them in order (``00001``, ``00002``...) and never issues one twice,
+so a house renumbered from 5 to 7 keeps its code and a retired address keeps its code
+for ever. The house number itself is a property of the address.
+
+The check character is ISO 7064 MOD 11-2 (the one of the Chinese identity number): it
+catches every single changed digit and every swap of two neighbouring digits.
 
 Written plainly the code is 35 characters; :meth:`AddressCode.display` groups them
 with dashes: ``330106001001-00012-00900-001-02-012-1201-X``. The *level* of a code is
@@ -35,7 +50,15 @@ from dataclasses import dataclass, fields, replace
 
 from twin.errors import InvalidInput
 
-__all__ = ["LEVELS", "AddressCode", "InvalidAddressCode", "check_character", "parse_code"]
+__all__ = [
+    "HELSINKI",
+    "LEVELS",
+    "AddressCode",
+    "InvalidAddressCode",
+    "check_character",
+    "division_code",
+    "parse_code",
+]
 
 LEVELS: tuple[str, ...] = ("division", "street", "doorplate", "building", "unit", "floor", "room")
 """The levels of a standard address, from the widest to the narrowest."""
@@ -50,6 +73,9 @@ _WIDTHS = {
     "room": 4,
 }
 _LENGTH = sum(_WIDTHS.values()) + 1
+
+HELSINKI = "246091000000"
+"""The division prefix of Helsinki: Finland (ISO 3166-1 numeric 246), municipality 091."""
 _PLAIN = re.compile(r"[0-9]{34}[0-9X]")
 
 
@@ -81,8 +107,7 @@ class AddressCode:
     division
         The 12-digit division code, such as ``"330106001001"``.
     street, doorplate, building, unit, floor, room
-        The numbers of the lower levels, 0 where the level is absent; ``doorplate`` is
-        ``house number * 10 + suffix``.
+        The serials of the lower levels, 0 where the level is absent.
     """
 
     division: str
@@ -145,6 +170,44 @@ class AddressCode:
 
     def __str__(self) -> str:
         return self.code
+
+
+def division_code(country: int, municipality: int, district: int = 0) -> str:
+    """Return the 12-digit division prefix of a city outside China.
+
+    Parameters
+    ----------
+    country
+        ISO 3166-1 numeric code of the country (Finland 246), 1-999.
+    municipality
+        The national code of the municipality (Helsinki 091), 0-999.
+    district
+        A district inside the municipality, 0-999999; 0 when it is not divided.
+
+    Returns
+    -------
+    str
+        12 digits.
+
+    Raises
+    ------
+    InvalidAddressCode
+        A part out of its range.
+
+    Examples
+    --------
+    >>> division_code(246, 91)
+    '246091000000'
+    """
+    for name, value, top, low in (
+        ("country", country, 999, 1),
+        ("municipality", municipality, 999, 0),
+        ("district", district, 999999, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+            msg = f"{name}={value!r} must be an integer from {low} to {top}"
+            raise InvalidAddressCode(msg)
+    return f"{country:03d}{municipality:03d}{district:06d}"
 
 
 def parse_code(text: str) -> AddressCode:

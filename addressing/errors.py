@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from twin.errors import InvalidInput
+from twin.errors import InvalidInput, TwinError
 
 __all__ = [
+    "AddressNotFound",
     "AddressTooLong",
     "EmptyAddress",
     "InvalidAddress",
@@ -36,3 +37,10 @@ class UnsupportedCharacters(InvalidAddress):
 
 class UnsupportedScript(InvalidAddress):
     """Letters of a script the parser does not read, or scripts mixed in one address."""
+
+
+class AddressNotFound(TwinError, LookupError):
+    """No standard address answers the request: an unknown code, nothing near a position (HTTP 404)."""
+
+    status = 404
+    code = "NotFound"

@@ -2,6 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from twin.plugins import Plugin
 
-plugin = Plugin(name="addressing", requires=("layers",))
+if TYPE_CHECKING:
+    import click
+
+    from twin.build import BuildContext
+    from twin.store import CollectionSpec
+
+__all__ = ["plugin"]
+
+
+def _collections() -> Sequence[CollectionSpec]:
+    from addressing._registry_specs import COLLECTIONS
+
+    return COLLECTIONS
+
+
+def _build(ctx: BuildContext) -> None:
+    from addressing._build import build_addresses
+
+    build_addresses(ctx)
+
+
+def _cli() -> Sequence[click.Command]:
+    from addressing.cli import addresses
+
+    return (addresses,)
+
+
+plugin = Plugin(
+    name="addressing",
+    requires=("layers",),
+    collections=_collections,
+    build=_build,
+    cli=_cli,
+)

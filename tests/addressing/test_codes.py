@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from addressing.codes import AddressCode, InvalidAddressCode, check_character, parse_code
+from addressing.codes import (
+    HELSINKI,
+    AddressCode,
+    InvalidAddressCode,
+    check_character,
+    division_code,
+    parse_code,
+)
 from twin.errors import InvalidInput
 
 ROOM = AddressCode(
@@ -86,3 +93,44 @@ def test_malformed_codes(text: str, message: str) -> None:
 def test_bad_parts(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidAddressCode, match=message):
         AddressCode(**kwargs)  # type: ignore[arg-type]
+
+
+@given(st.from_regex(r"[0-9]{34}", fullmatch=True), st.integers(0, 33), st.integers(1, 9))
+def test_every_changed_digit_is_caught(digits: str, pos: int, shift: int) -> None:
+    code = digits + check_character(digits)
+    bad = code[:pos] + str((int(code[pos]) + shift) % 10) + code[pos + 1 :]
+    with pytest.raises(InvalidAddressCode, match="fails its check character"):
+        parse_code(bad)
+
+
+@given(st.from_regex(r"[0-9]{34}", fullmatch=True), st.integers(0, 32))
+def test_every_swap_of_neighbouring_digits_is_caught(digits: str, pos: int) -> None:
+    code = digits + check_character(digits)
+    if code[pos] == code[pos + 1]:
+        return
+    bad = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2 :]
+    with pytest.raises(InvalidAddressCode, match="fails its check character"):
+        parse_code(bad)
+
+
+def test_division_prefix_outside_china() -> None:
+    assert division_code(246, 91) == HELSINKI == "246091000000"
+    assert division_code(752, 180, 1) == "752180000001"  # Stockholm, district 1
+    c = AddressCode(HELSINKI, street=24, doorplate=1)
+    assert c.display() == "246091000000-00024-00001-000-00-000-0000-9"
+    assert c.level == "doorplate"
+    assert c.parent() == AddressCode(HELSINKI, street=24)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((0, 91), "country=0 must be an integer from 1 to 999"),
+        ((246, 1000), "municipality=1000 must be an integer from 0 to 999"),
+        ((246, 91, -1), "district=-1 must be an integer from 0 to 999999"),
+        ((True, 91), "country=True must be an integer from 1 to 999"),
+    ],
+)
+def test_bad_division_parts(args: tuple[int, ...], message: str) -> None:
+    with pytest.raises(InvalidAddressCode, match=message):
+        division_code(*args)

@@ -1,0 +1,257 @@
+"""QR door plates: a QR code per standard address, and printable sheets of plates.
+
+The payload of a plate's QR code is the URL of the address's item in the service,
+``{TWIN_PUBLIC_URL}/collections/addresses/items/{code}``; the URL ends with the
+35-character code, so a reader that does not follow links still reads the code, and the
+plate prints the code under the QR code as well.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
+
+from addressing.codes import parse_code
+from twin.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from twin.store import Store
+
+__all__ = ["item_url", "plate_sheet", "qr_matrix", "qr_png", "qr_svg", "write_qr"]
+
+log = logging.getLogger(__name__)
+
+_FORMATS = (".png", ".svg")
+
+
+def item_url(code: str, *, base_url: str | None = None) -> str:
+    """Return the URL of an address's item in the service, the payload of its QR code.
+
+    Parameters
+    ----------
+    code
+        A standard address code, plain or with dashes (checked).
+    base_url
+        The service's public URL; default ``TWIN_PUBLIC_URL`` (``http://127.0.0.1:5000``).
+
+    Examples
+    --------
+    >>> item_url("246091000000-00024-00001-000-00-000-0000-9", base_url="https://twin.example/")
+    'https://twin.example/collections/addresses/items/24609100000000024000010000000000009'
+    """
+    plain = parse_code(code).code
+    if base_url is None:
+        from addressing._registry_specs import AddressSettings
+
+        base_url = AddressSettings().public_url
+    if not str(base_url).startswith(("http://", "https://")):
+        msg = f"base_url={base_url!r} must start with 'http://' or 'https://'"
+        raise InvalidInput(msg)
+    return f"{str(base_url).rstrip('/')}/collections/addresses/items/{plain}"
+
+
+def _make(payload: str, border: int, mask: int | None) -> list[list[bool]]:
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_Q
+
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_Q, border=border, mask_pattern=mask)
+    qr.add_data(payload)
+    qr.make(fit=True)
+    return [list(row) for row in qr.get_matrix()]
+
+
+def _scans(dark: list[list[bool]], payload: str, border: int) -> bool:
+    """Whether OpenCV's QR detector reads ``payload`` back from the modules, at two sizes."""
+    import cv2
+    import numpy as np
+
+    pixels = np.where(np.array(dark, dtype=bool), 0, 255).astype(np.uint8)
+    pixels = np.pad(pixels, max(0, 4 - border), constant_values=255)
+    detector = cv2.QRCodeDetector()
+    for scale in (6, 10):
+        image = np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+        if detector.detectAndDecode(image)[0] != payload:
+            return False
+    return True
+
+
+def qr_matrix(payload: str, *, border: int = 4) -> list[list[bool]]:
+    """Return the modules of the QR code of ``payload`` (``True`` = dark), quiet zone included.
+
+    Error correction is level Q (a quarter of the plate may be soiled). Of the eight
+    mask patterns, the one the QR standard's penalty rule prefers is used, unless
+    OpenCV's QR detector fails to read it back; then the first pattern it reads is.
+    """
+    best = _make(payload, border, None)
+    try:
+        import cv2  # noqa: F401
+    except ImportError:  # pragma: no cover - opencv is a dependency of the twin
+        return best
+    if _scans(best, payload, border):
+        return best
+    for mask in range(8):
+        dark = _make(payload, border, mask)
+        if _scans(dark, payload, border):
+            return dark
+    log.warning("no mask pattern of the QR code of %r reads back with OpenCV", payload)
+    return best
+
+
+def qr_png(code: str, *, base_url: str | None = None, scale: int = 10) -> bytes:
+    """Return a PNG image of the QR code of an address (``scale`` pixels per module)."""
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 100:
+        msg = f"scale={scale!r} must be an integer from 1 to 100 (pixels per module)"
+        raise InvalidInput(msg)
+    dark = np.array(qr_matrix(item_url(code, base_url=base_url)), dtype=bool)
+    pixels = np.where(dark, 0, 255).astype(np.uint8)
+    pixels = np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _path(dark: list[list[bool]], *, x0: float = 0, y0: float = 0, size: float = 1) -> str:
+    """An SVG path drawing the dark modules as squares of ``size``."""
+    parts = []
+    for r, row in enumerate(dark):
+        for c, on in enumerate(row):
+            if on:
+                parts.append(f"M{x0 + c * size:g},{y0 + r * size:g}h{size:g}v{size:g}h{-size:g}z")
+    return "".join(parts)
+
+
+def qr_svg(code: str, *, base_url: str | None = None, module_mm: float = 1.0) -> str:
+    """Return an SVG document of the QR code of an address (``module_mm`` per module)."""
+    dark = qr_matrix(item_url(code, base_url=base_url))
+    n = len(dark)
+    side = n * module_mm
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{side:g}mm" height="{side:g}mm" '
+        f'viewBox="0 0 {n} {n}" shape-rendering="crispEdges">'
+        f'<rect width="{n}" height="{n}" fill="#fff"/>'
+        f'<path d="{_path(dark)}" fill="#000"/></svg>\n'
+    )
+
+
+def write_qr(code: str, out: str | Path, *, base_url: str | None = None) -> Path:
+    """Write the QR code of an address to ``out``, PNG or SVG by its extension."""
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        msg = f"out={str(out)!r} must end with one of {list(_FORMATS)}"
+        raise InvalidInput(msg)
+    data = (
+        qr_png(code, base_url=base_url)
+        if suffix == ".png"
+        else qr_svg(code, base_url=base_url).encode()
+    )
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        msg = f"out={str(out)!r} cannot be written: {exc.strerror}"
+        raise InvalidInput(msg) from None
+    return path
+
+
+# A plate is 90 x 60 mm; an A4 sheet (210 x 297 mm) holds 2 x 4 of them.
+_PLATE_W, _PLATE_H, _COLS, _ROWS, _MARGIN_X, _MARGIN_Y = 90.0, 60.0, 2, 4, 12.0, 18.0
+
+
+def _plate(row: pd.Series, x: float, y: float, base_url: str | None) -> str:
+    dark = qr_matrix(item_url(row["id"], base_url=base_url), border=0)
+    module = 40.0 / len(dark)
+    street = escape(str(row["street"] or ""))
+    street_sv = row.get("street_sv")
+    second = (
+        escape(str(street_sv)) if isinstance(street_sv, str) and street_sv != row["street"] else ""
+    )
+    return (
+        f'<g class="plate">'
+        f'<rect x="{x:g}" y="{y:g}" width="{_PLATE_W:g}" height="{_PLATE_H:g}" rx="3" '
+        f'fill="#0b3d91" stroke="#fff" stroke-width="1.2"/>'
+        f'<text x="{x + 5:g}" y="{y + 26:g}" font-size="20" font-weight="bold" fill="#fff" '
+        f'font-family="sans-serif">{escape(str(row["housenumber"]))}</text>'
+        f'<text x="{x + 5:g}" y="{y + 36:g}" font-size="5" fill="#fff" font-family="sans-serif">{street}</text>'
+        f'<text x="{x + 5:g}" y="{y + 43:g}" font-size="5" fill="#fff" font-family="sans-serif">{second}</text>'
+        f'<rect x="{x + 44:g}" y="{y + 4:g}" width="42" height="42" fill="#fff"/>'
+        f'<path d="{_path(dark, x0=x + 45, y0=y + 5, size=module)}" fill="#000"/>'
+        f'<text x="{x + 45:g}" y="{y + 55:g}" font-size="2.6" fill="#fff" '
+        f'font-family="monospace">{escape(str(row["code_display"]))}</text></g>'
+    )
+
+
+def plate_sheet(
+    street: str, *, store: Store | str | None = None, base_url: str | None = None
+) -> str:
+    """Return a printable SVG of the door plates of one street, A4 pages stacked.
+
+    Parameters
+    ----------
+    street
+        The street's name in Finnish or Swedish (any case) or its code.
+    store
+        A store, a database URL, or ``None`` for ``TWIN_DB``.
+    base_url
+        The service's public URL; default ``TWIN_PUBLIC_URL``.
+
+    Returns
+    -------
+    str
+        An SVG document in millimetres; 8 plates (90 x 60 mm) per A4 page, ordered by number.
+
+    Raises
+    ------
+    addressing.registry.AddressNotFound
+        No current address is on that street.
+    """
+    from addressing._geocode_text import compact, number_range
+    from addressing._store import store_scope
+    from addressing.errors import AddressNotFound
+
+    with store_scope(store) as s:
+        frame = s.read_frame("addresses")
+    key = compact(street)
+    hit = (
+        (frame["street_code"] == street.replace("-", "").upper())
+        | (frame["street"].fillna("").map(compact) == key)
+        | (frame["street_sv"].fillna("").map(compact) == key)
+    )
+    rows = frame[hit.to_numpy(dtype=bool)] if key else frame.iloc[0:0]
+    if not len(rows):
+        msg = f"street={street!r} has no standard addresses; give a street name or street code"
+        raise AddressNotFound(msg)
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: (
+            number_range(str(rows["housenumber"].iat[i]).lower()),
+            str(rows["housenumber"].iat[i]),
+        ),
+    )
+    rows = rows.iloc[order]
+    per_page = _COLS * _ROWS
+    pages = (len(rows) + per_page - 1) // per_page
+    height = 297.0 * pages
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="{height:g}mm" '
+        f'viewBox="0 0 210 {height:g}">'
+        f"<title>Door plates: {escape(str(rows['street'].iat[0]))}</title>"
+        f'<rect width="210" height="{height:g}" fill="#fff"/>'
+    ]
+    for k in range(len(rows)):
+        page, slot = divmod(k, per_page)
+        r, c = divmod(slot, _COLS)
+        x = _MARGIN_X + c * (_PLATE_W + 6)
+        y = page * 297.0 + _MARGIN_Y + r * (_PLATE_H + 6)
+        parts.append(_plate(rows.iloc[k], x, y, base_url))
+    parts.append("</svg>\n")
+    return "".join(parts)

@@ -1,0 +1,203 @@
+"""Forward geocoding, autocomplete and CSV batches over the Helsinki registry."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from addressing import autocomplete, geocode
+from addressing._geocode_text import compact, read_query
+from addressing.errors import InvalidAddress
+from addressing.geocode import geocode_csv, geocode_many
+from twin.build import build_twin
+from twin.errors import InvalidInput
+from twin.plugins import load_plugins
+from twin.store import Store, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+OSM = ROOT / "data" / "helsinki.osm.pbf"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("geocode") / "helsinki.gpkg"
+    plugins = [p for p in load_plugins() if p.name in ("layers", "addressing")]
+    build_twin(OSM, str(path), plugins=plugins)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def store(db: str) -> Iterator[Store]:
+    with open_store(db, create=False) as s:
+        yield s
+
+
+def _truth(store: Store, street: str, number: str) -> str:
+    a = store.read_frame("addresses")
+    hit = a[(a["street"] == street) & (a["housenumber"] == number)]
+    assert len(hit) == 1, (street, number)
+    return str(hit["id"].iat[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "street", "number"),
+    [
+        ("Mannerheimintie 5, 00100 Helsinki", "Mannerheimintie", "5"),
+        ("Mannerheimint. 5", "Mannerheimintie", "5"),  # abbreviation, no postcode
+        ("Mannerheimvägen 5, Helsingfors", "Mannerheimintie", "5"),  # Swedish name
+        ("mannerheimv. 5", "Mannerheimintie", "5"),
+        ("MANNERHEIMINTIE 5", "Mannerheimintie", "5"),
+        ("Manenrheimintie 5", "Mannerheimintie", "5"),  # swapped letters
+        ("Mannerhiemintie 5 00100", "Mannerheimintie", "5"),
+        ("Fredrikink. 26", "Fredrikinkatu", "26"),
+        ("Fredrikin k. 26", "Fredrikinkatu", "26"),
+        ("Fredriksgatan 26", "Fredrikinkatu", "26"),
+        ("Aleksanterinkatu 52", "Aleksanterinkatu", "52"),
+        ("Aleksanterinktau 52, 00100 Helsinki", "Aleksanterinkatu", "52"),  # typo
+        ("Norra esplanaden 33", "Pohjoisesplanadi", "33"),
+        ("Brunngatan 1", "Kaivokatu", "1"),
+        ("5 Mannerheimintie", "Mannerheimintie", "5"),
+    ],
+)
+def test_damaged_queries_find_the_address(
+    store: Store, text: str, street: str, number: str
+) -> None:
+    found = geocode(text, store=store)
+    assert found, text
+    assert found[0].code == _truth(store, street, number)
+    assert found[0].score >= 0.7
+
+
+def test_candidates_are_ranked_and_bounded(store: Store) -> None:
+    found = geocode("Mannerheimintie 5", limit=3, store=store)
+    assert len(found) == 3
+    scores = [c.score for c in found]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert found[0].score == 1.0
+    assert 24.9 < found[0].lon < 25.0 and 60.1 < found[0].lat < 60.2
+    assert set(found[0].to_dict()) == {"code", "label", "lon", "lat", "score"}
+
+
+def test_a_wrong_postcode_costs_score(store: Store) -> None:
+    right = geocode("Mikonkatu 18, 00100", store=store)[0]
+    wrong = geocode("Mikonkatu 18, 00990", store=store)[0]
+    assert right.code == wrong.code
+    assert wrong.score < right.score
+
+
+def test_a_street_alone_returns_the_street_first(store: Store) -> None:
+    found = geocode("Kaivokatu, Helsinki", store=store)
+    assert found[0].level == "street"
+    assert found[0].label == "Kaivokatu"
+    assert found[0].label_sv == "Brunngatan"
+    assert all(c.label.startswith("Kaivokatu") for c in found)
+
+
+def test_unknown_places_give_no_candidates(store: Store) -> None:
+    assert geocode("Qwxzyv 12", store=store) == []
+    assert geocode("浙江省杭州市文三路90号", store=store) == []
+
+
+def test_a_store_url_is_accepted(db: str, store: Store) -> None:
+    assert geocode("Kaivokatu 1", store=db)[0].code == geocode("Kaivokatu 1", store=store)[0].code
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "text='' is empty"),
+        ("   \t", "is empty; give an address such as 'Mannerheimintie 5, 00100 Helsinki'"),
+        ("x" * 513, "has 513 characters; an address has at most 512"),
+        ("\x00\x01\x02abc", "holds control characters; it looks like binary data"),
+        ("Kaivokatu 1 😀", "holds the character '😀' (U+1F600); emoji"),
+        ("Мannerheimintie 5", "holds letters of the CYRILLIC script"),
+        ("12 34", "holds no letters"),
+    ],
+)
+def test_bad_text_is_refused(store: Store, text: str, message: str) -> None:
+    with pytest.raises(InvalidAddress) as info:
+        geocode(text, store=store)
+    assert message in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_bad_limit(store: Store) -> None:
+    with pytest.raises(InvalidInput, match=r"limit=0 must be an integer from 1 to 100"):
+        geocode("Kaivokatu 1", limit=0, store=store)
+
+
+def test_autocomplete(store: Store) -> None:
+    found = autocomplete("Mannerh", store=store)
+    assert len(found) == 10
+    assert found[0].level == "street"
+    assert all(c.label.startswith("Mannerheim") for c in found)
+    numbers = autocomplete("Mannerheimintie 1", limit=5, store=store)
+    assert [c.label.split(",")[0] for c in numbers][:3] == [
+        "Mannerheimintie 1",
+        "Mannerheimintie 10",
+        "Mannerheimintie 12",
+    ]
+    assert autocomplete("Mannerheimv", limit=1, store=store)[0].label == "Mannerheimintie"
+    assert autocomplete("Manerheimint", limit=1, store=store)[0].label == "Mannerheimintie"
+
+
+def test_reading_queries() -> None:
+    q = read_query("Fredrikin k. 5 b 12, FI-00120 Helsingfors", cities=frozenset({"helsingfors"}))
+    assert (q.street, q.number, q.postcode) == ("fredrikinkatu", "5b", "00120")
+    assert compact("Säästöpankinranta") == "saastopankinranta"
+    assert compact("Norra esplanaden") == compact("Norra Esplanaden")
+
+
+def test_batch_reports_bad_rows_and_geocodes_the_rest(store: Store, tmp_path: Path) -> None:
+    rows = ["Mannerheimintie 5", "", "😀", "Kaivokatu 1", "x" * 600, "Qwxzyv 1", "Brunngatan 1"]
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "address"])
+        w.writerows([i, r] for i, r in enumerate(rows))
+    good, bad = geocode_csv(src, dst, store=store)
+    assert (good, bad) == (3, 4)
+    with dst.open(encoding="utf-8") as fh:
+        out = list(csv.DictReader(fh))
+    assert [r["id"] for r in out] == [str(i) for i in range(len(rows))]
+    assert [bool(r["code"]) for r in out] == [True, False, False, True, False, False, True]
+    assert out[1]["error"].startswith("text='' is empty")
+    assert "matches no street" in out[5]["error"]
+    assert out[3]["code"] == out[6]["code"]
+    assert float(out[0]["score"]) == 1.0
+
+
+def test_batch_column_errors(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,where\n1,Kaivokatu 1\n", encoding="utf-8")
+    with pytest.raises(
+        InvalidInput, match=r"column='address' is not a column of .*\['id', 'where'\]"
+    ):
+        geocode_csv(src, tmp_path / "out.csv", store=store)
+    good, bad = geocode_csv(src, tmp_path / "out.csv", column="where", store=store)
+    assert (good, bad) == (1, 0)
+
+
+def test_geocode_many_keeps_order_and_non_text(store: Store) -> None:
+    out = list(geocode_many(["Kaivokatu 1", None, b"Kaivokatu 1"], store=store))
+    assert [r.row for r in out] == [1, 2, 3]
+    assert out[0].candidate is not None
+    assert out[1].error is not None and "text must be a str, got NoneType" in out[1].error
+    assert out[2].error is not None and "got bytes" in out[2].error
+
+
+def test_a_twin_without_registry(tmp_path: Path) -> None:
+    from twin.errors import CollectionNotFound
+
+    path = tmp_path / "empty.gpkg"
+    open_store(str(path)).close()
+    with pytest.raises(CollectionNotFound) as info:
+        geocode("Kaivokatu 1", store=str(path))
+    assert str(info.value) == (
+        f"the twin at {path} has no address registry; build it with 'twin build' or "
+        "'twin addresses import'"
+    )
