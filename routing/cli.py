@@ -256,3 +256,55 @@ def isochrone_cmd(
 
 def main() -> None:  # pragma: no cover - for ``python -m routing.cli``
     routing_group(sys.argv[1:])
+
+
+@routing_group.command("validate")
+@click.option(
+    "--osm",
+    type=click.Path(path_type=Path),
+    default=_DEFAULT_OSM,
+    show_default="the Helsinki extract",
+    help="The OSM extract (.osm.pbf or .osm) to simulate.",
+)
+@click.option("--seed", type=int, required=True, help="Seeds trips, background traffic, SUMO.")
+@click.option("--trips", type=int, default=5, show_default=True, help="Emergency trips.")
+@click.option(
+    "--load",
+    "per_km_h",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Background car trips per hour per km of road.",
+)
+@click.option(
+    "--bbox",
+    default=None,
+    help="WEST,SOUTH,EAST,NORTH: simulate only this part of the extract.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here."
+)
+def validate_cmd(
+    osm: Path, seed: int, trips: int, per_km_h: float, bbox: str | None, out: Path | None
+) -> None:
+    """Drive an emergency vehicle in SUMO without preemption, with the plan, and re-timed live."""
+    from routing.sumo import validate
+    from twin.errors import InvalidInput, TwinError
+
+    try:
+        box = None
+        if bbox is not None:
+            parts = [float(v) for v in bbox.split(",")]
+            if len(parts) != 4 or parts[0] >= parts[2] or parts[1] >= parts[3]:
+                raise ValueError
+            box = (parts[0], parts[1], parts[2], parts[3])
+    except ValueError:
+        msg = f"--bbox={bbox!r} is not WEST,SOUTH,EAST,NORTH with west < east, south < north"
+        raise click.UsageError(msg) from None
+    try:
+        result = validate(osm, seed=seed, trips=trips, per_km_h=per_km_h, bbox=box)
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from None
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(result.to_dict(), out)

@@ -1,0 +1,121 @@
+"""SUMO validation of green-wave plans on Helsinki and Porto.
+
+For each city: >= 20 emergency trips, each driven without preemption, with the plan
+applied to the signals, and with the plan re-timed live. Prints the EV travel time
+(mean, p10/p50/p90) per run, the reduction of the plan run against no preemption
+(target >= 25 %) and the change of the other vehicles' mean delay (target <= +3 %).
+
+    .venv/bin/python bench/routing_sumo.py [--trips 20] [--seed 1] [--load 60]
+
+Porto (``../shared/data/osm/porto_portugal.osm.pbf``) is simulated inside a bounding
+box around the city centre; it is skipped when the shared data are absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import percentile, write_results
+from routing.sumo import RUNS, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+CITIES: dict[str, dict[str, Any]] = {
+    "helsinki": {"osm": ROOT / "data" / "helsinki.osm.pbf", "bbox": None},
+    "porto": {
+        "osm": ROOT.parent / "shared" / "data" / "osm" / "porto_portugal.osm.pbf",
+        "bbox": (-8.635, 41.140, -8.595, 41.165),
+    },
+}
+
+
+def _dist(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": round(statistics.fmean(values), 1),
+        "p10": percentile(values, 10),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+    }
+
+
+def run_city(name: str, *, trips: int, seed: int, load: float) -> dict[str, Any]:
+    cfg = CITIES[name]
+    t0 = time.perf_counter()
+    result = validate(cfg["osm"], seed=seed, trips=trips, bbox=cfg["bbox"], per_km_h=load)
+    wall = time.perf_counter() - t0
+    data = result.to_dict()
+    runs = data["runs"]
+    base = runs["no_preemption"]
+    out: dict[str, Any] = {"trips": trips, "seed": seed, "load_per_km_h": load, "wall_s": wall}
+    for run in RUNS:
+        ev = runs[run]["ev_travel_time_s"]
+        out[run] = {
+            "ev_travel_time_s": _dist(ev),
+            "others_mean_delay_s": runs[run]["others_mean_delay_s"],
+            "stats": data["setup"]["run_stats"][run],
+        }
+        if run != "no_preemption":
+            m0 = statistics.fmean(base["ev_travel_time_s"])
+            m1 = statistics.fmean(ev)
+            d0, d1 = base["others_mean_delay_s"], runs[run]["others_mean_delay_s"]
+            per_trip = [
+                100.0 * (a - b) / a
+                for a, b in zip(base["ev_travel_time_s"], ev, strict=True)
+                if a > 0
+            ]
+            out[run]["ev_reduction_pct"] = round(100.0 * (m0 - m1) / m0, 1)
+            out[run]["ev_reduction_per_trip_pct"] = _dist(per_trip)
+            out[run]["others_delay_change_pct"] = round(100.0 * (d1 - d0) / d0, 2)
+            out[run]["trips_slower"] = sum(
+                b > a for a, b in zip(base["ev_travel_time_s"], ev, strict=True)
+            )
+    out["signal_mapping"] = {k: v for k, v in data["signal_mapping"].items() if k != "unmapped"}
+    out["unmapped_signals"] = len(data["signal_mapping"]["unmapped"])
+    out["setup"] = {k: v for k, v in data["setup"].items() if k != "run_stats"}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trips", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--load", type=float, default=60.0, help="car trips per hour per km of road")
+    ap.add_argument("--cities", default="helsinki,porto")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    results: dict[str, Any] = {}
+    for name in args.cities.split(","):
+        if not CITIES[name]["osm"].is_file():
+            print(f"{name}: {CITIES[name]['osm']} is absent, skipped")
+            continue
+        r = run_city(name, trips=args.trips, seed=args.seed, load=args.load)
+        results[name] = r
+        print(
+            f"\n{name}: {r['trips']} EV trips, {r['setup']['background_trips']} cars, "
+            f"signals mapped {r['signal_mapping']}, {r['wall_s']:.0f} s"
+        )
+        for run in RUNS:
+            d = r[run]["ev_travel_time_s"]
+            line = (
+                f"  {run:14s} EV mean {d['mean']:6.1f} s  p10 {d['p10']:6.1f}  p50 {d['p50']:6.1f}"
+                f"  p90 {d['p90']:6.1f}  others' delay {r[run]['others_mean_delay_s']:.1f} s"
+            )
+            if run != "no_preemption":
+                line += (
+                    f"  EV {r[run]['ev_reduction_pct']:+.1f} % shorter (target >= 25),"
+                    f" others {r[run]['others_delay_change_pct']:+.2f} % (target <= +3),"
+                    f" {r[run]['trips_slower']} trips slower"
+                )
+            print(line)
+    write_results("routing_sumo", results)
+
+
+if __name__ == "__main__":
+    main()
