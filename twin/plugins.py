@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import click
-    from twin.build import BuildContext
 
+    from twin.build import BuildContext
     from twin.store.base import CollectionSpec
 
 __all__ = ["ENTRY_POINT_GROUP", "Plugin", "load_plugins", "ordered"]

@@ -59,9 +59,10 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from twin.cli import build, info, verify
+    from twin.cli import build, info, serve, verify
 
     cli.add_command(build.build)
+    cli.add_command(serve.serve)
     cli.add_command(verify.verify)
     cli.add_command(info.info)
 

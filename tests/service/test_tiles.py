@@ -1,0 +1,107 @@
+"""OGC API Tiles: MVT in WebMercatorQuad with tileset metadata, on both backends."""
+
+from __future__ import annotations
+
+import mapbox_vector_tile
+import morecantile
+import pytest
+from starlette.testclient import TestClient
+
+from tests.service.conftest import LAT0, LON0, N_POIS
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+
+
+def _tile(z: int) -> morecantile.Tile:
+    return TMS.tile(LON0 + 0.004, LAT0 + 0.002, z)
+
+
+def test_tilesets_list(client: TestClient) -> None:
+    doc = client.get("/collections/pois/tiles").json()
+    ts = doc["tilesets"][0]
+    assert ts["dataType"] == "vector"
+    assert ts["tileMatrixSetURI"].endswith("/WebMercatorQuad")
+
+
+def test_tileset_metadata_has_item_template(client: TestClient) -> None:
+    doc = client.get("/collections/buildings/tiles/WebMercatorQuad").json()
+    item = next(link for link in doc["links"] if link["rel"] == "item")
+    assert item["type"] == "application/vnd.mapbox-vector-tile"
+    assert item["href"].endswith(
+        "/collections/buildings/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}"
+    )
+    assert item["templated"] is True
+    assert doc["layers"][0]["id"] == "buildings"
+    assert doc["boundingBox"]["lowerLeft"][0] == pytest.approx(LON0, abs=1e-4)
+
+
+def test_tile_holds_the_features(client: TestClient) -> None:
+    t = _tile(14)
+    r = client.get(f"/collections/pois/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layer = mapbox_vector_tile.decode(r.content)["pois"]
+    assert layer["extent"] == 4096
+    ids = {f["properties"]["id"] for f in layer["features"]}
+    b = TMS.bounds(t)
+    feats = client.get("/collections/pois/items", params={"limit": 100}).json()["features"]
+    inside = {
+        f["id"]
+        for f in feats
+        if b.left <= f["geometry"]["coordinates"][0] <= b.right
+        and b.bottom <= f["geometry"]["coordinates"][1] <= b.top
+    }
+    assert len(feats) == N_POIS
+    assert ids == inside and len(inside) > 3
+    kinds = {f["properties"]["kind"] for f in layer["features"]}
+    assert kinds == {"cafe", "shop", "museum"}
+
+
+def test_tile_geometry_lands_in_the_right_pixel(client: TestClient) -> None:
+    t = _tile(18)
+    r = client.get(f"/collections/pois/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}")
+    if r.status_code == 204:
+        pytest.skip("no point in this tile")
+    bounds = TMS.xy_bounds(t)
+    layer = mapbox_vector_tile.decode(r.content, default_options={"y_coord_down": True})["pois"]
+    pid = layer["features"][0]["properties"]["id"]
+    lon, lat = client.get(f"/collections/pois/items/{pid}").json()["geometry"]["coordinates"]
+    x, y = TMS.xy(lon, lat)
+    px = (x - bounds.left) / (bounds.right - bounds.left) * 4096
+    py = (bounds.top - y) / (bounds.top - bounds.bottom) * 4096
+    gx, gy = layer["features"][0]["geometry"]["coordinates"]
+    assert abs(gx - px) <= 1 and abs(gy - py) <= 1
+
+
+def test_empty_tile_is_204(client: TestClient) -> None:
+    assert client.get("/collections/pois/tiles/WebMercatorQuad/10/0/0").status_code == 204
+
+
+def test_tile_as_of_a_date(client: TestClient) -> None:
+    t = _tile(13)
+    url = f"/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}"
+    now = mapbox_vector_tile.decode(client.get(url).content)["buildings"]["features"]
+    then = mapbox_vector_tile.decode(
+        client.get(url, params={"datetime": "2021-01-01T00:00:00Z"}).content
+    )["buildings"]["features"]
+    assert len(then) == len(now) + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/collections/pois/tiles/WorldCRS84Quad", 404),
+        ("/collections/pois/tiles/WebMercatorQuad/3/8/0", 404),
+        ("/collections/pois/tiles/WebMercatorQuad/a/b/c", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/23/0/0", 404),
+    ],
+)
+def test_bad_tiles(client: TestClient, path: str, status: int) -> None:
+    assert client.get(path).status_code == status
+
+
+def test_tile_matrix_set(client: TestClient) -> None:
+    doc = client.get("/tileMatrixSets/WebMercatorQuad").json()
+    assert doc["id"] == "WebMercatorQuad"
+    assert doc["crs"].endswith("/EPSG/0/3857")
+    assert client.get("/tileMatrixSets").json()["tileMatrixSets"][0]["id"] == "WebMercatorQuad"

@@ -1,0 +1,583 @@
+"""The twin's ASGI app: pygeoapi's core, wrapped in what it lacks.
+
+pygeoapi answers the OGC API requests through the twin's provider. Around it this app
+adds, without patching pygeoapi: API keys and roles, restricted collections, strict
+query parameters, CRS and filter handling, ``PATCH``, ``ETag``/``If-Match``, item
+history, vector tiles, a self-contained OpenAPI document, and collection extents read
+from the store at every request. Everything is assembled when the app starts, from
+the store's catalog and the registered plugins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from twin.crs import CRS84, served_crs
+from twin.errors import CollectionNotFound, InvalidInput, TwinError
+from twin.service import _metadata as meta
+from twin.service import features as feat
+from twin.service._bridge import call_pygeoapi, to_response
+from twin.service._runtime import RequestState, Runtime, register, request_state, unregister
+from twin.service.auth import KeyRing, Role, require
+from twin.service.errors import MethodNotAllowed, error_response
+from twin.service.params import Endpoint, check_known, parse_items_params, served_crs_uri
+from twin.service.settings import ServiceSettings
+from twin.store.base import CollectionSpec, Extent, Store
+
+__all__ = ["TwinService", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+_WORLD = (-180.0, -90.0, 180.0, 90.0)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class TwinService:
+    """A started service: runtime, pygeoapi API object and generated documents."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: ServiceSettings,
+        *,
+        processes: Mapping[str, Mapping[str, Any]] | None = None,
+        workdir: Path,
+    ) -> None:
+        from pygeoapi.api import API
+        from pygeoapi.openapi import get_oas
+
+        from twin.service.config import KERNEL_PROCESSES, build_config, write_config
+        from twin.service.openapi import complete_openapi
+
+        specs = {c.name: c for c in store.collections()}
+        extents = {name: store.extent(name) for name in specs}
+        boxes = [e.bbox for e in extents.values() if e.bbox is not None]
+        city = (
+            (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
+            if boxes
+            else _WORLD
+        )
+        self.runtime = Runtime(
+            store=store,
+            settings=settings,
+            keys=KeyRing.load(settings.api_keys, settings.api_key_file),
+            specs=specs,
+            city_bbox=city,
+            served_crs=served_crs(city),
+        )
+        register(self.runtime)
+        procs = dict(KERNEL_PROCESSES) if processes is None else dict(processes)
+        if processes is None:
+            procs.update(_plugin_processes())
+        procs = {
+            name: {"processor": {**p["processor"], "twin_runtime": self.runtime.token}}
+            for name, p in procs.items()
+        }
+        Path(settings.var_dir, "jobs").mkdir(parents=True, exist_ok=True)
+        self.config = build_config(self.runtime, extents=extents, processes=procs)
+        self.config_path = write_config(self.config, workdir)
+        self.openapi = complete_openapi(get_oas(self.config), specs)
+        self.openapi_path = workdir / "openapi.json"
+        self.openapi_path.write_text(json.dumps(self.openapi), encoding="utf-8")
+        self.api = API(self.config, self.openapi)
+        self.base_url = settings.public_url()
+        self.restricted_jobs = _JobMarks(Path(settings.var_dir) / "restricted-jobs.json")
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    def close(self) -> None:
+        unregister(self.runtime.token)
+
+    # -- catalog -------------------------------------------------------------------
+    def spec(self, name: str) -> CollectionSpec:
+        spec = self.runtime.specs.get(name)
+        if spec is None:
+            msg = f"collection {name!r} does not exist"
+            raise CollectionNotFound(msg)
+        return spec
+
+    def extent(self, name: str) -> Extent:
+        """The collection's extent now, also written into pygeoapi's configuration."""
+        ext = self.store.extent(name)
+        if ext.bbox is not None:
+            res = self.api.config["resources"].get(name)
+            if res is not None:
+                res["extents"]["spatial"]["bbox"] = list(ext.bbox)
+        return ext
+
+    # -- access --------------------------------------------------------------------
+    def state_for(self, request: Request) -> RequestState:
+        key = KeyRing.key_from_headers(request.headers)
+        role = self.runtime.keys.role_of(key)
+        return RequestState(role=role, actor=feat.actor_of(key))
+
+    def readable(self, spec: CollectionSpec, state: RequestState) -> bool:
+        return not spec.restricted or state.role is not None
+
+    def check_read(self, spec: CollectionSpec, state: RequestState) -> None:
+        if spec.restricted:
+            require(state.role, Role.READER, action=f"reading collection {spec.name!r}")
+
+
+class _JobMarks:
+    """Ids of jobs that read restricted collections, kept in a file across restarts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.ids = set(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            self.ids = set()
+
+    def add(self, job_id: str) -> None:
+        self.ids.add(job_id)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(sorted(self.ids)), encoding="utf-8")
+
+
+def _plugin_processes() -> dict[str, dict[str, Any]]:
+    from twin.plugins import load_plugins
+
+    out: dict[str, dict[str, Any]] = {}
+    for plugin in load_plugins():
+        out.update(plugin.processes())
+    return out
+
+
+def _service(request: Request) -> TwinService:
+    svc: TwinService = request.app.state.twin
+    return svc
+
+
+def _json_body(content: Any) -> Any:
+    return json.loads(content if isinstance(content, str | bytes) else "{}")
+
+
+def _is_json(headers: Mapping[str, str], status: int) -> bool:
+    ctype = headers.get("Content-Type", "")
+    return status == 200 and ("json" in ctype)
+
+
+def _restore_links(doc: dict[str, Any], stripped: Mapping[str, str]) -> None:
+    """Put back into paging links the parameters the twin handled itself."""
+    for link in doc.get("links", []):
+        parts = urlsplit(link.get("href", ""))
+        if not parts.path.endswith("/items"):
+            continue
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        query.update(stripped)
+        link["href"] = urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _with_restored_links(content: Any, stripped: Mapping[str, str]) -> str:
+    """The items document with the twin's parameters back in its links.
+
+    pygeoapi writes ``links`` and ``timeStamp`` after the features, so only that tail is
+    parsed and rewritten; a document of another shape is rewritten whole.
+    """
+    text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
+    cut = text.rfind('"links": [')
+    if cut > 0:
+        try:
+            tail = json.loads("{" + text[cut:])
+        except ValueError:
+            tail = None
+        if isinstance(tail, dict) and set(tail) <= {"links", "timeStamp"}:
+            _restore_links(tail, stripped)
+            return text[:cut] + json.dumps(tail)[1:]
+    doc = _json_body(text)
+    _restore_links(doc, stripped)
+    return json.dumps(doc)
+
+
+def _guard(fn: Callable[[Request, TwinService, RequestState], Awaitable[Response]]) -> Handler:
+    async def handler(request: Request) -> Response:
+        svc = _service(request)
+        try:
+            state = svc.state_for(request)
+            token = request_state.set(state)
+            try:
+                return await fn(request, svc, state)
+            finally:
+                request_state.reset(token)
+        except TwinError as exc:
+            return error_response(exc)
+        except Exception as exc:
+            return error_response(exc)
+
+    return handler
+
+
+# -- core documents ----------------------------------------------------------------------
+async def _landing(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api import landing_page
+
+    check_known(request.query_params, Endpoint.LANDING)
+    return to_response(*await call_pygeoapi(svc.api, landing_page, request))
+
+
+async def _openapi(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api import openapi_
+
+    check_known(request.query_params, Endpoint.OPENAPI)
+    fmt = request.query_params.get("f")
+    accept = request.headers.get("accept", "")
+    if fmt == "json" or (fmt is None and "text/html" not in accept):
+        return Response(
+            json.dumps(svc.openapi),
+            media_type="application/vnd.oai.openapi+json;version=3.0",
+        )
+    return to_response(*await call_pygeoapi(svc.api, openapi_, request))
+
+
+async def _conformance(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api import conformance
+
+    check_known(request.query_params, Endpoint.CONFORMANCE)
+    headers, status, content = await call_pygeoapi(svc.api, conformance, request)
+    if _is_json(headers, status):
+        content = json.dumps(meta.complete_conformance(_json_body(content)))
+    return to_response(headers, status, content)
+
+
+async def _collections(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api import describe_collections
+
+    check_known(request.query_params, Endpoint.COLLECTIONS)
+    headers, status, content = await call_pygeoapi(svc.api, describe_collections, request)
+    if _is_json(headers, status):
+        doc = meta.complete_collections(
+            _json_body(content),
+            svc.runtime.specs,
+            svc.extent,
+            visible=lambda s: svc.readable(s, state),
+            base_url=svc.base_url,
+            served_crs=svc.runtime.served_crs,
+        )
+        content = json.dumps(doc)
+    return to_response(headers, status, content)
+
+
+async def _collection(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api import describe_collections
+
+    spec = svc.spec(request.path_params["collection_id"])
+    svc.check_read(spec, state)
+    check_known(request.query_params, Endpoint.COLLECTION)
+    ext = svc.extent(spec.name)
+    headers, status, content = await call_pygeoapi(
+        svc.api, describe_collections, request, spec.name
+    )
+    if _is_json(headers, status):
+        doc = meta.complete_collection(
+            _json_body(content),
+            spec,
+            ext,
+            base_url=svc.base_url,
+            served_crs=svc.runtime.served_crs,
+        )
+        content = json.dumps(doc)
+    return to_response(headers, status, content)
+
+
+async def _queryables(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api.itemtypes import get_collection_queryables
+
+    spec = svc.spec(request.path_params["collection_id"])
+    svc.check_read(spec, state)
+    check_known(request.query_params, Endpoint.QUERYABLES)
+    headers, status, content = await call_pygeoapi(
+        svc.api, get_collection_queryables, request, spec.name
+    )
+    if _is_json(headers, status):
+        content = json.dumps(meta.complete_queryables(_json_body(content)))
+    return to_response(headers, status, content)
+
+
+async def _schema(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api import get_collection_schema
+
+    spec = svc.spec(request.path_params["collection_id"])
+    svc.check_read(spec, state)
+    check_known(request.query_params, Endpoint.QUERYABLES)
+    return to_response(
+        *await call_pygeoapi(svc.api, get_collection_schema, request, spec.name, body=b"")
+    )
+
+
+# -- features ----------------------------------------------------------------------------
+async def _items(request: Request, svc: TwinService, state: RequestState) -> Response:
+    spec = svc.spec(request.path_params["collection_id"])
+    if request.method == "POST":
+        require(state.role, Role.EDITOR, action=f"adding items to {spec.name!r}")
+        feat.check_body_type(request.headers.get("content-type"))
+        svc.check_read(spec, state)
+        fv = feat.create_item(svc.store, spec.name, await request.body(), actor=state.actor)
+        href = f"{svc.base_url}/collections/{spec.name}/items/{fv.id}"
+        return Response(status_code=201, headers={"Location": href, "ETag": fv.etag})
+    from pygeoapi.api.itemtypes import get_collection_items
+
+    svc.check_read(spec, state)
+    parsed = parse_items_params(request.query_params, spec, city_bbox=svc.runtime.city_bbox)
+    state.where = parsed.where
+    if parsed.bbox is not None:
+        state.extra["bbox"] = parsed.bbox
+    headers, status, content = await call_pygeoapi(
+        svc.api, get_collection_items, request, spec.name, params=parsed.forward, body=b""
+    )
+    if _is_json(headers, status) and request.query_params.get("f") not in ("jsonld", "html"):
+        headers["Content-Type"] = feat.GEOJSON
+        if parsed.stripped:
+            content = _with_restored_links(content, parsed.stripped)
+    headers.setdefault("Content-Crs", f"<{parsed.crs}>")
+    if status == 200:
+        headers["Link"] = _items_link_header(svc.base_url, spec.name, request)
+    return to_response(headers, status, content)
+
+
+def _items_link_header(base_url: str, name: str, request: Request) -> str:
+    """RFC 8288 links of an items response: itself, its HTML twin and the queryables."""
+    items = f"{base_url}/collections/{name}/items"
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "f"])
+    sep = "&" if query else ""
+    html = request.query_params.get("f") == "html"
+    return ", ".join(
+        [
+            f'<{items}?{query}{sep}f=json>; rel="{"alternate" if html else "self"}"; type="{feat.GEOJSON}"',
+            f'<{items}?{query}{sep}f=html>; rel="{"self" if html else "alternate"}"; type="text/html"',
+            f"<{base_url}/collections/{name}/queryables>; "
+            'rel="http://www.opengis.net/def/rel/ogc/1.0/queryables"; type="application/schema+json"',
+        ]
+    )
+
+
+def _crs_param(request: Request, svc: TwinService) -> dict[str, str]:
+    params = dict(request.query_params)
+    if "crs" in params:
+        params["crs"] = served_crs_uri(params["crs"], svc.runtime.city_bbox, name="crs")
+    return params
+
+
+async def _item(request: Request, svc: TwinService, state: RequestState) -> Response:
+    spec = svc.spec(request.path_params["collection_id"])
+    fid = request.path_params["item_id"]
+    method = request.method
+    if method in ("PUT", "PATCH", "DELETE"):
+        require(state.role, Role.EDITOR, action=f"changing items of {spec.name!r}")
+        if_match = request.headers.get("if-match")
+        if method == "DELETE":
+            feat.delete_item(svc.store, spec.name, fid, if_match=if_match, actor=state.actor)
+            return Response(status_code=204)
+        feat.check_body_type(request.headers.get("content-type"))
+        body = await request.body()
+        write = feat.replace_item if method == "PUT" else feat.patch_item
+        fv = write(svc.store, spec.name, fid, body, if_match=if_match, actor=state.actor)
+        return Response(status_code=204, headers={"ETag": fv.etag})
+    if method != "GET":
+        msg = f"method {method} is not allowed on an item; use GET, PUT, PATCH or DELETE"
+        raise MethodNotAllowed(msg)
+    from pygeoapi.api.itemtypes import get_collection_item
+
+    svc.check_read(spec, state)
+    check_known(request.query_params, Endpoint.ITEM)
+    params = _crs_param(request, svc)
+    headers, status, content = await call_pygeoapi(
+        svc.api, get_collection_item, request, spec.name, fid, params=params, body=b""
+    )
+    if _is_json(headers, status) and params.get("f") not in ("jsonld", "html"):
+        headers["Content-Type"] = feat.GEOJSON
+    if status == 200 and state.etag:
+        headers["ETag"] = state.etag
+    headers.setdefault("Content-Crs", f"<{params.get('crs', CRS84)}>")
+    return to_response(headers, status, content)
+
+
+async def _history(request: Request, svc: TwinService, state: RequestState) -> Response:
+    spec = svc.spec(request.path_params["collection_id"])
+    svc.check_read(spec, state)
+    check_known(request.query_params, Endpoint.HISTORY)
+    params = _crs_param(request, svc)
+    return feat.history(
+        svc.store,
+        spec.name,
+        request.path_params["item_id"],
+        base_url=svc.base_url,
+        crs=params.get("crs", CRS84),
+    )
+
+
+# -- processes ---------------------------------------------------------------------------
+async def _processes(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api.processes import describe_processes
+
+    pid = request.path_params.get("process_id")
+    return to_response(*await call_pygeoapi(svc.api, describe_processes, request, pid))
+
+
+async def _execute(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api.processes import execute_process
+
+    from twin.service.processes import requested_collections
+
+    body = await request.body()
+    restricted = False
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError:
+        doc = None
+    inputs = doc.get("inputs", {}) if isinstance(doc, dict) else None
+    if not isinstance(inputs, dict):
+        msg = 'the execute request must be a JSON object with an "inputs" object'
+        raise InvalidInput(msg)
+    names = requested_collections(inputs)
+    for name in names or ():
+        spec = svc.runtime.specs.get(name)
+        if spec is not None and spec.restricted:
+            svc.check_read(spec, state)
+            restricted = True
+    headers, status, content = await call_pygeoapi(
+        svc.api, execute_process, request, request.path_params["process_id"], body=body
+    )
+    if restricted:
+        loc = headers.get("Location", "")
+        job_id = loc.rstrip("/").rsplit("/", 1)[-1] if "/jobs/" in loc else None
+        if job_id:
+            svc.restricted_jobs.add(job_id)
+    return to_response(headers, status, content)
+
+
+async def _jobs(request: Request, svc: TwinService, state: RequestState) -> Response:
+    from pygeoapi.api.processes import delete_job, get_job_result, get_jobs
+
+    job_id = request.path_params.get("job_id")
+    if job_id is not None and job_id in svc.restricted_jobs.ids:
+        require(state.role, Role.READER, action="reading a job over restricted collections")
+    if job_id is None:
+        headers, status, content = await call_pygeoapi(svc.api, get_jobs, request)
+        if _is_json(headers, status) and state.role is None and svc.restricted_jobs.ids:
+            doc = _json_body(content)
+            doc["jobs"] = [
+                j for j in doc.get("jobs", []) if j.get("jobID") not in svc.restricted_jobs.ids
+            ]
+            content = json.dumps(doc)
+        return to_response(headers, status, content)
+    if request.url.path.endswith("/results"):
+        return to_response(*await call_pygeoapi(svc.api, get_job_result, request, job_id))
+    if request.method == "DELETE":
+        require(state.role, Role.EDITOR, action="dismissing a job")
+        return to_response(*await call_pygeoapi(svc.api, delete_job, request, job_id))
+    return to_response(*await call_pygeoapi(svc.api, get_jobs, request, job_id))
+
+
+def _routes() -> list[BaseRoute]:
+    from pygeoapi.util import TEMPLATESDIR
+
+    from twin.service import tiles
+
+    c = "/collections/{collection_id}"
+    return [
+        Route("/", _guard(_landing)),
+        Route("/openapi", _guard(_openapi)),
+        Route("/conformance", _guard(_conformance)),
+        Route("/collections", _guard(_collections)),
+        Route(c, _guard(_collection)),
+        Route(f"{c}/queryables", _guard(_queryables)),
+        Route(f"{c}/schema", _guard(_schema)),
+        Route(f"{c}/items", _guard(_items), methods=["GET", "POST"]),
+        Route(
+            f"{c}/items/{{item_id}}",
+            _guard(_item),
+            methods=["GET", "PUT", "PATCH", "DELETE"],
+        ),
+        Route(f"{c}/items/{{item_id}}/history", _guard(_history)),
+        *[Route(path, _guard(fn)) for path, fn in tiles.ROUTES],
+        Route("/processes", _guard(_processes)),
+        Route("/processes/{process_id}", _guard(_processes)),
+        Route("/processes/{process_id}/execution", _guard(_execute), methods=["POST"]),
+        Route("/jobs", _guard(_jobs)),
+        Route("/jobs/{job_id}", _guard(_jobs), methods=["GET", "DELETE"]),
+        Route("/jobs/{job_id}/results", _guard(_jobs)),
+        Mount("/static", StaticFiles(directory=str(Path(TEMPLATESDIR).parent / "static"))),
+    ]
+
+
+def create_app(
+    db: str | Path | Store,
+    *,
+    settings: ServiceSettings | None = None,
+    processes: Mapping[str, Mapping[str, Any]] | None = None,
+    export_env: bool = False,
+) -> Starlette:
+    """Build the service's ASGI app; it opens the store and starts when served.
+
+    Parameters
+    ----------
+    db
+        A store, or the URL of one (opened in the app's lifespan and closed after).
+    settings
+        Listening address, keys and folders; read from ``TWIN_*`` when not given.
+    processes
+        Process name -> pygeoapi processor definition; by default the kernel's own and
+        every plugin's.
+    export_env
+        Point ``PYGEOAPI_CONFIG`` and ``PYGEOAPI_OPENAPI`` at the generated files, for
+        pygeoapi tools run in the same process (only ``twin serve`` does this).
+    """
+    cfg = settings or ServiceSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from twin.store import open_store
+
+        owned = not isinstance(db, Store)
+        store = open_store(db, create=False) if not isinstance(db, Store) else db
+        with tempfile.TemporaryDirectory(prefix="twin-service-") as tmp:
+            svc = TwinService(store, cfg, processes=processes, workdir=Path(tmp))
+            app.state.twin = svc
+            if export_env:
+                os.environ["PYGEOAPI_CONFIG"] = str(svc.config_path)
+                os.environ["PYGEOAPI_OPENAPI"] = str(svc.openapi_path)
+            logger.info("serving %d collections", len(svc.runtime.specs))
+            try:
+                yield
+            finally:
+                svc.close()
+                if owned:
+                    store.close()
+
+    return Starlette(
+        routes=_routes(),
+        lifespan=lifespan,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["ETag", "Location", "Content-Crs", "Link"],
+            )
+        ],
+    )

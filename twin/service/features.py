@@ -1,0 +1,144 @@
+"""Writes (OGC API Features Part 4) and the history of an item.
+
+Every write becomes versions in the store: POST creates, PUT replaces, PATCH changes
+part of a feature, DELETE retires it; nothing is overwritten or destroyed. ``ETag`` is
+the version's validator and ``If-Match`` makes a write conditional: a stale one gets
+412 and changes nothing. The body is checked whole before anything is written, so a
+malformed one gets 400 and changes nothing either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from functools import partial
+from typing import Any
+
+from starlette.responses import Response
+
+from twin.crs import CRS84, from_crs84
+from twin.errors import InvalidInput, PreconditionFailed
+from twin.service.geojson import feature_from_body, to_geojson
+from twin.store.base import Feature, FeatureVersion, Store
+
+__all__ = [
+    "GEOJSON",
+    "actor_of",
+    "create_item",
+    "delete_item",
+    "history",
+    "patch_item",
+    "replace_item",
+]
+
+GEOJSON = "application/geo+json"
+_BODY_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
+
+
+def actor_of(key: str | None) -> str:
+    """How a write's author is recorded: a digest of the key, never the key itself."""
+    if key is None:
+        return "anonymous"
+    return "key:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def check_body_type(content_type: str | None) -> None:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in _BODY_TYPES:
+        msg = f"Content-Type {content_type!r} is not accepted; send one of {list(_BODY_TYPES)}"
+        raise InvalidInput(msg)
+
+
+def _check_if_match(if_match: str | None, current: FeatureVersion) -> int | None:
+    """The version a conditional write expects, or None; 412 when the tag is stale."""
+    if if_match is None:
+        return None
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" in tags:
+        return current.version
+    weakless = [t[2:] if t.startswith("W/") else t for t in tags]
+    if current.etag not in weakless:
+        msg = (
+            f"If-Match {if_match!r} does not match the current version of "
+            f"{current.id!r}; read it again and retry"
+        )
+        raise PreconditionFailed(msg)
+    return current.version
+
+
+def create_item(store: Store, collection: str, body: bytes, *, actor: str) -> FeatureVersion:
+    """Create a feature from a GeoJSON body; a missing id gets a new UUID."""
+    spec = store.collection(collection)
+    fid, geom, props, _ = feature_from_body(body, spec)
+    fid = fid or uuid.uuid4().hex
+    return store.create(collection, [Feature(fid, geom, props)], actor=actor)[0]
+
+
+def replace_item(
+    store: Store, collection: str, fid: str, body: bytes, *, if_match: str | None, actor: str
+) -> FeatureVersion:
+    """Replace a feature (PUT) with a new version."""
+    spec = store.collection(collection)
+    _, geom, props, _ = feature_from_body(body, spec, feature_id=fid)
+    expected = _check_if_match(if_match, store.get(collection, fid))
+    return store.replace(
+        collection, Feature(fid, geom, props), expected_version=expected, actor=actor
+    )
+
+
+def patch_item(
+    store: Store, collection: str, fid: str, body: bytes, *, if_match: str | None, actor: str
+) -> FeatureVersion:
+    """Change part of a feature (PATCH, JSON merge-patch semantics on properties)."""
+    spec = store.collection(collection)
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        msg = "the request body is not JSON; send a (partial) GeoJSON Feature"
+        raise InvalidInput(msg) from None
+    if isinstance(obj, dict) and "type" not in obj:
+        obj = {**obj, "type": "Feature"}
+    _, geom, props, has_geom = feature_from_body(obj, spec, feature_id=fid, partial=True)
+    expected = _check_if_match(if_match, store.get(collection, fid))
+    kwargs: dict[str, Any] = {"properties": props, "expected_version": expected, "actor": actor}
+    if has_geom:
+        kwargs["geometry"] = geom
+    return store.patch(collection, fid, **kwargs)
+
+
+def delete_item(
+    store: Store, collection: str, fid: str, *, if_match: str | None, actor: str
+) -> FeatureVersion:
+    """Retire a feature; its versions stay in history."""
+    expected = _check_if_match(if_match, store.get(collection, fid))
+    return store.retire(collection, fid, expected_version=expected, actor=actor)
+
+
+def history(
+    store: Store, collection: str, fid: str, *, base_url: str, crs: str = CRS84
+) -> Response:
+    """Every version of a feature, oldest first, as a GeoJSON FeatureCollection."""
+    versions = store.history(collection, fid)
+    transform = None if crs == CRS84 else partial(from_crs84, dst=crs)
+    item = f"{base_url}/collections/{collection}/items/{fid}"
+    doc = {
+        "type": "FeatureCollection",
+        "features": [to_geojson(v, transform=transform) for v in versions],
+        "numberMatched": len(versions),
+        "numberReturned": len(versions),
+        "links": [
+            {"rel": "self", "type": GEOJSON, "href": f"{item}/history"},
+            {"rel": "original", "type": GEOJSON, "href": item},
+            {
+                "rel": "collection",
+                "type": "application/json",
+                "href": f"{base_url}/collections/{collection}",
+            },
+        ],
+    }
+    return Response(
+        json.dumps(doc, ensure_ascii=False),
+        media_type=GEOJSON,
+        headers={"Content-Crs": f"<{crs}>"},
+    )

@@ -1,0 +1,227 @@
+"""Strict query parameters: what each endpoint accepts, checked before pygeoapi runs.
+
+OGC API Features asks a server to reject a query parameter it does not know (400);
+pygeoapi ignores them. The service therefore checks every request's parameters here,
+with messages that name the parameter, show the bad value and list the valid choices,
+and normalises what pygeoapi would get wrong: ``bbox-crs`` boxes are moved to CRS84
+with the CRS's own axis order, ``crs`` spellings become OGC URIs, and the ``filter``
+is parsed by the twin (see :mod:`twin.service.cql`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+from twin.crs import CRS84, check_served, crs_uri, to_crs84, transform_bbox
+from twin.errors import InvalidInput
+from twin.service.cql import parse_filter, queryable_names
+from twin.service.errors import UnknownParameter
+from twin.store.base import CollectionSpec
+from twin.store.filters import Expr
+from twin.temporal import TimeSpec, parse_time
+
+__all__ = ["Endpoint", "ItemsParams", "check_known", "parse_items_params"]
+
+COMMON = frozenset({"f", "lang"})
+_ITEMS = frozenset(
+    {
+        "bbox",
+        "bbox-crs",
+        "limit",
+        "offset",
+        "datetime",
+        "crs",
+        "properties",
+        "skipGeometry",
+        "sortby",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "resulttype",
+    }
+)
+_SYSTEM_SORT = ("id", "version", "valid_from", "valid_to")
+
+
+class Endpoint(StrEnum):
+    LANDING = "landing page"
+    CONFORMANCE = "conformance"
+    COLLECTIONS = "collections"
+    COLLECTION = "collection"
+    QUERYABLES = "queryables"
+    ITEMS = "items"
+    ITEM = "item"
+    HISTORY = "history"
+    OPENAPI = "openapi"
+    TILESETS = "tilesets"
+    TILE = "tile"
+
+
+_ALLOWED: dict[Endpoint, frozenset[str]] = {
+    Endpoint.LANDING: COMMON,
+    Endpoint.CONFORMANCE: COMMON,
+    Endpoint.COLLECTIONS: COMMON,
+    Endpoint.COLLECTION: COMMON,
+    Endpoint.QUERYABLES: COMMON | {"profile"},
+    Endpoint.ITEM: COMMON | {"crs"},
+    Endpoint.HISTORY: COMMON | {"crs"},
+    Endpoint.OPENAPI: COMMON | {"ui"},
+    Endpoint.TILESETS: COMMON,
+    Endpoint.TILE: COMMON | {"datetime"},
+}
+
+
+def check_known(
+    params: Mapping[str, str], endpoint: Endpoint, *, extra: Sequence[str] = ()
+) -> None:
+    """Raise :class:`UnknownParameter` for the first parameter the endpoint does not define."""
+    allowed = _ALLOWED.get(endpoint, COMMON | _ITEMS) | set(extra)
+    if endpoint is Endpoint.ITEMS:
+        allowed = COMMON | _ITEMS | set(extra)
+    for name in params:
+        if name not in allowed:
+            msg = (
+                f"query parameter {name!r} is not known to the {endpoint} endpoint; "
+                f"choose from {sorted(allowed)}"
+            )
+            raise UnknownParameter(msg)
+
+
+@dataclass
+class ItemsParams:
+    """An items request after checking: what pygeoapi gets and what the twin keeps."""
+
+    forward: dict[str, str]
+    where: Expr | None = None
+    time: TimeSpec = None
+    crs: str = CRS84
+    bbox: tuple[float, float, float, float] | None = None
+    stripped: dict[str, str] = field(default_factory=dict)
+
+
+def _number_list(value: str, name: str) -> list[float]:
+    try:
+        nums = [float(v) for v in value.split(",")]
+    except ValueError:
+        msg = f"{name}={value!r} is not a comma-separated list of numbers"
+        raise InvalidInput(msg) from None
+    if len(nums) not in (4, 6) or not all(math.isfinite(v) for v in nums):
+        msg = f"{name}={value!r} must be 4 or 6 finite numbers (minx,miny[,minz],maxx,maxy[,maxz])"
+        raise InvalidInput(msg)
+    return nums
+
+
+def _int(value: str, name: str, *, minimum: int) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        msg = f"{name}={value!r} is not an integer"
+        raise InvalidInput(msg) from None
+    if n < minimum:
+        msg = f"{name}={value!r} must be at least {minimum}"
+        raise InvalidInput(msg)
+    return n
+
+
+def served_crs_uri(value: str, city_bbox: Sequence[float], *, name: str) -> str:
+    """The OGC URI of a served CRS, from any accepted spelling (UnknownCRS otherwise)."""
+    return crs_uri(check_served(value, city_bbox, name=name))
+
+
+def parse_items_params(
+    params: Mapping[str, str],
+    spec: CollectionSpec,
+    *,
+    city_bbox: Sequence[float],
+) -> ItemsParams:
+    """Check an items request and prepare what pygeoapi receives.
+
+    Raises
+    ------
+    InvalidInput
+        For any unknown or malformed parameter (a 400 naming it).
+    """
+    fields = [f.name for f in spec.fields]
+    check_known(params, Endpoint.ITEMS, extra=fields)
+    fwd = dict(params)
+    out = ItemsParams(forward=fwd)
+    if "limit" in params:
+        _int(params["limit"], "limit", minimum=1)
+    if "offset" in params:
+        _int(params["offset"], "offset", minimum=0)
+    if "resulttype" in params and params["resulttype"] not in ("results", "hits"):
+        msg = f"resulttype={params['resulttype']!r} is not one of ['hits', 'results']"
+        raise InvalidInput(msg)
+    if "skipGeometry" in params and params["skipGeometry"].lower() not in ("true", "false"):
+        msg = f"skipGeometry={params['skipGeometry']!r} is not one of ['false', 'true']"
+        raise InvalidInput(msg)
+    if "datetime" in params:
+        out.time = parse_time(params["datetime"], name="datetime")
+    if "crs" in params:
+        out.crs = served_crs_uri(params["crs"], city_bbox, name="crs")
+        fwd["crs"] = out.crs
+    if "bbox-crs" in params and "bbox" not in params:
+        msg = f"bbox-crs={params['bbox-crs']!r} is given without bbox"
+        raise InvalidInput(msg)
+    if "bbox" in params:
+        box = _number_list(params["bbox"], "bbox")
+        src = CRS84
+        if "bbox-crs" in params:
+            src = served_crs_uri(params["bbox-crs"], city_bbox, name="bbox-crs")
+        flat = box[:2] + box[3:5] if len(box) == 6 else box
+        if src != CRS84:
+            flat = list(transform_bbox(flat, src, CRS84))
+        if flat[1] > flat[3]:
+            msg = f"bbox={params['bbox']!r} has its lower corner above its upper corner"
+            raise InvalidInput(msg)
+        if flat[0] > flat[2]:
+            msg = f"bbox={params['bbox']!r} crosses the antimeridian, which this service does not support"
+            raise InvalidInput(msg)
+        if src == CRS84 and not (flat[1] >= -90.0 and flat[3] <= 90.0):
+            msg = f"bbox={params['bbox']!r} has a latitude outside [-90, 90]"
+            raise InvalidInput(msg)
+        out.bbox = (flat[0], flat[1], flat[2], flat[3])
+        # the twin applies the bbox itself: pygeoapi's own bbox handling costs more than
+        # the query (it identifies the CRS by a catalogue search on every request)
+        for name in ("bbox", "bbox-crs"):
+            if name in fwd:
+                out.stripped[name] = fwd.pop(name)
+    sortable = set(fields) | set(_SYSTEM_SORT)
+    if "sortby" in params:
+        for item in params["sortby"].split(","):
+            name = item.strip().lstrip("+-")
+            if name not in sortable:
+                msg = f"sortby names the property {name!r}, which {spec.name!r} does not have; choose from {sorted(sortable)}"
+                raise InvalidInput(msg)
+    if "properties" in params:
+        selectable = set(fields) | {"version", "valid_from", "valid_to"}
+        for name in params["properties"].split(","):
+            if name and name not in selectable:
+                msg = f"properties names {name!r}, which {spec.name!r} does not have; choose from {sorted(selectable)}"
+                raise InvalidInput(msg)
+    if "filter" in params:
+        lang = params.get("filter-lang")
+        to84: Any = None
+        if "filter-crs" in params:
+            fcrs = served_crs_uri(params["filter-crs"], city_bbox, name="filter-crs")
+            if fcrs != CRS84:
+                to84 = partial(to_crs84, src=fcrs)
+        out.where = parse_filter(params["filter"], spec, lang=lang, to_crs84=to84)
+    elif "filter-lang" in params or "filter-crs" in params:
+        name = "filter-lang" if "filter-lang" in params else "filter-crs"
+        msg = f"{name}={params[name]!r} is given without filter"
+        raise InvalidInput(msg)
+    for name in ("filter", "filter-lang", "filter-crs"):
+        if name in fwd:
+            out.stripped[name] = fwd.pop(name)
+    return out
+
+
+def queryables(spec: CollectionSpec) -> list[str]:
+    """The names a filter on ``spec`` may use (re-exported for the app)."""
+    return queryable_names(spec)

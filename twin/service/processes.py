@@ -1,0 +1,161 @@
+"""OGC API Processes of the kernel, and how any processor reaches the live store.
+
+Processes run inside pygeoapi's process manager: synchronously, or as jobs
+(``Prefer: respond-async``) recorded in a TinyDB file under the service's ``var``
+folder, so that jobs and their results survive a restart. The service adds
+``twin_runtime`` to every processor definition; :func:`store_for` turns it into the
+store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
+
+from twin.errors import InvalidInput, TwinError
+from twin.service._runtime import get_runtime
+from twin.service.geojson import to_geojson
+from twin.store.base import Query, Store
+from twin.temporal import Instant, parse_datetime
+
+__all__ = ["FeaturesInPolygonProcessor", "requested_collections", "store_for"]
+
+logger = logging.getLogger(__name__)
+
+#: Most features one layer may contribute to a result.
+MAX_FEATURES_PER_LAYER = 10000
+
+
+def store_for(processor_def: Mapping[str, Any]) -> Store:
+    """The store of the service that loaded a processor."""
+    return get_runtime(str(processor_def["twin_runtime"])).store
+
+
+def requested_collections(inputs: Mapping[str, Any]) -> list[str] | None:
+    """The ``collections`` input of an execute request, or None when not given."""
+    value = inputs.get("collections")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"input collections={value!r} must be a list of collection names"
+        raise InvalidInput(msg)
+    return list(value)
+
+
+PROCESS_METADATA: dict[str, Any] = {
+    "version": "1.0.0",
+    "id": "features-in-polygon",
+    "title": "Features inside a polygon, as of a date",
+    "description": (
+        "Returns the features of several layers that intersect a polygon, as the city "
+        "was at an instant (now when no datetime is given)."
+    ),
+    "jobControlOptions": ["sync-execute", "async-execute"],
+    "outputTransmission": ["value"],
+    "keywords": ["spatial query", "time travel", "twin"],
+    "links": [],
+    "inputs": {
+        "polygon": {
+            "title": "Polygon",
+            "description": "A GeoJSON Polygon or MultiPolygon in CRS84 (lon, lat).",
+            "schema": {"type": "object", "contentMediaType": "application/geo+json"},
+            "minOccurs": 1,
+            "maxOccurs": 1,
+        },
+        "collections": {
+            "title": "Layers",
+            "description": "Names of the collections to search; all public ones by default.",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "datetime": {
+            "title": "As of",
+            "description": "An RFC 3339 instant; the city at that instant.",
+            "schema": {"type": "string", "format": "date-time"},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+    },
+    "outputs": {
+        "features": {
+            "title": "Features per layer",
+            "description": "An object: collection name -> GeoJSON FeatureCollection.",
+            "schema": {"type": "object", "contentMediaType": "application/json"},
+        }
+    },
+    "example": {
+        "inputs": {
+            "polygon": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[24.93, 60.16], [24.96, 60.16], [24.96, 60.18], [24.93, 60.18], [24.93, 60.16]]
+                ],
+            },
+            "collections": ["buildings"],
+        }
+    },
+}
+
+
+class FeaturesInPolygonProcessor(BaseProcessor):
+    """Features of several layers inside a polygon, as of a date."""
+
+    def __init__(self, processor_def: dict[str, Any]) -> None:
+        super().__init__(processor_def, PROCESS_METADATA)
+        self._def = processor_def
+
+    def execute(
+        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        try:
+            return "application/json", self._run(data)
+        except TwinError as exc:
+            raise ProcessorExecuteError(user_msg=exc.msg) from None
+
+    def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        from twin.store._validate import geometry_from_geojson
+
+        store = store_for(self._def)
+        poly = geometry_from_geojson(data.get("polygon"), name="input polygon")
+        if poly is None or poly.geom_type not in ("Polygon", "MultiPolygon"):
+            got = None if poly is None else poly.geom_type
+            msg = f"input polygon must be a GeoJSON Polygon or MultiPolygon, got {got!r}"
+            raise InvalidInput(msg)
+        if not poly.is_valid:
+            msg = "input polygon is not a valid polygon (it may cross itself)"
+            raise InvalidInput(msg)
+        specs = {s.name: s for s in store.collections()}
+        names = requested_collections(data)
+        if names is None:
+            names = [n for n, s in specs.items() if not s.restricted]
+        unknown = sorted(set(names) - set(specs))
+        if unknown:
+            msg = f"input collections names {unknown}, not in the catalog; choose from {sorted(specs)}"
+            raise InvalidInput(msg)
+        when = data.get("datetime")
+        time = Instant(parse_datetime(str(when), name="input datetime")) if when else None
+        out: dict[str, Any] = {}
+        for name in names:
+            res = store.query(
+                name,
+                Query(
+                    time=time, intersects=poly, sort=(("id", True),), limit=MAX_FEATURES_PER_LAYER
+                ),
+                count=True,
+            )
+            out[name] = {
+                "type": "FeatureCollection",
+                "features": [to_geojson(fv) for fv in res.features],
+                "numberMatched": res.number_matched,
+                "numberReturned": len(res.features),
+            }
+        return out
+
+    def __repr__(self) -> str:
+        return "<FeaturesInPolygonProcessor>"
