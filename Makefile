@@ -39,10 +39,14 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/store_bench.py
+	$(BIN)/python bench/service_tipg.py
 	$(BIN)/python bench/routing_latency.py
 	$(BIN)/python bench/routing_greenwave.py
+	$(BIN)/python bench/routing_sumo.py
 	$(BIN)/python bench/address_parse.py
+	$(BIN)/python bench/address_geocode.py
 	$(BIN)/python bench/change_metrics.py
 
 clean:
