@@ -8,30 +8,12 @@ binary junk, emoji, coordinates outside the CRS, an unknown code) ends with a on
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
 
-from twin.errors import TwinError
+from twin.cli import TwinGroup, db_option
 
 __all__ = ["addresses"]
-
-
-def _default_db() -> str:
-    from twin.settings import StoreSettings
-
-    return StoreSettings().db
-
-
-def _db(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--db",
-        default=_default_db,
-        show_default="TWIN_DB or var/helsinki.gpkg",
-        help="The twin: a GeoPackage path or a postgresql:// URL.",
-    )(f)
 
 
 _FORMAT = click.option(
@@ -44,18 +26,7 @@ _FORMAT = click.option(
 )
 
 
-class _AddressGroup(click.Group):
-    """Turns the twin's errors into ``Error: ...`` and exit code 2, also when run alone."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TwinError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_AddressGroup)
+@click.group(cls=TwinGroup)
 def addresses() -> None:
     """Standard addresses: geocoding, reverse geocoding, QR door plates, the registry."""
 
@@ -64,7 +35,7 @@ def addresses() -> None:
 @click.argument("text")
 @click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)
 @_FORMAT
-@_db
+@db_option
 def geocode(text: str, limit: int, fmt: str, db: str) -> None:
     """Find the standard addresses that TEXT means (typos and abbreviations welcome)."""
     from addressing.geocode import geocode as run
@@ -83,7 +54,7 @@ def geocode(text: str, limit: int, fmt: str, db: str) -> None:
 @click.argument("prefix")
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
 @_FORMAT
-@_db
+@db_option
 def autocomplete(prefix: str, limit: int, fmt: str, db: str) -> None:
     """Complete the beginning of an address."""
     from addressing.geocode import autocomplete as run
@@ -107,7 +78,7 @@ def autocomplete(prefix: str, limit: int, fmt: str, db: str) -> None:
 )
 @click.option("--radius", type=float, default=50.0, show_default=True, help="Metres.")
 @_FORMAT
-@_db
+@db_option
 def reverse(x: float, y: float, crs: str, radius: float, fmt: str, db: str) -> None:
     """The standard address nearest to a position (LON LAT in CRS84 by default)."""
     from addressing.reverse import reverse as run
@@ -131,7 +102,7 @@ def reverse(x: float, y: float, crs: str, radius: float, fmt: str, db: str) -> N
 @click.option(
     "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
 )
-@_db
+@db_option
 def qr(code: str, out: str, base_url: str | None, db: str) -> None:
     """Write the QR code of the address CODE (its URL in the service) as PNG or SVG."""
     from addressing.qr import item_url, write_qr
@@ -148,7 +119,7 @@ def qr(code: str, out: str, base_url: str | None, db: str) -> None:
 @click.option(
     "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
 )
-@_db
+@db_option
 def plates(street: str, out: str, base_url: str | None, db: str) -> None:
     """Write a printable SVG sheet of the door plates of STREET (name or code)."""
     from pathlib import Path
@@ -176,7 +147,7 @@ def plates(street: str, out: str, base_url: str | None, db: str) -> None:
     "--column", default=None, help="The address column (default: address, or the only one)."
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-@_db
+@db_option
 def batch(src: str, dst: str, column: str | None, progress: bool, db: str) -> None:
     """Geocode the addresses of a CSV file SRC into DST; bad rows get an error, not dropped."""
     from addressing.geocode import geocode_csv
@@ -186,7 +157,7 @@ def batch(src: str, dst: str, column: str | None, progress: bool, db: str) -> No
 
 
 @addresses.command(name="import")
-@_db
+@db_option
 def import_(db: str) -> None:
     """Rebuild the address registry from the map layers already in the twin."""
     from addressing.registry import build_registry
@@ -203,7 +174,7 @@ def import_(db: str) -> None:
 
 @addresses.command()
 @click.argument("text")
-@_db
+@db_option
 def parse(text: str, db: str) -> None:
     """Parse TEXT into labelled components (JSON lines), Chinese or Latin script."""
     import addressing

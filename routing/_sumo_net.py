@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from routing.profiles import _CAR_ROADS
 from twin.errors import OSMFileError, TwinError
 
 __all__ = [
@@ -38,27 +39,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_ROADS = frozenset(
-    {
-        "motorway",
-        "motorway_link",
-        "trunk",
-        "trunk_link",
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-        "service",
-        "road",
-        "busway",
-        "bus_guideway",
-    }
-)
+_ROADS = _CAR_ROADS | {"busway", "bus_guideway"}
 
 #: netconvert options: OSM signals placed at the junction they surround and joined into
 #: one controller per intersection, junction ids listing every OSM node they join.

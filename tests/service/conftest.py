@@ -23,6 +23,8 @@ import httpx
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
+from tests.conftest import _pg_schema_url
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
@@ -144,22 +146,10 @@ def fill_city(store: Store) -> None:
     store.retire("buildings", "b29", valid_to=T1)
 
 
-def _pg_url(server: str) -> str:
-    import sqlalchemy as sa
-
-    schema = "svc_" + uuid.uuid4().hex[:10]
-    eng = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://"))
-    with eng.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    eng.dispose()
-    sep = "&" if "?" in server else "?"
-    return f"{server}{sep}options=-csearch_path%3D{schema},public"
-
-
 def _new_store_url(backend: str, request: pytest.FixtureRequest, folder: Path) -> str:
     if backend == "gpkg":
         return str(folder / f"city-{uuid.uuid4().hex[:8]}.gpkg")
-    return _pg_url(request.getfixturevalue("pg_server"))
+    return _pg_schema_url(request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture(

@@ -13,13 +13,29 @@ from typing import Any
 
 import click
 
+from twin.cli._common import db_option
 from twin.errors import TwinError
 
-__all__ = ["cli", "main"]
+__all__ = ["TwinGroup", "cli", "db_option", "main"]
 
 
-class _TwinGroup(click.Group):
-    """A group that adds plugin commands lazily and turns TwinErrors into clean exits."""
+class TwinGroup(click.Group):
+    """A command group that turns the twin's errors into ``Error: ...`` and exit code 2.
+
+    Plugins use it for their groups (``@click.group(cls=TwinGroup)``) so that their
+    commands report bad input the same way, also when run on their own.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TwinError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+
+
+class _TwinGroup(TwinGroup):
+    """The top-level group: adds the plugins' commands lazily."""
 
     _loaded = False
 
@@ -41,13 +57,6 @@ class _TwinGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load()
         return super().get_command(ctx, cmd_name)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TwinError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
 
 
 @click.group(cls=_TwinGroup)
