@@ -222,6 +222,9 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
     import json
 
     print(json.dumps(results, indent=2))
