@@ -26,10 +26,15 @@ def build_layers(ctx: BuildContext) -> None:
     extract = read_osm(ctx.osm_path, progress=ctx.progress)
     if ctx.valid_from is None:
         ctx.valid_from = extract.timestamp or now()
-    for spec in LAYERS:
+    # A layer the extract has nothing for (no boundaries in a city-centre cut, say) is not
+    # created: the twin lists what the city has. One that exists already stays, and a
+    # re-import may retire its features.
+    have = {c.name for c in ctx.store.collections()}
+    specs = [s for s in LAYERS if extract.layers.get(s.name) or s.name in have]
+    for spec in specs:
         ctx.store.ensure_collection(spec)
     with ctx.store.transaction(actor="twin build", recorded_at=None) as tx:
-        for spec in tqdm(LAYERS, desc="writing layers", unit="layer", disable=not ctx.progress):
+        for spec in tqdm(specs, desc="writing layers", unit="layer", disable=not ctx.progress):
             ctx.report[spec.name] = tx.sync(
                 spec.name, extract.layers.get(spec.name, []), valid_from=ctx.valid_from
             )
