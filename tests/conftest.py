@@ -101,3 +101,16 @@ def store(store_url: str) -> Iterator[Store]:
     s = open_store(store_url)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def helsinki_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Helsinki twin built once from the shipped extract (every plugin), read-only.
+
+    A test that writes copies the file first.
+    """
+    from twin.build import build_twin
+
+    db = tmp_path_factory.mktemp("helsinki-twin") / "helsinki.gpkg"
+    build_twin(HELSINKI, str(db))
+    return db

@@ -17,9 +17,38 @@ if TYPE_CHECKING:
     import click
 
     from twin.build import BuildContext
-    from twin.store.base import CollectionSpec
+    from twin.store.base import CollectionSpec, Feature, FeatureVersion
 
-__all__ = ["ENTRY_POINT_GROUP", "Plugin", "load_plugins", "ordered"]
+__all__ = ["ENTRY_POINT_GROUP", "HttpApi", "Plugin", "WriteCheck", "load_plugins", "ordered"]
+
+#: Called before a write through the service reaches a collection, with the current
+#: version (None for a new feature) and the feature as it would be after the write
+#: (None when it is retired). It raises a :class:`~twin.errors.TwinError` to refuse.
+WriteCheck = Callable[["FeatureVersion | None", "Feature | None"], None]
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    """HTTP endpoints a plugin adds to the service, beside the OGC API core.
+
+    Parameters
+    ----------
+    routes
+        Starlette routes; wrap handlers with :func:`twin.service.extension.endpoint` to get
+        the store, the caller's role and the service's error responses.
+    conformance
+        Conformance class URIs added to ``/conformance``.
+    links
+        Links added to the landing page (``href`` relative to the service root).
+    openapi_paths
+        OpenAPI path items merged into the service's OpenAPI document.
+    """
+
+    routes: Sequence[Any] = ()
+    conformance: Sequence[str] = ()
+    links: Sequence[dict[str, str]] = ()
+    openapi_paths: dict[str, Any] = field(default_factory=dict)
+
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +74,11 @@ class Plugin:
         Returns click commands or groups added to the ``twin`` CLI.
     processes
         Returns pygeoapi processor definitions, name -> {"processor": {"name": dotted}}.
+    http
+        Returns the package's own HTTP endpoints (:class:`HttpApi`), or None.
+    write_checks
+        Returns collection name -> :data:`WriteCheck`: rules that writes through the
+        service must pass (a workflow, for example).
     """
 
     name: str
@@ -53,6 +87,8 @@ class Plugin:
     build: Callable[[BuildContext], None] | None = None
     cli: Callable[[], Sequence[click.Command]] = field(default=lambda: ())
     processes: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
+    http: Callable[[], HttpApi | None] = field(default=lambda: None)
+    write_checks: Callable[[], dict[str, WriteCheck]] = field(default=lambda: {})
 
 
 def load_plugins() -> list[Plugin]:

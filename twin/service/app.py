@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,17 +28,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from twin.crs import CRS84, served_crs
-from twin.errors import CollectionNotFound, InvalidInput, TwinError
+from twin.crs import CRS84
+from twin.errors import InvalidInput, TwinError
+from twin.plugins import Plugin
 from twin.service import _metadata as meta
 from twin.service import features as feat
 from twin.service._bridge import call_pygeoapi, to_response
-from twin.service._runtime import RequestState, Runtime, register, request_state, unregister
-from twin.service.auth import KeyRing, Role, require
+from twin.service._runtime import RequestState, request_state
+from twin.service._service import TwinService, plugin_extensions
+from twin.service.auth import Role, require
 from twin.service.errors import MethodNotAllowed, error_response
 from twin.service.params import Endpoint, check_known, parse_items_params, served_crs_uri
 from twin.service.settings import ServiceSettings
-from twin.store.base import CollectionSpec, Extent, Store
+from twin.store.base import Store
 
 __all__ = ["TwinService", "create_app"]
 
@@ -46,125 +48,6 @@ logger = logging.getLogger(__name__)
 
 _WORLD = (-180.0, -90.0, 180.0, 90.0)
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class TwinService:
-    """A started service: runtime, pygeoapi API object and generated documents."""
-
-    def __init__(
-        self,
-        store: Store,
-        settings: ServiceSettings,
-        *,
-        processes: Mapping[str, Mapping[str, Any]] | None = None,
-        workdir: Path,
-    ) -> None:
-        from pygeoapi.api import API
-        from pygeoapi.openapi import get_oas
-
-        from twin.service.config import KERNEL_PROCESSES, build_config, write_config
-        from twin.service.openapi import complete_openapi
-
-        specs = {c.name: c for c in store.collections()}
-        extents = {name: store.extent(name) for name in specs}
-        boxes = [e.bbox for e in extents.values() if e.bbox is not None]
-        city = (
-            (
-                min(b[0] for b in boxes),
-                min(b[1] for b in boxes),
-                max(b[2] for b in boxes),
-                max(b[3] for b in boxes),
-            )
-            if boxes
-            else _WORLD
-        )
-        self.runtime = Runtime(
-            store=store,
-            settings=settings,
-            keys=KeyRing.load(settings.api_keys, settings.api_key_file),
-            specs=specs,
-            city_bbox=city,
-            served_crs=served_crs(city),
-        )
-        register(self.runtime)
-        procs = dict(KERNEL_PROCESSES) if processes is None else dict(processes)
-        if processes is None:
-            procs.update(_plugin_processes())
-        procs = {
-            name: {"processor": {**p["processor"], "twin_runtime": self.runtime.token}}
-            for name, p in procs.items()
-        }
-        Path(settings.var_dir, "jobs").mkdir(parents=True, exist_ok=True)
-        self.config = build_config(self.runtime, extents=extents, processes=procs)
-        self.config_path = write_config(self.config, workdir)
-        self.openapi = complete_openapi(get_oas(self.config), specs)
-        self.openapi_path = workdir / "openapi.json"
-        self.openapi_path.write_text(json.dumps(self.openapi), encoding="utf-8")
-        self.api = API(self.config, self.openapi)
-        self.base_url = settings.public_url()
-        self.restricted_jobs = _JobMarks(Path(settings.var_dir) / "restricted-jobs.json")
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    def close(self) -> None:
-        unregister(self.runtime.token)
-
-    # -- catalog -------------------------------------------------------------------
-    def spec(self, name: str) -> CollectionSpec:
-        spec = self.runtime.specs.get(name)
-        if spec is None:
-            msg = f"collection {name!r} does not exist"
-            raise CollectionNotFound(msg)
-        return spec
-
-    def extent(self, name: str) -> Extent:
-        """The collection's extent now, also written into pygeoapi's configuration."""
-        ext = self.store.extent(name)
-        if ext.bbox is not None:
-            res = self.api.config["resources"].get(name)
-            if res is not None:
-                res["extents"]["spatial"]["bbox"] = list(ext.bbox)
-        return ext
-
-    # -- access --------------------------------------------------------------------
-    def state_for(self, request: Request) -> RequestState:
-        key = KeyRing.key_from_headers(request.headers)
-        role = self.runtime.keys.role_of(key)
-        return RequestState(role=role, actor=feat.actor_of(key))
-
-    def readable(self, spec: CollectionSpec, state: RequestState) -> bool:
-        return not spec.restricted or state.role is not None
-
-    def check_read(self, spec: CollectionSpec, state: RequestState) -> None:
-        if spec.restricted:
-            require(state.role, Role.READER, action=f"reading collection {spec.name!r}")
-
-
-class _JobMarks:
-    """Ids of jobs that read restricted collections, kept in a file across restarts."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.ids = set(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            self.ids = set()
-
-    def add(self, job_id: str) -> None:
-        self.ids.add(job_id)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(sorted(self.ids)), encoding="utf-8")
-
-
-def _plugin_processes() -> dict[str, dict[str, Any]]:
-    from twin.plugins import load_plugins
-
-    out: dict[str, dict[str, Any]] = {}
-    for plugin in load_plugins():
-        out.update(plugin.processes())
-    return out
 
 
 def _service(request: Request) -> TwinService:
@@ -236,7 +119,15 @@ async def _landing(request: Request, svc: TwinService, state: RequestState) -> R
     from pygeoapi.api import landing_page
 
     check_known(request.query_params, Endpoint.LANDING)
-    return to_response(*await call_pygeoapi(svc.api, landing_page, request))
+    headers, status, content = await call_pygeoapi(svc.api, landing_page, request)
+    if _is_json(headers, status) and svc.extensions:
+        doc = _json_body(content)
+        for ext in svc.extensions:
+            doc.setdefault("links", []).extend(
+                {**link, "href": svc.base_url + link["href"]} for link in ext.links
+            )
+        content = json.dumps(doc)
+    return to_response(headers, status, content)
 
 
 async def _openapi(request: Request, svc: TwinService, state: RequestState) -> Response:
@@ -259,7 +150,10 @@ async def _conformance(request: Request, svc: TwinService, state: RequestState) 
     check_known(request.query_params, Endpoint.CONFORMANCE)
     headers, status, content = await call_pygeoapi(svc.api, conformance, request)
     if _is_json(headers, status):
-        content = json.dumps(meta.complete_conformance(_json_body(content)))
+        doc = meta.complete_conformance(_json_body(content))
+        extra = [c for ext in svc.extensions for c in ext.conformance]
+        doc["conformsTo"] = list(dict.fromkeys([*doc.get("conformsTo", []), *extra]))
+        content = json.dumps(doc)
     return to_response(headers, status, content)
 
 
@@ -335,7 +229,13 @@ async def _items(request: Request, svc: TwinService, state: RequestState) -> Res
         require(state.role, Role.EDITOR, action=f"adding items to {spec.name!r}")
         feat.check_body_type(request.headers.get("content-type"))
         svc.check_read(spec, state)
-        fv = feat.create_item(svc.store, spec.name, await request.body(), actor=state.actor)
+        fv = feat.create_item(
+            svc.store,
+            spec.name,
+            await request.body(),
+            actor=state.actor,
+            check=_write_check(svc, spec.name),
+        )
         href = f"{svc.base_url}/collections/{spec.name}/items/{fv.id}"
         return Response(status_code=201, headers={"Location": href, "ETag": fv.etag})
     from pygeoapi.api.itemtypes import get_collection_items
@@ -389,12 +289,27 @@ async def _item(request: Request, svc: TwinService, state: RequestState) -> Resp
         require(state.role, Role.EDITOR, action=f"changing items of {spec.name!r}")
         if_match = request.headers.get("if-match")
         if method == "DELETE":
-            feat.delete_item(svc.store, spec.name, fid, if_match=if_match, actor=state.actor)
+            feat.delete_item(
+                svc.store,
+                spec.name,
+                fid,
+                if_match=if_match,
+                actor=state.actor,
+                check=_write_check(svc, spec.name),
+            )
             return Response(status_code=204)
         feat.check_body_type(request.headers.get("content-type"))
         body = await request.body()
         write = feat.replace_item if method == "PUT" else feat.patch_item
-        fv = write(svc.store, spec.name, fid, body, if_match=if_match, actor=state.actor)
+        fv = write(
+            svc.store,
+            spec.name,
+            fid,
+            body,
+            if_match=if_match,
+            actor=state.actor,
+            check=_write_check(svc, spec.name),
+        )
         return Response(status_code=204, headers={"ETag": fv.etag})
     if method != "GET":
         msg = f"method {method} is not allowed on an item; use GET, PUT, PATCH or DELETE"
@@ -413,6 +328,12 @@ async def _item(request: Request, svc: TwinService, state: RequestState) -> Resp
         headers["ETag"] = state.etag
     headers.setdefault("Content-Crs", f"<{params.get('crs', CRS84)}>")
     return to_response(headers, status, content)
+
+
+def _write_check(svc: TwinService, collection: str) -> feat.Check | None:
+    if collection not in svc.write_checks:
+        return None
+    return lambda old, new: svc.check_write(collection, old, new)
 
 
 async def _history(request: Request, svc: TwinService, state: RequestState) -> Response:
@@ -529,6 +450,7 @@ def create_app(
     *,
     settings: ServiceSettings | None = None,
     processes: Mapping[str, Mapping[str, Any]] | None = None,
+    plugins: Sequence[Plugin] | None = None,
     export_env: bool = False,
 ) -> Starlette:
     """Build the service's ASGI app; it opens the store and starts when served.
@@ -542,11 +464,21 @@ def create_app(
     processes
         Process name -> pygeoapi processor definition; by default the kernel's own and
         every plugin's.
+    plugins
+        The plugins whose HTTP endpoints, write rules and processes are served; every
+        registered one by default.
     export_env
         Point ``PYGEOAPI_CONFIG`` and ``PYGEOAPI_OPENAPI`` at the generated files, for
         pygeoapi tools run in the same process (only ``twin serve`` does this).
     """
     cfg = settings or ServiceSettings()
+    extensions, checks = plugin_extensions(plugins)
+    if processes is None and plugins is not None:
+        from twin.service.config import KERNEL_PROCESSES
+
+        processes = dict(KERNEL_PROCESSES)
+        for plugin in plugins:
+            processes.update(plugin.processes())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -555,7 +487,14 @@ def create_app(
         owned = not isinstance(db, Store)
         store = open_store(db, create=False) if not isinstance(db, Store) else db
         with tempfile.TemporaryDirectory(prefix="twin-service-") as tmp:
-            svc = TwinService(store, cfg, processes=processes, workdir=Path(tmp))
+            svc = TwinService(
+                store,
+                cfg,
+                processes=processes,
+                workdir=Path(tmp),
+                extensions=extensions,
+                write_checks=checks,
+            )
             app.state.twin = svc
             if export_env:
                 os.environ["PYGEOAPI_CONFIG"] = str(svc.config_path)
@@ -569,7 +508,7 @@ def create_app(
                     store.close()
 
     return Starlette(
-        routes=_routes(),
+        routes=[*_routes(), *[r for ext in extensions for r in ext.routes]],
         lifespan=lifespan,
         middleware=[
             Middleware(

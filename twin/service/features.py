@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,9 @@ __all__ = [
     "patch_item",
     "replace_item",
 ]
+
+#: A plugin's rule for writes (see :data:`twin.plugins.WriteCheck`).
+Check = Callable[[FeatureVersion | None, Feature | None], None]
 
 GEOJSON = "application/geo+json"
 _BODY_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
@@ -67,28 +71,57 @@ def _check_if_match(if_match: str | None, current: FeatureVersion) -> int | None
     return current.version
 
 
-def create_item(store: Store, collection: str, body: bytes, *, actor: str) -> FeatureVersion:
+def _checked(
+    check: Check | None, current: FeatureVersion, new: Feature | None, expected: int | None
+) -> int | None:
+    """Run a plugin's rule; a checked write is pinned to the version the rule saw."""
+    if check is None:
+        return expected
+    check(current, new)
+    return current.version if expected is None else expected
+
+
+def create_item(
+    store: Store, collection: str, body: bytes, *, actor: str, check: Check | None = None
+) -> FeatureVersion:
     """Create a feature from a GeoJSON body; a missing id gets a new UUID."""
     spec = store.collection(collection)
     fid, geom, props, _ = feature_from_body(body, spec)
     fid = fid or uuid.uuid4().hex
-    return store.create(collection, [Feature(fid, geom, props)], actor=actor)[0]
+    new = Feature(fid, geom, props)
+    if check is not None:
+        check(None, new)
+    return store.create(collection, [new], actor=actor)[0]
 
 
 def replace_item(
-    store: Store, collection: str, fid: str, body: bytes, *, if_match: str | None, actor: str
+    store: Store,
+    collection: str,
+    fid: str,
+    body: bytes,
+    *,
+    if_match: str | None,
+    actor: str,
+    check: Check | None = None,
 ) -> FeatureVersion:
     """Replace a feature (PUT) with a new version."""
     spec = store.collection(collection)
     _, geom, props, _ = feature_from_body(body, spec, feature_id=fid)
-    expected = _check_if_match(if_match, store.get(collection, fid))
-    return store.replace(
-        collection, Feature(fid, geom, props), expected_version=expected, actor=actor
-    )
+    current = store.get(collection, fid)
+    new = Feature(fid, geom, props)
+    expected = _checked(check, current, new, _check_if_match(if_match, current))
+    return store.replace(collection, new, expected_version=expected, actor=actor)
 
 
 def patch_item(
-    store: Store, collection: str, fid: str, body: bytes, *, if_match: str | None, actor: str
+    store: Store,
+    collection: str,
+    fid: str,
+    body: bytes,
+    *,
+    if_match: str | None,
+    actor: str,
+    check: Check | None = None,
 ) -> FeatureVersion:
     """Change part of a feature (PATCH, JSON merge-patch semantics on properties)."""
     spec = store.collection(collection)
@@ -100,7 +133,16 @@ def patch_item(
     if isinstance(obj, dict) and "type" not in obj:
         obj = {**obj, "type": "Feature"}
     _, geom, props, has_geom = feature_from_body(obj, spec, feature_id=fid, partial=True)
-    expected = _check_if_match(if_match, store.get(collection, fid))
+    current = store.get(collection, fid)
+    expected = _check_if_match(if_match, current)
+    if check is not None:
+        merged = {**current.properties, **props}
+        new = Feature(
+            fid,
+            geom if has_geom else current.geometry,
+            {k: v for k, v in merged.items() if v is not None},
+        )
+        expected = _checked(check, current, new, expected)
     kwargs: dict[str, Any] = {"properties": props, "expected_version": expected, "actor": actor}
     if has_geom:
         kwargs["geometry"] = geom
@@ -108,10 +150,17 @@ def patch_item(
 
 
 def delete_item(
-    store: Store, collection: str, fid: str, *, if_match: str | None, actor: str
+    store: Store,
+    collection: str,
+    fid: str,
+    *,
+    if_match: str | None,
+    actor: str,
+    check: Check | None = None,
 ) -> FeatureVersion:
     """Retire a feature; its versions stay in history."""
-    expected = _check_if_match(if_match, store.get(collection, fid))
+    current = store.get(collection, fid)
+    expected = _checked(check, current, None, _check_if_match(if_match, current))
     return store.retire(collection, fid, expected_version=expected, actor=actor)
 
 

@@ -1,0 +1,111 @@
+"""A plugin's own endpoints and write rules, served by the kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from tests.service.conftest import EDITOR, fill_city, settings_for
+from twin.errors import ConflictError, InvalidInput
+from twin.plugins import HttpApi, Plugin
+from twin.service.app import create_app
+from twin.service.auth import Role
+from twin.service.extension import ServiceContext, endpoint, json_body
+from twin.store import open_store
+
+CONF = "http://example.org/spec/echo/1.0/conf/core"
+
+
+async def _count(request: Request, ctx: ServiceContext) -> Response:
+    name = request.path_params["name"]
+    return JSONResponse({"name": name, "count": ctx.store.count(name)})
+
+
+async def _echo(request: Request, ctx: ServiceContext) -> Response:
+    ctx.require(Role.EDITOR, action="echoing")
+    body = await json_body(request)
+    if "boom" in body:
+        msg = "input boom is not allowed here"
+        raise InvalidInput(msg)
+    with ctx.lock:
+        ctx.cache["n"] = ctx.cache.get("n", 0) + 1
+    return JSONResponse({"echo": body, "calls": ctx.cache["n"], "actor": ctx.actor})
+
+
+def _no_rename(old: Any, new: Any) -> None:
+    if new is None:
+        msg = "pois may not be deleted here"
+        raise ConflictError(msg)
+    if old is not None and old.properties.get("name") != new.properties.get("name"):
+        msg = f"name may not change from {old.properties.get('name')!r}"
+        raise ConflictError(msg)
+
+
+PLUGIN = Plugin(
+    name="echo",
+    http=lambda: HttpApi(
+        routes=[
+            Route("/echo/count/{name}", endpoint(_count)),
+            Route("/echo", endpoint(_echo), methods=["POST"]),
+        ],
+        conformance=[CONF],
+        links=[{"rel": "service", "href": "/echo", "type": "application/json", "title": "e"}],
+        openapi_paths={"/echo": {"post": {"responses": {"200": {"description": "echo"}}}}},
+    ),
+    write_checks=lambda: {"pois": _no_rename},
+)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    url = str(tmp_path / "city.gpkg")
+    with open_store(url) as store:
+        fill_city(store)
+    app = create_app(url, settings=settings_for(tmp_path), plugins=[PLUGIN])
+    with TestClient(app, base_url="http://127.0.0.1:5000") as c:
+        yield c
+
+
+def test_plugin_endpoints_are_served_and_announced(client: TestClient) -> None:
+    r = client.get("/echo/count/pois")
+    assert r.status_code == 200 and r.json()["count"] > 0
+    assert CONF in client.get("/conformance").json()["conformsTo"]
+    links = client.get("/", params={"f": "json"}).json()["links"]
+    assert "http://127.0.0.1:5000/echo" in [link["href"] for link in links]
+    assert "/echo" in client.get("/openapi", params={"f": "json"}).json()["paths"]
+
+
+def test_plugin_endpoints_get_roles_errors_and_a_cache(client: TestClient) -> None:
+    assert client.get("/echo/count/nope").status_code == 404
+    assert client.post("/echo", json={"a": 1}).status_code == 401
+    r = client.post("/echo", json={"boom": 1}, headers=EDITOR)
+    assert r.status_code == 400 and "boom" in r.json()["description"]
+    r = client.post("/echo", content=b"{nope", headers=EDITOR)
+    assert r.status_code == 400 and "JSON" in r.json()["description"]
+    first = client.post("/echo", json={"a": 1}, headers=EDITOR).json()
+    second = client.post("/echo", json={"a": 2}, headers=EDITOR).json()
+    assert (first["calls"], second["calls"]) == (1, 2)
+    assert first["actor"].startswith("key:")
+
+
+def test_write_rules_refuse_and_change_nothing(client: TestClient) -> None:
+    item = "/collections/pois/items/p01"
+    before = client.get(item).json()
+    patch = {**EDITOR, "Content-Type": "application/merge-patch+json"}
+    r = client.patch(item, json={"properties": {"name": "Renamed"}}, headers=patch)
+    assert r.status_code == 409 and "name may not change" in r.json()["description"]
+    assert client.delete(item, headers=EDITOR).status_code == 409
+    assert client.get(item).json()["properties"] == before["properties"]
+    assert len(client.get(f"{item}/history").json()["features"]) == 1
+    # What the rule allows goes through, and is versioned.
+    ok = client.patch(item, json={"properties": {"kind": "kiosk"}}, headers=patch)
+    assert ok.status_code == 204, ok.text
+    assert client.get(item).json()["properties"]["kind"] == "kiosk"
+    assert len(client.get(f"{item}/history").json()["features"]) == 2
