@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twin.plugins import Plugin
 
@@ -28,6 +28,12 @@ def _build(ctx: BuildContext) -> None:
     build_addresses(ctx)
 
 
+def _processes() -> dict[str, dict[str, Any]]:
+    from addressing.processes import PROCESSES
+
+    return {name: {"processor": dict(p["processor"])} for name, p in PROCESSES.items()}
+
+
 def _cli() -> Sequence[click.Command]:
     from addressing.cli import addresses
 
@@ -40,4 +46,5 @@ plugin = Plugin(
     collections=_collections,
     build=_build,
     cli=_cli,
+    processes=_processes,
 )
