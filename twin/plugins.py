@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["ENTRY_POINT_GROUP", "HttpApi", "Plugin", "WriteCheck", "load_plugins", "ordered"]
 
 #: Called before a write through the service reaches a collection, with the current
-#: version (None for a new feature) and the feature as it would be after the write
-#: (None when it is retired). It raises a :class:`~twin.errors.TwinError` to refuse.
-WriteCheck = Callable[["FeatureVersion | None", "Feature | None"], None]
+#: version (None for a new feature), the feature as it would be after the write (None
+#: when it is retired) and who writes. It raises a :class:`~twin.errors.TwinError` to
+#: refuse, and may return the feature to write instead (None keeps it as it is).
+WriteCheck = Callable[["FeatureVersion | None", "Feature | None", str], "Feature | None"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class Plugin:
     cli
         Returns click commands or groups added to the ``twin`` CLI.
     processes
-        Returns pygeoapi processor definitions, name -> {"processor": {"name": dotted}}.
+        Returns pygeoapi processor definitions, name -> {"processor": {"name": dotted}};
+        ``"twin_role": "editor"`` in the processor definition lets only that role (or a
+        higher one) execute it (401/403 otherwise).
     http
         Returns the package's own HTTP endpoints (:class:`HttpApi`), or None.
     write_checks

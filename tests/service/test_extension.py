@@ -12,13 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.service.conftest import EDITOR, fill_city, settings_for
+from tests.service.conftest import EDITOR, READER, fill_city, settings_for
 from twin.errors import ConflictError, InvalidInput
 from twin.plugins import HttpApi, Plugin
 from twin.service.app import create_app
 from twin.service.auth import Role
 from twin.service.extension import ServiceContext, endpoint, json_body
-from twin.store import open_store
+from twin.store import Feature, open_store
 
 CONF = "http://example.org/spec/echo/1.0/conf/core"
 
@@ -39,13 +39,17 @@ async def _echo(request: Request, ctx: ServiceContext) -> Response:
     return JSONResponse({"echo": body, "calls": ctx.cache["n"], "actor": ctx.actor})
 
 
-def _no_rename(old: Any, new: Any) -> None:
+def _no_rename(old: Any, new: Any, actor: str) -> Any:
     if new is None:
         msg = "pois may not be deleted here"
         raise ConflictError(msg)
     if old is not None and old.properties.get("name") != new.properties.get("name"):
         msg = f"name may not change from {old.properties.get('name')!r}"
         raise ConflictError(msg)
+    # The rule may add to what is written: here, who wrote last.
+    return Feature(
+        new.id, new.geometry, {**new.properties, "kind": f"{new.properties.get('kind')}@{actor}"}
+    )
 
 
 PLUGIN = Plugin(
@@ -60,6 +64,14 @@ PLUGIN = Plugin(
         openapi_paths={"/echo": {"post": {"responses": {"200": {"description": "echo"}}}}},
     ),
     write_checks=lambda: {"pois": _no_rename},
+    processes=lambda: {
+        "guarded": {
+            "processor": {
+                "name": "twin.service.processes.FeaturesInPolygonProcessor",
+                "twin_role": "editor",
+            }
+        }
+    },
 )
 
 
@@ -107,5 +119,25 @@ def test_write_rules_refuse_and_change_nothing(client: TestClient) -> None:
     # What the rule allows goes through, and is versioned.
     ok = client.patch(item, json={"properties": {"kind": "kiosk"}}, headers=patch)
     assert ok.status_code == 204, ok.text
-    assert client.get(item).json()["properties"]["kind"] == "kiosk"
+    assert client.get(item).json()["properties"]["kind"].startswith("kiosk@key:")
     assert len(client.get(f"{item}/history").json()["features"]) == 2
+
+
+def test_a_process_can_require_a_role(client: TestClient) -> None:
+    body = {
+        "inputs": {
+            "polygon": {
+                "type": "Polygon",
+                "coordinates": [[[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]],
+            },
+            "collections": ["pois"],
+        }
+    }
+    url = "/processes/guarded/execution"
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=READER).status_code == 403
+    r = client.post(url, json=body, headers=EDITOR)
+    assert r.status_code == 200, r.text
+    assert r.json()["pois"]["numberMatched"] > 0
+    # The kernel's own process stays open to all.
+    assert client.post("/processes/features-in-polygon/execution", json=body).status_code == 200

@@ -95,10 +95,16 @@ class TwinService:
     def close(self) -> None:
         unregister(self.runtime.token)
 
-    def check_write(self, collection: str, old: FeatureVersion | None, new: Feature | None) -> None:
-        """Run the plugins' rules for a write to ``collection``; they raise to refuse."""
+    def check_write(
+        self, collection: str, old: FeatureVersion | None, new: Feature | None, actor: str
+    ) -> Feature | None:
+        """Run the plugins' rules for a write to ``collection``: they raise to refuse, and
+        may change what is written; returns the feature to write."""
         for check in self.write_checks.get(collection, ()):
-            check(old, new)
+            changed = check(old, new, actor)
+            if changed is not None and new is not None:
+                new = changed
+        return new
 
     # -- catalog -------------------------------------------------------------------
     def spec(self, name: str) -> CollectionSpec:

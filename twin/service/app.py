@@ -333,7 +333,9 @@ async def _item(request: Request, svc: TwinService, state: RequestState) -> Resp
 def _write_check(svc: TwinService, collection: str) -> feat.Check | None:
     if collection not in svc.write_checks:
         return None
-    return lambda old, new: svc.check_write(collection, old, new)
+    actor = request_state.get()
+    who = actor.actor if actor is not None else "anonymous"
+    return lambda old, new: svc.check_write(collection, old, new, who)
 
 
 async def _history(request: Request, svc: TwinService, state: RequestState) -> Response:
@@ -373,6 +375,11 @@ async def _execute(request: Request, svc: TwinService, state: RequestState) -> R
     if not isinstance(inputs, dict):
         msg = 'the execute request must be a JSON object with an "inputs" object'
         raise InvalidInput(msg)
+    res = svc.config["resources"].get(request.path_params["process_id"], {})
+    needed = res.get("processor", {}).get("twin_role") if res.get("type") == "process" else None
+    if needed:
+        pid = request.path_params["process_id"]
+        require(state.role, Role.parse(str(needed)), action=f"executing process {pid!r}")
     names = requested_collections(inputs)
     for name in names or ():
         spec = svc.runtime.specs.get(name)
@@ -382,6 +389,9 @@ async def _execute(request: Request, svc: TwinService, state: RequestState) -> R
     headers, status, content = await call_pygeoapi(
         svc.api, execute_process, request, request.path_params["process_id"], body=body
     )
+    if status != 201:
+        # Only an accepted asynchronous job is kept; a synchronous run leaves no job.
+        headers.pop("Location", None)
     if restricted:
         loc = headers.get("Location", "")
         job_id = loc.rstrip("/").rsplit("/", 1)[-1] if "/jobs/" in loc else None

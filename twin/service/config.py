@@ -119,7 +119,7 @@ def build_config(
                 "attribution": "&copy; OpenStreetMap contributors",
             },
             "manager": {
-                "name": "TinyDB",
+                "name": "twin.service.jobs.TwinJobManager",
                 "connection": str(var / "jobs.db"),
                 "output_dir": str(var / "jobs"),
             },

@@ -33,8 +33,9 @@ __all__ = [
     "replace_item",
 ]
 
-#: A plugin's rule for writes (see :data:`twin.plugins.WriteCheck`).
-Check = Callable[[FeatureVersion | None, Feature | None], None]
+#: The service's rules for a write: current version and new feature in, the feature to
+#: write out (see :data:`twin.plugins.WriteCheck`); they raise to refuse.
+Check = Callable[[FeatureVersion | None, Feature | None], Feature | None]
 
 GEOJSON = "application/geo+json"
 _BODY_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
@@ -73,12 +74,12 @@ def _check_if_match(if_match: str | None, current: FeatureVersion) -> int | None
 
 def _checked(
     check: Check | None, current: FeatureVersion, new: Feature | None, expected: int | None
-) -> int | None:
-    """Run a plugin's rule; a checked write is pinned to the version the rule saw."""
+) -> tuple[Feature | None, int | None]:
+    """Run the rules; a checked write is pinned to the version the rules saw."""
     if check is None:
-        return expected
-    check(current, new)
-    return current.version if expected is None else expected
+        return new, expected
+    new = check(current, new)
+    return new, (current.version if expected is None else expected)
 
 
 def create_item(
@@ -88,9 +89,10 @@ def create_item(
     spec = store.collection(collection)
     fid, geom, props, _ = feature_from_body(body, spec)
     fid = fid or uuid.uuid4().hex
-    new = Feature(fid, geom, props)
+    new: Feature | None = Feature(fid, geom, props)
     if check is not None:
-        check(None, new)
+        new = check(None, new)
+    assert new is not None
     return store.create(collection, [new], actor=actor)[0]
 
 
@@ -108,8 +110,10 @@ def replace_item(
     spec = store.collection(collection)
     _, geom, props, _ = feature_from_body(body, spec, feature_id=fid)
     current = store.get(collection, fid)
-    new = Feature(fid, geom, props)
-    expected = _checked(check, current, new, _check_if_match(if_match, current))
+    new, expected = _checked(
+        check, current, Feature(fid, geom, props), _check_if_match(if_match, current)
+    )
+    assert new is not None
     return store.replace(collection, new, expected_version=expected, actor=actor)
 
 
@@ -137,12 +141,17 @@ def patch_item(
     expected = _check_if_match(if_match, current)
     if check is not None:
         merged = {**current.properties, **props}
-        new = Feature(
+        after = Feature(
             fid,
             geom if has_geom else current.geometry,
             {k: v for k, v in merged.items() if v is not None},
         )
-        expected = _checked(check, current, new, expected)
+        new, expected = _checked(check, current, after, expected)
+        assert new is not None
+        # What the rules changed or added is written too.
+        props = {**props, **{k: v for k, v in new.properties.items() if v != merged.get(k)}}
+        if new.geometry is not after.geometry:
+            geom, has_geom = new.geometry, True
     kwargs: dict[str, Any] = {"properties": props, "expected_version": expected, "actor": actor}
     if has_geom:
         kwargs["geometry"] = geom
@@ -160,7 +169,7 @@ def delete_item(
 ) -> FeatureVersion:
     """Retire a feature; its versions stay in history."""
     current = store.get(collection, fid)
-    expected = _checked(check, current, None, _check_if_match(if_match, current))
+    _, expected = _checked(check, current, None, _check_if_match(if_match, current))
     return store.retire(collection, fid, expected_version=expected, actor=actor)
 
 
