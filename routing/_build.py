@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from routing._osm import Restriction, Station, read_road_data
 from routing.profiles import Profile
 
-__all__ = ["SIGNAL_CLUSTER_M", "Net", "build_net"]
+__all__ = ["SIGNAL_CLUSTER_M", "Net", "build_net", "net_from_parts"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,19 @@ def _ways(value: Any) -> tuple[int, ...]:
     return (int(value),)
 
 
+def _unique_in_order(values: list[Any]) -> Any:
+    """The distinct values along a merged edge, in driving order (one value: itself).
+
+    osmnx keeps a ``set`` of them, whose order changes from one process to the next; this
+    keeps a rebuild of the same extract identical, so the stored graph is not re-versioned.
+    """
+    out = list(dict.fromkeys(values))
+    return out[0] if len(out) == 1 else out
+
+
+_IN_PATH_ORDER = {"name": _unique_in_order, "ref": _unique_in_order, "highway": _unique_in_order}
+
+
 def build_net(path: str | Path, profile: Profile) -> Net:
     """Build the :class:`Net` of an OSM extract for a profile."""
     timings: dict[str, float] = {}
@@ -133,7 +146,7 @@ def build_net(path: str | Path, profile: Profile) -> Net:
             graph,
             node_attrs_include=["tw_keep"],
             remove_rings=False,
-            edge_attr_aggs={"length": sum, "travel_time": sum},
+            edge_attr_aggs={"length": sum, "travel_time": sum, **_IN_PATH_ORDER},
         )
     timings["simplify_s"] = time.perf_counter() - t1
 
@@ -258,3 +271,50 @@ def _signal_clusters(
             reps.append(int(osm_ids[i]))
         cluster[i] = remap[lab]
     return cluster, np.asarray(reps, dtype=np.int64)
+
+
+def net_from_parts(
+    profile: Profile,
+    *,
+    osm_ids: NDArray[np.int64],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    signal_nodes: NDArray[np.bool_],
+    tail: NDArray[np.int32],
+    head: NDArray[np.int32],
+    length_m: NDArray[np.float64],
+    time_s: NDArray[np.float64],
+    names: list[str],
+    highways: list[str],
+    ways: list[tuple[int, ...]],
+    coords: NDArray[np.float64],
+    offsets: NDArray[np.int64],
+    restrictions: list[Restriction] | None = None,
+    stations: list[Station] | None = None,
+) -> Net:
+    """A :class:`Net` from its stored parts; what derives from them is derived as in
+    :func:`build_net` (signalised junctions and the signal delays entering them)."""
+    cluster, cluster_ids = _signal_clusters(tail, head, length_m, signal_nodes, osm_ids)
+    entering = (cluster[head] >= 0) & (cluster[tail] != cluster[head])
+    delay = np.where(entering, profile.signal_delay_s, 0.0)
+    return Net(
+        profile=profile,
+        osm_ids=osm_ids,
+        lon=lon,
+        lat=lat,
+        tail=tail,
+        head=head,
+        length_m=length_m,
+        time_s=time_s,
+        signal_delay_s=delay,
+        names=names,
+        highways=highways,
+        ways=ways,
+        coords=coords,
+        offsets=offsets,
+        cluster=cluster,
+        cluster_ids=cluster_ids,
+        signal_nodes=signal_nodes,
+        restrictions=list(restrictions or ()),
+        stations=list(stations or ()),
+    )

@@ -148,3 +148,62 @@ def _pairs(where: Any, *, name: str) -> list[tuple[int, int]]:
         msg = f"{name} lists no edge"
         raise InvalidInput(msg)
     return out
+
+
+def closures_spec() -> Any:
+    """The ``road_closures`` collection: closures that dispatchers and operators post.
+
+    Every current feature closes the roads its polygon touches for routes departing in
+    ``[starts_at, ends_at)`` (an empty side is open); retiring the feature lifts it.
+    """
+    from twin.store import CollectionSpec, Field, FieldType
+
+    return CollectionSpec(
+        name="road_closures",
+        title="Road closures",
+        description=(
+            "Closures and incidents: every road the polygon touches is closed to routes "
+            "departing inside [starts_at, ends_at); an empty side leaves the window open. "
+            "A new or changed closure counts from the next route request on."
+        ),
+        geometry_type="Geometry",
+        fields=(
+            Field("reason", FieldType.STRING, "why: incident, works, event ..."),
+            Field("starts_at", FieldType.STRING, "RFC 3339 start of the closure, or empty"),
+            Field("ends_at", FieldType.STRING, "RFC 3339 end of the closure, or empty"),
+        ),
+        keywords=("closures", "incidents", "routing"),
+    )
+
+
+def check_closure_write(old: Any, new: Any, actor: str) -> None:
+    """Refuse a ``road_closures`` feature that could not close anything (400).
+
+    Its geometry must be a valid polygon and its window readable, with the end after
+    the start; retiring one (``new`` is None) is always allowed.
+    """
+    from routing.graph import parse_depart
+
+    if new is None:
+        return
+    geom = new.geometry
+    if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        got = None if geom is None else geom.geom_type
+        msg = f"a road closure needs a Polygon or MultiPolygon geometry, got {got!r}"
+        raise GeometryError(msg)
+    if geom.is_empty or not geom.is_valid:
+        why = "it is empty" if geom.is_empty else shapely.validation.explain_validity(geom)
+        msg = f"the road closure's polygon is not valid ({why})"
+        raise GeometryError(msg)
+    props = new.properties
+    times = {}
+    for key in ("starts_at", "ends_at"):
+        value = props.get(key)
+        if value not in (None, ""):
+            times[key] = parse_depart(str(value), name=key)
+    if len(times) == 2 and times["ends_at"] <= times["starts_at"]:
+        msg = (
+            f"ends_at={props['ends_at']!r} is not after starts_at={props['starts_at']!r}; "
+            "a closure window must end after it starts"
+        )
+        raise InvalidInterval(msg)

@@ -31,6 +31,8 @@ from twin.errors import InvalidInput
 if TYPE_CHECKING:
     import networkx as nx
 
+    from twin.store import Store
+
 __all__ = ["Endpoint", "RoadGraph"]
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,45 @@ class RoadGraph:
         """
         prof = get_profile(profile)
         net = build_net(path, prof)
+        return cls(net, snap_limit_m=snap_limit_m, turn_rules=turn_restrictions)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Store,
+        *,
+        profile: str | Profile = "car",
+        at: datetime | str | None = None,
+        snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
+        turn_restrictions: bool = True,
+    ) -> RoadGraph:
+        """Load the road graph the twin stores (``road_nodes``, ``road_edges``, ...).
+
+        ``twin build`` writes those layers from the same OSM extract :meth:`from_osm`
+        reads, so both give the same graph. Default stations come from the
+        ``emergency_stations`` layer.
+
+        Parameters
+        ----------
+        store
+            The twin.
+        profile
+            ``"car"`` or ``"emergency"``.
+        at
+            The graph as the city was at this instant (datetime or RFC 3339); ``None``
+            is now.
+        snap_limit_m, turn_restrictions
+            As for :meth:`from_osm`.
+
+        Raises
+        ------
+        NotComputable
+            The twin holds no road graph for the profile (422).
+        """
+        from routing._store_graph import net_from_store
+
+        when = None if at is None else parse_depart(at, name="at")
+        net = net_from_store(store, get_profile(profile), at=when)
         return cls(net, snap_limit_m=snap_limit_m, turn_rules=turn_restrictions)
 
     def save(self, path: str | Path) -> None:

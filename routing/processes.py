@@ -1,0 +1,469 @@
+"""OGC API Processes of the routing package: green-wave plan, dispatch and isochrone.
+
+Each runs on the road graph the twin stores (:func:`routing.service_graph.graph_for`),
+synchronously or as a job. Inputs are checked once, here: points are ``[lon, lat]`` in
+CRS84 (a GeoJSON Point is taken too), times RFC 3339. A bad input, a point off the road
+network or an unreachable destination fails the execution with a message naming the
+input and its value (HTTP 400 through pygeoapi's process manager).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import shapely
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
+
+from routing._osm import Station
+from routing.graph import RoadGraph
+from routing.snap import check_lonlat
+from twin.errors import InvalidInput, TwinError
+
+__all__ = [
+    "PROCESSES",
+    "DispatchProcessor",
+    "GreenWavePlanProcessor",
+    "IsochroneProcessor",
+]
+
+log = logging.getLogger(__name__)
+
+#: The longest isochrone limit served (s).
+MAX_ISOCHRONE_S = 1800.0
+#: A point farther than this (degrees) outside the graph's box may be (lat, lon).
+_SWAP_MARGIN_DEG = 0.5
+
+PROCESSES: dict[str, dict[str, Any]] = {
+    "greenwave-plan": {"processor": {"name": "routing.processes.GreenWavePlanProcessor"}},
+    "dispatch": {"processor": {"name": "routing.processes.DispatchProcessor"}},
+    "isochrone": {"processor": {"name": "routing.processes.IsochroneProcessor"}},
+}
+
+_POINT_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        {"type": "object", "contentMediaType": "application/geo+json"},
+    ]
+}
+
+
+def _input(title: str, description: str, schema: dict[str, Any], *, required: bool) -> Any:
+    return {
+        "title": title,
+        "description": description,
+        "schema": schema,
+        "minOccurs": 1 if required else 0,
+        "maxOccurs": 1,
+    }
+
+
+_DEPART = _input(
+    "Departure",
+    "An RFC 3339 date-time; closures active then count. Now when not given.",
+    {"type": "string", "format": "date-time"},
+    required=False,
+)
+_PROFILE = _input(
+    "Vehicle profile",
+    "car or emergency (default emergency).",
+    {"type": "string", "enum": ["car", "emergency"], "default": "emergency"},
+    required=False,
+)
+
+
+def _metadata(
+    pid: str,
+    title: str,
+    description: str,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any],
+    example: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "version": "1.0.0",
+        "id": pid,
+        "title": title,
+        "description": description,
+        "jobControlOptions": ["sync-execute", "async-execute"],
+        "outputTransmission": ["value"],
+        "keywords": ["routing", "emergency", "road graph"],
+        "links": [],
+        "inputs": inputs,
+        "outputs": outputs,
+        "example": {"inputs": example},
+    }
+
+
+GREENWAVE_METADATA = _metadata(
+    "greenwave-plan",
+    "Green-wave plan of an emergency route",
+    "The fastest route between two points and, for every signalised junction on it, the "
+    "ETA with its uncertainty band and the preemption window (start, end, recovery), with "
+    "the ETA with and without preemption.",
+    {
+        "origin": _input("Origin", "[lon, lat] in CRS84.", _POINT_SCHEMA, required=True),
+        "destination": _input("Destination", "[lon, lat] in CRS84.", _POINT_SCHEMA, required=True),
+        "depart": _DEPART,
+        "profile": _PROFILE,
+        "vehicle_id": _input("Vehicle", "Who drives.", {"type": "string"}, required=False),
+        "priority": _input(
+            "Priority", "A higher priority wins conflicts.", {"type": "integer"}, required=False
+        ),
+    },
+    {
+        "plan": {
+            "title": "Route summary and signal plan",
+            "schema": {"type": "object", "contentMediaType": "application/json"},
+        }
+    },
+    {"origin": [24.9384, 60.1699], "destination": [24.9525, 60.1605]},
+)
+
+DISPATCH_METADATA = _metadata(
+    "dispatch",
+    "Rank emergency stations by travel time to an incident",
+    "Routes every station (the twin's emergency_stations, or the ones given) to the "
+    "incident and ranks them by travel time, with the time signal preemption would save "
+    "and whether the NFPA 1710 240 s is met.",
+    {
+        "incident": _input("Incident", "[lon, lat] in CRS84.", _POINT_SCHEMA, required=True),
+        "depart": _DEPART,
+        "profile": _PROFILE,
+        "stations": _input(
+            "Stations",
+            "Station ids of the twin's emergency_stations, or objects {id, name, lon, lat}; "
+            "all of the twin's stations by default.",
+            {"type": "array"},
+            required=False,
+        ),
+    },
+    {
+        "ranking": {
+            "title": "Stations ranked by travel time",
+            "schema": {"type": "object", "contentMediaType": "application/json"},
+        }
+    },
+    {"incident": [24.9525, 60.1605]},
+)
+
+ISOCHRONE_METADATA = _metadata(
+    "isochrone",
+    "Area reached within a time limit",
+    "The area a station (or any point) reaches within a number of seconds (NFPA 1710: "
+    "240), as GeoJSON polygons, with or without signal preemption.",
+    {
+        "station": _input(
+            "Station", "An id of the twin's emergency_stations.", {"type": "string"}, required=False
+        ),
+        "point": _input(
+            "Start point",
+            "[lon, lat] in CRS84, instead of a station.",
+            _POINT_SCHEMA,
+            required=False,
+        ),
+        "seconds": _input(
+            "Time limit (s)",
+            f"Travel time limit, 0 < seconds <= {MAX_ISOCHRONE_S:g} (default 240).",
+            {"type": "number", "default": 240},
+            required=False,
+        ),
+        "preemption": _input(
+            "Preemption",
+            "Leave out the expected signal waits (default false).",
+            {"type": "boolean", "default": False},
+            required=False,
+        ),
+        "profile": _PROFILE,
+    },
+    {
+        "isochrones": {
+            "title": "Isochrone polygons",
+            "schema": {"type": "object", "contentMediaType": "application/geo+json"},
+        }
+    },
+    {"seconds": 240, "preemption": True},
+)
+
+
+# -- input checks ----------------------------------------------------------------------
+def _point(graph: RoadGraph, value: Any, *, name: str) -> tuple[float, float]:
+    """A [lon, lat] input (or a GeoJSON Point) in CRS84, refused when it looks swapped."""
+    if isinstance(value, Mapping):
+        if value.get("type") != "Point":
+            msg = f"input {name}={value!r} must be [lon, lat] or a GeoJSON Point"
+            raise InvalidInput(msg)
+        value = value.get("coordinates")
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
+    ):
+        msg = f"input {name}={value!r} must be [lon, lat], two numbers in CRS84"
+        raise InvalidInput(msg)
+    lon, lat = check_lonlat(value, name=f"input {name}")
+    net = graph.net
+    box = (
+        float(net.lon.min()) - _SWAP_MARGIN_DEG,
+        float(net.lat.min()) - _SWAP_MARGIN_DEG,
+        float(net.lon.max()) + _SWAP_MARGIN_DEG,
+        float(net.lat.max()) + _SWAP_MARGIN_DEG,
+    )
+
+    def inside(x: float, y: float) -> bool:
+        return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+    if not inside(lon, lat) and inside(lat, lon):
+        msg = (
+            f"input {name}={list(value)!r} lies outside the road network, and "
+            f"[{lat}, {lon}] lies on it: give [lon, lat], longitude first"
+        )
+        raise InvalidInput(msg)
+    return lon, lat
+
+
+def _depart(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        msg = f"input depart={value!r} must be an RFC 3339 date-time string"
+        raise InvalidInput(msg)
+    from routing.graph import parse_depart
+
+    return parse_depart(value, name="input depart")
+
+
+def _profile(value: Any) -> str:
+    from routing.profiles import get_profile
+
+    if value is None:
+        return "emergency"
+    if not isinstance(value, str):
+        msg = f"input profile={value!r} must be 'car' or 'emergency'"
+        raise InvalidInput(msg)
+    return get_profile(value).name
+
+
+def _stations(graph: RoadGraph, value: Any) -> list[Station] | None:
+    """Station ids of the twin, or objects {id, name, lon, lat}; None: all of the twin's."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        msg = f"input stations={value!r} must be a non-empty list of station ids or objects"
+        raise InvalidInput(msg)
+    known = {s.osm_id: s for s in graph.net.stations}
+    out: list[Station] = []
+    for item in value:
+        if isinstance(item, str):
+            if item not in known:
+                msg = f"input stations names {item!r}, not a station of the twin; known: {sorted(known)}"
+                raise InvalidInput(msg)
+            out.append(known[item])
+        elif isinstance(item, Mapping):
+            sid = item.get("id")
+            if not isinstance(sid, str | int) or isinstance(sid, bool):
+                msg = f"input stations item {dict(item)!r} needs an id"
+                raise InvalidInput(msg)
+            lon, lat = _point(graph, [item.get("lon"), item.get("lat")], name=f"stations[{sid}]")
+            name = item.get("name")
+            out.append(
+                Station(str(sid), name if isinstance(name, str) else "", "station", lon, lat)
+            )
+        else:
+            msg = f"input stations item {item!r} must be a station id or an object {{id, lon, lat}}"
+            raise InvalidInput(msg)
+    return out
+
+
+def _seconds(value: Any) -> float:
+    if value is None:
+        return 240.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"input seconds={value!r} must be a number of seconds"
+        raise InvalidInput(msg)
+    if not 0 < float(value) <= MAX_ISOCHRONE_S:
+        msg = f"input seconds={value!r} must lie in (0, {MAX_ISOCHRONE_S:g}]"
+        raise InvalidInput(msg)
+    return float(value)
+
+
+def _flag(value: Any, *, name: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        msg = f"input {name}={value!r} must be true or false"
+        raise InvalidInput(msg)
+    return value
+
+
+def _check_known(data: Mapping[str, Any], metadata: Mapping[str, Any]) -> None:
+    unknown = sorted(set(data) - set(metadata["inputs"]))
+    if unknown:
+        msg = (
+            f"inputs {unknown} are not inputs of process {metadata['id']!r}; "
+            f"its inputs are {sorted(metadata['inputs'])}"
+        )
+        raise InvalidInput(msg)
+
+
+# -- processors ------------------------------------------------------------------------
+class _RoutingProcessor(BaseProcessor):
+    """Shared plumbing: the live store's graph, input checks, errors as execute errors."""
+
+    METADATA: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, processor_def: dict[str, Any]) -> None:
+        super().__init__(processor_def, self.METADATA)
+        self._def = processor_def
+
+    def execute(
+        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        try:
+            if not isinstance(data, Mapping):
+                msg = "inputs must be a JSON object"
+                raise InvalidInput(msg)
+            _check_known(data, self.METADATA)
+            return self.mimetype, self._run(data)
+        except TwinError as exc:
+            err = ProcessorExecuteError(user_msg=exc.msg)
+            err.http_status_code = exc.status
+            err.ogc_exception_code = exc.code
+            raise err from None
+
+    mimetype = "application/json"
+
+    def _graph(self, profile: str) -> RoadGraph:
+        from routing.service_graph import graph_for
+        from twin.service.processes import store_for
+
+        return graph_for(store_for(self._def), profile)
+
+    def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class GreenWavePlanProcessor(_RoutingProcessor):
+    """The green-wave plan of a route between two points."""
+
+    METADATA = GREENWAVE_METADATA
+
+    def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        from routing.greenwave import plan_green_wave
+
+        profile = _profile(data.get("profile"))
+        depart = _depart(data.get("depart"))
+        graph = self._graph(profile)
+        for key in ("origin", "destination"):
+            if data.get(key) is None:
+                msg = f"input {key} is required: [lon, lat] in CRS84"
+                raise InvalidInput(msg)
+        origin = _point(graph, data["origin"], name="origin")
+        destination = _point(graph, data["destination"], name="destination")
+        vehicle = data.get("vehicle_id", "ev-1")
+        priority = data.get("priority", 1)
+        if not isinstance(vehicle, str) or not vehicle:
+            msg = f"input vehicle_id={vehicle!r} must be a non-empty string"
+            raise InvalidInput(msg)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            msg = f"input priority={priority!r} must be an integer"
+            raise InvalidInput(msg)
+        plan = plan_green_wave(
+            graph, origin, destination, depart=depart, vehicle_id=vehicle, priority=priority
+        )
+        out = plan.to_dict()
+        return {
+            "profile": profile,
+            "summary": {
+                "travel_time_s": out["route"]["travel_time_s"],
+                "length_m": out["route"]["length_m"],
+                "signal_count": len(out["signals"]),
+                "eta_no_preemption_s": out["eta_no_preemption_s"],
+                "eta_preemption_s": out["eta_preemption_s"],
+                "time_saved_s": out["time_saved_s"],
+            },
+            "plan": out,
+        }
+
+
+class DispatchProcessor(_RoutingProcessor):
+    """Stations ranked by travel time to an incident."""
+
+    METADATA = DISPATCH_METADATA
+
+    def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        from routing.dispatch import rank_stations
+        from routing.errors import NoRoute
+
+        profile = _profile(data.get("profile"))
+        depart = _depart(data.get("depart"))
+        graph = self._graph(profile)
+        if data.get("incident") is None:
+            msg = "input incident is required: [lon, lat] in CRS84"
+            raise InvalidInput(msg)
+        incident = _point(graph, data["incident"], name="incident")
+        stations = _stations(graph, data.get("stations"))
+        graph.snap(incident, name="input incident")  # off the network: say so
+        ranked = rank_stations(graph, incident, stations=stations, depart=depart)
+        if not ranked:
+            msg = f"no station reaches the incident {list(incident)!r} by road"
+            raise NoRoute(msg)
+        return {
+            "incident": list(incident),
+            "profile": profile,
+            "depart": None if depart is None else depart.isoformat(),
+            "stations": [
+                {
+                    **c.to_dict(),
+                    "route": {
+                        "geometry": shapely.geometry.mapping(c.route.geometry),
+                        "node_ids": c.route.node_ids,
+                    },
+                }
+                for c in ranked
+            ],
+        }
+
+
+class IsochroneProcessor(_RoutingProcessor):
+    """The area a station or a point reaches within a time limit."""
+
+    METADATA = ISOCHRONE_METADATA
+
+    def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        from routing.dispatch import isochrones
+
+        profile = _profile(data.get("profile"))
+        seconds = _seconds(data.get("seconds"))
+        preemption = _flag(data.get("preemption"), name="preemption")
+        graph = self._graph(profile)
+        station, point = data.get("station"), data.get("point")
+        if station is not None and point is not None:
+            msg = "give input station or input point, not both"
+            raise InvalidInput(msg)
+        stations: list[Station] | None
+        if point is not None:
+            lon, lat = _point(graph, point, name="point")
+            stations = [Station("point", "", "point", lon, lat)]
+        elif station is not None:
+            if not isinstance(station, str):
+                msg = f"input station={station!r} must be a station id"
+                raise InvalidInput(msg)
+            stations = _stations(graph, [station])
+        else:
+            stations = None
+        for st in stations or ():
+            graph.snap((st.lon, st.lat), name=f"input {'point' if point else 'station'}")
+        found = isochrones(graph, stations=stations, limit_s=seconds, preemption=preemption)
+        return {
+            "type": "FeatureCollection",
+            "features": [i.to_feature() for i in found],
+            "profile": profile,
+            "seconds": seconds,
+            "preemption": preemption,
+        }

@@ -1,0 +1,149 @@
+"""The routing processes through the real service over a Helsinki twin."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shapely.geometry import Point, shape
+
+from routing.graph import RoadGraph
+from tests.service.conftest import settings_for
+from twin.build import build_twin
+from twin.plugins import load_plugins
+from twin.service import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+# The router's engine may only be dropped on the thread that made it; a graph the cycle
+# collector frees on another thread is reported (and leaked), which is not a failure.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+ROOT = Path(__file__).resolve().parents[2]
+HELSINKI = ROOT / "data" / "helsinki.osm.pbf"
+DEPART = "2024-03-01T08:00:00Z"
+A, B = [24.9384, 60.1699], [24.9449, 60.1660]
+STATION = "r167018"  # Erottajan paloasema, the extract's fire station
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    folder = tmp_path_factory.mktemp("routing-svc")
+    db = str(folder / "helsinki.gpkg")
+    build_twin(HELSINKI, db, plugins=[p for p in load_plugins() if p.name in {"layers", "routing"}])
+    app = create_app(db, settings=settings_for(folder))
+    with TestClient(app, base_url="http://127.0.0.1:5000") as c:
+        yield c
+
+
+def _run(client: TestClient, pid: str, inputs: dict[str, Any]) -> Any:
+    return client.post(f"/processes/{pid}/execution", json={"inputs": inputs})
+
+
+def test_processes_are_listed_and_described(client: TestClient) -> None:
+    ids = {p["id"] for p in client.get("/processes").json()["processes"]}
+    assert {"greenwave-plan", "dispatch", "isochrone"} <= ids
+    desc = client.get("/processes/isochrone").json()
+    assert {"station", "point", "seconds", "preemption", "profile"} <= set(desc["inputs"])
+
+
+def test_greenwave_plan(client: TestClient, helsinki_ev: RoadGraph) -> None:
+    r = _run(client, "greenwave-plan", {"origin": A, "destination": B, "depart": DEPART})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    expected = helsinki_ev.route(tuple(A), tuple(B), depart=DEPART)
+    assert out["summary"]["travel_time_s"] == pytest.approx(expected.travel_time_s, abs=1e-3)
+    assert out["plan"]["route"]["node_ids"] == expected.node_ids
+    signals = out["plan"]["signals"]
+    assert out["summary"]["signal_count"] == len(signals) > 0
+    assert out["summary"]["eta_preemption_s"] < out["summary"]["eta_no_preemption_s"]
+    known = {j["junction_id"] for j in helsinki_ev.signals()}
+    assert {s["junction_id"] for s in signals} <= known
+    assert out["plan"]["depart"].startswith("2024-03-01T08:00:00")
+
+
+def test_dispatch_ranks_stations(client: TestClient, helsinki_ev: RoadGraph) -> None:
+    r = _run(client, "dispatch", {"incident": B, "depart": DEPART})
+    assert r.status_code == 200, r.text
+    out = r.json()["stations"]
+    assert [c["station"]["osm_id"] for c in out] == [STATION]
+    # Given stations are ranked by their travel time to the incident.
+    mine = [{"id": "far", "lon": A[0], "lat": A[1]}, {"id": "near", "lon": 24.9440, "lat": 60.1665}]
+    r = _run(client, "dispatch", {"incident": B, "stations": mine, "profile": "emergency"})
+    assert r.status_code == 200, r.text
+    got = r.json()["stations"]
+    times = {c["station"]["osm_id"]: c["travel_time_s"] for c in got}
+    for s in mine:
+        route = helsinki_ev.route((s["lon"], s["lat"]), tuple(B))
+        assert times[str(s["id"])] == pytest.approx(route.travel_time_s, abs=0.01)
+    assert [c["rank"] for c in got] == [1, 2]
+    assert got[0]["travel_time_s"] <= got[1]["travel_time_s"]
+
+
+def test_isochrone_with_and_without_preemption(client: TestClient) -> None:
+    areas = {}
+    for pre in (False, True):
+        r = _run(client, "isochrone", {"station": STATION, "seconds": 120, "preemption": pre})
+        assert r.status_code == 200, r.text
+        (feat,) = r.json()["features"]
+        poly = shape(feat["geometry"])
+        assert poly.is_valid and poly.geom_type in {"Polygon", "MultiPolygon"}
+        assert feat["properties"]["preemption"] is pre
+        areas[pre] = poly
+    assert areas[True].area > areas[False].area
+    r = _run(client, "isochrone", {"point": A, "seconds": 60})
+    assert r.status_code == 200, r.text
+    (feat,) = r.json()["features"]
+    assert shape(feat["geometry"]).distance(Point(A)) < 0.001
+
+
+def test_isochrone_as_a_job(client: TestClient) -> None:
+    r = client.post(
+        "/processes/isochrone/execution",
+        json={"inputs": {"station": STATION, "seconds": 90}},
+        headers={"Prefer": "respond-async"},
+    )
+    assert r.status_code == 201, r.text
+    job = r.headers["Location"]
+    deadline = time.monotonic() + 60
+    while True:
+        status = client.get(job, params={"f": "json"}).json()
+        if status["status"] in ("successful", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status["status"] == "successful", status
+    res = client.get(f"{job}/results", params={"f": "json"}).json()
+    assert res["features"][0]["properties"]["station_id"] == STATION
+
+
+@pytest.mark.parametrize(
+    ("pid", "inputs", "message"),
+    [
+        ("greenwave-plan", {"origin": [24.0, 60.0], "destination": B}, "snap limit"),
+        ("greenwave-plan", {"origin": [60.1699, 24.9384], "destination": B}, "longitude first"),
+        ("greenwave-plan", {"origin": [200.0, 60.0], "destination": B}, "outside CRS84"),
+        ("greenwave-plan", {"origin": A, "destination": B, "depart": "yesterday"}, "RFC 3339"),
+        ("greenwave-plan", {"origin": A}, "input destination is required"),
+        ("greenwave-plan", {"origin": "here", "destination": B}, "must be [lon, lat]"),
+        ("greenwave-plan", {"origin": A, "destination": B, "profile": "bike"}, "'bike'"),
+        ("greenwave-plan", {"origin": A, "destination": B, "speed": 3}, "not inputs of"),
+        ("dispatch", {"incident": [24.0, 60.0]}, "snap limit"),
+        ("dispatch", {"incident": B, "stations": ["x1"]}, "not a station of the twin"),
+        ("dispatch", {"incident": B, "depart": 5}, "RFC 3339"),
+        ("isochrone", {"station": STATION, "seconds": -5}, "input seconds=-5"),
+        ("isochrone", {"station": STATION, "preemption": "yes"}, "true or false"),
+        ("isochrone", {"station": STATION, "point": A}, "not both"),
+        ("isochrone", {"point": [24.0, 60.0]}, "snap limit"),
+    ],
+)
+def test_bad_input_is_400_with_a_message(
+    client: TestClient, pid: str, inputs: dict[str, Any], message: str
+) -> None:
+    r = _run(client, pid, inputs)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["description"]

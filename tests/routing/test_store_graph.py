@@ -1,0 +1,259 @@
+"""The road graph stored in the twin: built by `twin build`, loaded back exactly, cached."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from routing._build import Net
+from routing._store_graph import COLLECTIONS, build_road_layers, graph_features
+from routing.errors import NoRoute, PointNotOnNetwork
+from routing.graph import RoadGraph
+from routing.service_graph import cached_graphs, graph_for, road_version
+from twin.build import BuildContext, build_twin
+from twin.errors import InvalidInput, NotComputable
+from twin.plugins import load_plugins
+from twin.store import Store, open_store
+from twin.temporal import Instant
+
+# The router's engine may only be dropped on the thread that made it; a graph the cycle
+# collector frees on another thread is reported (and leaked), which is not a failure.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+ROOT = Path(__file__).resolve().parents[2]
+HELSINKI = ROOT / "data" / "helsinki.osm.pbf"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+T1 = datetime(2024, 6, 1, tzinfo=UTC)
+PAIRS = 300
+
+
+def _plugins(*names: str) -> list[Any]:
+    return [p for p in load_plugins() if p.name in names]
+
+
+@pytest.fixture(scope="module")
+def twin_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """Helsinki built by `twin build`'s steps for the map layers and the road graph."""
+    db = str(tmp_path_factory.mktemp("twin") / "helsinki.gpkg")
+    ctx = build_twin(HELSINKI, db, plugins=_plugins("layers", "routing"))
+    return db, ctx.report
+
+
+@pytest.fixture(scope="module")
+def twin(twin_db: tuple[str, dict[str, Any]]) -> Iterator[Store]:
+    with open_store(twin_db[0], create=False) as s:
+        yield s
+
+
+def _canonical(net: Net) -> tuple[Any, ...]:
+    ids = net.osm_ids
+    edges = sorted(
+        (
+            int(ids[net.tail[e]]),
+            int(ids[net.head[e]]),
+            net.ways[e],
+            float(net.length_m[e]),
+            float(net.time_s[e]),
+            float(net.signal_delay_s[e]),
+            net.highways[e],
+            net.edge_coords(e).tobytes(),
+        )
+        for e in range(net.edge_count)
+    )
+    nodes = sorted(
+        zip(
+            ids.tolist(), net.lon.tolist(), net.lat.tolist(), net.signal_nodes.tolist(), strict=True
+        )
+    )
+    junctions = sorted(
+        (int(ids[i]), int(net.cluster_ids[c])) for i, c in enumerate(net.cluster) if c >= 0
+    )
+    return edges, nodes, junctions, sorted(net.restrictions, key=lambda r: r.relation_id)
+
+
+def _random_points(graph: RoadGraph, n: int, seed: int) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    lo_x, hi_x = float(graph.net.lon.min()), float(graph.net.lon.max())
+    lo_y, hi_y = float(graph.net.lat.min()), float(graph.net.lat.max())
+    return [(rng.uniform(lo_x, hi_x), rng.uniform(lo_y, hi_y)) for _ in range(n)]
+
+
+def _same_routes(a: RoadGraph, b: RoadGraph, *, seed: int) -> int:
+    """Route random point pairs on both graphs; assert equal answers; return routes found."""
+    pts = _random_points(b, 2 * PAIRS, seed)
+    found = 0
+    for o, d in zip(pts[::2], pts[1::2], strict=True):
+        try:
+            rb = b.route(o, d, depart=T0)
+        except (NoRoute, PointNotOnNetwork) as exc:
+            with pytest.raises(type(exc)):
+                a.route(o, d, depart=T0)
+            continue
+        ra = a.route(o, d, depart=T0)
+        assert ra.travel_time_s == rb.travel_time_s, (o, d)
+        assert ra.length_m == pytest.approx(rb.length_m, abs=1e-6)
+        found += 1
+    return found
+
+
+def test_build_writes_the_road_layers(twin: Store, twin_db: tuple[str, dict[str, Any]]) -> None:
+    report = twin_db[1]
+    names = {c.name for c in twin.collections()}
+    assert {c.name for c in COLLECTIONS} <= names
+    assert {c.name for c in COLLECTIONS} <= set(report)
+    car = RoadGraph.from_store(twin, profile="car")
+    ev = RoadGraph.from_store(twin, profile="emergency")
+    edges = twin.read_frame("road_edges")
+    assert report["road_edges"].created == len(edges)
+    assert edges["car_time_s"].notna().sum() == car.edge_count
+    assert edges["emergency_time_s"].notna().sum() == ev.edge_count
+    # Edges only the emergency profile may drive (bus lanes, contraflow) have no car time.
+    assert (edges["car_time_s"].isna() & edges["emergency_time_s"].notna()).any()
+    nodes = twin.read_frame("road_nodes")
+    stored_signals = set(nodes.loc[nodes["signal"].astype(bool), "osm_id"].astype(int))
+    graph_signals = {int(n) for g in (car, ev) for n in g.net.osm_ids[g.net.signal_nodes].tolist()}
+    assert stored_signals == graph_signals and len(graph_signals) > 50
+    rules = twin.read_frame("road_turn_restrictions")
+    assert int(rules["car"].sum()) == len(car.net.restrictions)
+    assert int(rules["emergency"].sum()) == len(ev.net.restrictions)
+
+
+@pytest.mark.parametrize("profile", ["car", "emergency"])
+def test_store_graph_equals_osm_graph(
+    twin: Store, profile: str, helsinki_car: RoadGraph, helsinki_ev: RoadGraph
+) -> None:
+    osm = helsinki_car if profile == "car" else helsinki_ev
+    stored = RoadGraph.from_store(twin, profile=profile)
+    assert _canonical(stored.net) == _canonical(osm.net)
+    assert stored.net.cluster_ids.tolist() == osm.net.cluster_ids.tolist()
+    assert [s.osm_id for s in stored.net.stations] == sorted(s.osm_id for s in osm.net.stations)
+    found = _same_routes(stored, osm, seed=5)
+    assert found >= 200
+    ids = osm.net.osm_ids.tolist()
+    rng = random.Random(9)
+    for _ in range(PAIRS):
+        o, d = rng.sample(ids, 2)
+        assert stored.travel_time_ms(o, d) == osm.travel_time_ms(o, d)
+
+
+def test_rebuild_of_the_same_extract_changes_nothing(
+    twin_db: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    copy = tmp_path / "again.gpkg"
+    shutil.copy2(twin_db[0], copy)
+    ctx = build_twin(HELSINKI, str(copy), plugins=_plugins("routing"))
+    for spec in COLLECTIONS:
+        rep = ctx.report[spec.name]
+        assert (rep.created, rep.updated, rep.retired) == (0, 0, 0), spec.name
+        assert rep.unchanged > 0
+
+
+def _road_store(store: Store, helsinki_car: RoadGraph, helsinki_ev: RoadGraph) -> None:
+    feats = graph_features({"car": helsinki_car.net, "emergency": helsinki_ev.net})
+    for spec in COLLECTIONS:
+        store.ensure_collection(spec)
+    with store.transaction() as tx:
+        for spec in COLLECTIONS:
+            tx.sync(spec.name, feats[spec.name], valid_from=T0)
+
+
+def test_build_step_on_each_backend(store: Store, helsinki_ev: RoadGraph) -> None:
+    build_road_layers(BuildContext(store, HELSINKI, valid_from=T0), profiles=("emergency",))
+    stored = RoadGraph.from_store(store, profile="emergency")
+    assert _canonical(stored.net) == _canonical(helsinki_ev.net)
+    assert _same_routes(stored, helsinki_ev, seed=11) >= 200
+    with pytest.raises(NotComputable, match="holds no road a 'car' vehicle may drive"):
+        RoadGraph.from_store(store, profile="car")
+
+
+def _fastest_edge(graph: RoadGraph) -> tuple[str, int, float]:
+    """The stored edge most routes use: id, index and free-flow time."""
+    net = graph.net
+    counts = np.zeros(net.edge_count, dtype=np.int64)
+    for o, d in zip(*[iter(_random_points(graph, 80, 3))] * 2, strict=True):
+        try:
+            counts[graph.route(o, d, depart=T0).edges] += 1
+        except (NoRoute, PointNotOnNetwork):
+            continue
+    e = int(np.argmax(counts))
+    u, v = int(net.osm_ids[net.tail[e]]), int(net.osm_ids[net.head[e]])
+    return f"{u}-{v}", e, float(net.time_s[e])
+
+
+def test_an_edit_is_versioned_and_as_of_reads_the_old_graph(
+    tmp_path: Path, helsinki_car: RoadGraph, helsinki_ev: RoadGraph
+) -> None:
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        _road_store(store, helsinki_car, helsinki_ev)
+        fid, _, t = _fastest_edge(helsinki_car)
+        store.patch("road_edges", fid, properties={"car_time_s": t + 600.0}, valid_from=T1)
+        before = RoadGraph.from_store(store, profile="car", at=T0)
+        after = RoadGraph.from_store(store, profile="car")
+        assert _canonical(before.net) == _canonical(helsinki_car.net)
+        e = next(
+            i
+            for i in range(after.edge_count)
+            if f"{after.net.osm_ids[after.net.tail[i]]}-{after.net.osm_ids[after.net.head[i]]}"
+            == fid
+        )
+        assert after.net.time_s[e] == t + 600.0
+        assert len(store.history("road_edges", fid)) == 2
+        assert store.count("road_edges", time=Instant(T0)) == store.count("road_edges")
+
+
+def test_graph_for_caches_per_store_profile_and_change(
+    tmp_path: Path, helsinki_car: RoadGraph, helsinki_ev: RoadGraph
+) -> None:
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        _road_store(store, helsinki_car, helsinki_ev)
+        v0 = road_version(store)
+        assert v0 > 0
+        a, b = (24.9384, 60.1699), (24.9449, 60.1660)
+        results: list[tuple[int, bool, float]] = []
+
+        def use() -> None:  # a graph per thread, over one set of arrays read once
+            g = graph_for(store, "car")
+            results.append((id(g.net), graph_for(store, "car") is g, g.route(a, b).travel_time_s))
+
+        threads = [threading.Thread(target=use) for _ in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        car = graph_for(store, "car")
+        assert results == [(id(car.net), True, car.route(a, b).travel_time_s)] * 6
+        ev = graph_for(store, "emergency")
+        assert ev is not car and ev.profile.name == "emergency"
+        assert set(cached_graphs(store)) == {"car", "emergency"}
+        # A change elsewhere keeps the graphs; a change to a road layer reloads them.
+        from twin.store import CollectionSpec, Feature
+
+        store.ensure_collection(CollectionSpec("notes", "Notes", geometry_type="Point"))
+        store.create("notes", [Feature("n1", None, {})])
+        assert graph_for(store, "car") is car
+        assert road_version(store) == v0
+        fid, e, t = _fastest_edge(car)
+        store.patch("road_edges", fid, properties={"car_time_s": t + 300.0})
+        assert road_version(store) > v0
+        car2 = graph_for(store, "car")
+        assert car2 is not car
+        assert float(car2.net.time_s[e]) == t + 300.0
+        assert graph_for(store, "car") is car2
+        assert graph_for(store, "emergency") is not ev  # same layers: reloaded too
+        with pytest.raises(InvalidInput, match="profile='bike' is not known"):
+            graph_for(store, "bike")
+
+
+def test_a_twin_without_a_road_graph_says_so(tmp_path: Path) -> None:
+    with (
+        open_store(str(tmp_path / "empty.gpkg")) as store,
+        pytest.raises(NotComputable, match="holds no road graph"),
+    ):
+        graph_for(store, "car")
