@@ -1,4 +1,4 @@
-"""The ``twin change`` command group: detect, evaluate, demo.
+"""The ``twin change`` command group: detect, evaluate, demo and cases.
 
 Heavy imports happen inside the commands, so that ``twin --help`` stays fast.
 """
@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
+
+from twin.cli import TwinGroup, db_option
+from twin.errors import InvalidInput
 
 __all__ = ["change_group"]
 
@@ -93,3 +97,110 @@ def evaluate(folder: Path, method: str, res: float | None, per_image: bool) -> N
     if per_image:
         out["per_image"] = scores.per_image
     click.echo(json.dumps(out))
+
+
+@change_group.command()
+@db_option
+@click.option("--size", type=float, default=500.0, show_default=True, help="Side in metres.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the epochs.")
+@click.option("--method", default="building", show_default=True, help="Detector name.")
+def demo(db: str, size: float, seed: int, method: str) -> None:
+    """Generated epochs of the twin's city, permits and one detection run into the twin."""
+    from change_detection.demo import run_demo
+    from twin.store import open_store
+
+    if not size > 0:
+        msg = f"--size={size!r} must be a positive number of metres"
+        raise InvalidInput(msg)
+    with open_store(db, create=False) as store:
+        if "buildings" not in {c.name for c in store.collections()}:
+            msg = f"the twin at {db} has no buildings to render epochs from; run 'twin build'"
+            raise InvalidInput(msg)
+        out = run_demo(store, size=size, seed=seed, method=method, actor="twin change demo")
+    click.echo(json.dumps(out))
+
+
+_STATUS = click.Choice(["new", "under_review", "confirmed", "dismissed", "enforced", "closed"])
+
+
+@change_group.group(cls=TwinGroup)
+def cases() -> None:
+    """Suspected illegal building cases: list, change status, report."""
+
+
+def _case_row(fv: Any) -> dict[str, Any]:
+    from twin.temporal import format_time
+
+    p = fv.properties
+    return {
+        "case_id": fv.id,
+        "status": p.get("status"),
+        "since": format_time(fv.valid_from),
+        "version": fv.version,
+        "area_m2": p.get("area_m2"),
+        "confidence": p.get("confidence"),
+        "address_code": p.get("address_code"),
+        "address_label": p.get("address_label"),
+        "updated_by": p.get("updated_by"),
+        "note": p.get("note"),
+        "run_id": p.get("run_id"),
+    }
+
+
+@cases.command(name="list")
+@click.option("--status", type=_STATUS, default=None, help="Only cases in this status.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "text"]),
+    default="text",
+    show_default=True,
+    help="Output as JSON or as lines of text.",
+)
+@db_option
+def list_(status: str | None, fmt: str, db: str) -> None:
+    """List the current cases, by case id."""
+    from change_detection.cases import list_cases
+    from twin.store import open_store
+
+    with open_store(db, create=False) as store:
+        rows = [_case_row(fv) for fv in list_cases(store, status)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No cases." if status is None else f"No cases in status {status!r}.")
+    for r in rows:
+        area = f"{r['area_m2']:.0f} m²" if r["area_m2"] is not None else "-"
+        click.echo(
+            f"{r['case_id']}  {r['status']:<12} {area:>8}  conf {r['confidence'] or 0:.2f}  "
+            f"{r['address_label'] or '(no address)'}  since {r['since']} by {r['updated_by']}"
+        )
+
+
+@cases.command(name="set")
+@click.argument("case_id")
+@click.argument("status", type=_STATUS)
+@click.option("--by", "by", required=True, help="Who makes the change.")
+@click.option("--note", default=None, help="Why.")
+@db_option
+def set_(case_id: str, status: str, by: str, note: str | None, db: str) -> None:
+    """Move CASE_ID to STATUS (the workflow decides which moves are allowed)."""
+    from change_detection.cases import set_status
+    from twin.store import open_store
+
+    with open_store(db, create=False) as store:
+        fv = set_status(store, case_id, status, by=by, note=note)
+        click.echo(json.dumps(_case_row(fv), ensure_ascii=False))
+
+
+@cases.command()
+@db_option
+def report(db: str) -> None:
+    """Counts by status, and every dismissed case with who dismissed it and why."""
+    from change_detection.cases import dismissed_report, status_counts
+    from twin.store import open_store
+
+    with open_store(db, create=False) as store:
+        out = {"counts": status_counts(store), "dismissed": dismissed_report(store)}
+    click.echo(json.dumps(out, ensure_ascii=False))

@@ -1,0 +1,160 @@
+"""The demo in the build: generated epochs of the twin's own city, one detection run.
+
+When the twin has buildings, the build renders two epochs of a square of the city from
+them (:func:`~change_detection.synth.render_epochs`, seeded, so every build shows the
+same thing), writes the permits the generator granted, and runs detection once, so the
+served twin shows change patches and suspected illegal buildings from the start. A
+twin that holds the demo already is left alone. ``TWIN_CHANGE_DEMO=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from twin.build import BuildContext
+from twin.store import Store
+from twin.store.base import SyncReport
+
+__all__ = ["DEMO_PERMIT_PREFIX", "DemoSettings", "build_demo", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+DEMO_PERMIT_PREFIX = "demo-"
+
+
+class DemoSettings(BaseSettings):
+    """Settings of the demo run (``TWIN_CHANGE_DEMO``, ``TWIN_CHANGE_DEMO_SIZE``, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_", env_file=".env", extra="ignore")
+
+    change_demo: bool = True
+    change_demo_size: float = 500.0
+    change_demo_seed: int = 0
+    change_demo_method: str = "building"
+
+
+def _square(frame: Any, size: float) -> tuple[Any, tuple[float, float, float, float]]:
+    """The buildings in metres (UTM) and a square of ``size`` at the centre of their extent."""
+    utm = frame.to_crs(frame.estimate_utm_crs())
+    minx, miny, maxx, maxy = utm.total_bounds
+    cx, cy, half = (minx + maxx) / 2.0, (miny + maxy) / 2.0, size / 2.0
+    return utm, (cx - half, cy - half, cx + half, cy + half)
+
+
+def _has_demo(store: Store, run_id: str) -> bool:
+    """Whether a run of this id wrote patches into the twin already."""
+    from change_detection._collections import PATCHES
+    from twin.store import Query
+    from twin.store.filters import Compare, CompareOp
+
+    if PATCHES.name not in {c.name for c in store.collections()}:
+        return False
+    where = Compare("run_id", CompareOp.EQ, run_id)
+    return len(store.query(PATCHES.name, Query(where=where, limit=1))) > 0
+
+
+def run_demo(
+    store: Store,
+    *,
+    size: float = 500.0,
+    seed: int = 0,
+    method: str = "building",
+    actor: str = "twin build",
+) -> dict[str, Any]:
+    """Render the demo epochs from the store's buildings, write permits, patches and cases.
+
+    Returns what was done: the run's report, the seconds taken and the truth counts of
+    the generated changes. Everything is written in one transaction.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from change_detection.store_io import (
+        ensure_collections,
+        permit_features,
+        prepare_run,
+        write_run,
+    )
+    from change_detection.synth import render_epochs
+
+    start = time.perf_counter()
+    run_id = f"demo-seed{seed}"
+    if _has_demo(store, run_id):
+        return {"skipped": f"the twin holds the demo run {run_id!r} already"}
+    frame = store.read_frame("buildings")
+    if frame.empty:
+        return {"skipped": "the twin has no buildings"}
+    height = pd.to_numeric(frame.get("height"), errors="coerce")
+    buildings = gpd.GeoDataFrame({"height": height}, geometry=frame.geometry, crs=frame.crs)
+    utm, bounds = _square(buildings, size)
+    with tempfile.TemporaryDirectory(prefix="twin-change-demo-") as tmp:
+        scene = render_epochs(utm, tmp, seed=seed, bounds=bounds)
+        run = prepare_run(
+            store,
+            scene.before,
+            scene.after,
+            date_before=scene.dates[0],
+            date_after=scene.dates[1],
+            method=method,
+            buildings=scene.buildings,
+            permits=scene.permits,
+            run_id=run_id,
+        )
+    permits = permit_features(scene.permits, id_prefix=f"{DEMO_PERMIT_PREFIX}{run_id}-")
+    ensure_collections(store)
+    with store.atomic():
+        with store.transaction(actor=actor) as tx:
+            for f in permits:
+                tx.create("permits", [f], valid_from=pd.Timestamp(f.properties["valid_start"]))
+        report = write_run(store, run, actor=actor)
+    truth = scene.truth["kind"].value_counts().to_dict()
+    seconds = round(time.perf_counter() - start, 2)
+    log.info(
+        "change demo: %d patches, %d cases, %d permits in %.1f s",
+        report.patches,
+        len(report.cases_created),
+        len(permits),
+        seconds,
+    )
+    return {
+        **report.to_dict(),
+        "permits": len(permits),
+        "truth": {str(k): int(v) for k, v in truth.items()},
+        "bounds_utm": [round(v, 1) for v in bounds],
+        "seconds": seconds,
+    }
+
+
+def build_demo(ctx: BuildContext) -> None:
+    """The package's build step: the demo run, when the twin has buildings."""
+    from change_detection.store_io import ensure_collections
+
+    settings = DemoSettings()
+    ensure_collections(ctx.store)
+    if not settings.change_demo:
+        log.info("change demo: skipped, TWIN_CHANGE_DEMO is off")
+        return
+    if "buildings" not in {c.name for c in ctx.store.collections()}:
+        log.info("change demo: skipped, the twin has no buildings")
+        return
+    done = run_demo(
+        ctx.store,
+        size=settings.change_demo_size,
+        seed=settings.change_demo_seed,
+        method=settings.change_demo_method,
+    )
+    if "skipped" in done:
+        log.info("change demo: skipped, %s", done["skipped"])
+        return
+    # The build reports what each step changed per collection, as sync reports.
+    for name, n in (
+        ("permits", done["permits"]),
+        ("change_patches", done["patches"]),
+        ("illegal_building_cases", done["cases_created"]),
+    ):
+        ctx.report[name] = SyncReport(created=n)

@@ -1,0 +1,82 @@
+"""The demo in the build: permits, one detection run, cases served with addresses."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from change_detection.cases import list_cases
+from change_detection.demo import build_demo, run_demo
+from tests.service.conftest import settings_for
+from twin.build import BuildContext, build_twin
+from twin.plugins import load_plugins
+from twin.service import create_app
+from twin.store import open_store
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+HELSINKI = Path(__file__).resolve().parents[2] / "data" / "helsinki.osm.pbf"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Helsinki twin built with the map layers, the addresses and the demo."""
+    db = str(tmp_path_factory.mktemp("demo") / "helsinki.gpkg")
+    names = ("layers", "addressing", "change_detection")
+    build_twin(HELSINKI, db, plugins=[p for p in load_plugins() if p.name in names])
+    return db
+
+
+@pytest.mark.slow
+def test_the_build_writes_permits_patches_and_cases(built: str) -> None:
+    with open_store(built, create=False) as store:
+        names = {c.name for c in store.collections()}
+        assert {"permits", "change_patches", "illegal_building_cases"} <= names
+        permits = store.query("permits").features
+        assert permits and all(p.id.startswith("demo-") for p in permits)
+        patches = store.query("change_patches").features
+        suspected = [p for p in patches if p.properties["class"] == "new_unpermitted"]
+        cases = list_cases(store)
+        assert len(cases) == len(suspected) >= 1
+        buildings = store.read_frame("buildings")
+        for case in cases:
+            p = case.properties
+            assert p["status"] == "new" and p["run_id"] == "demo-seed0"
+            # the nearest standard address, from the registry the build made
+            address = store.get("addresses", p["address_code"])
+            assert address.properties["label"] == p["address_label"]
+            assert 0 <= p["address_distance_m"] <= 150
+            # a suspected building stands where the registry has none
+            assert not buildings.geometry.intersects(case.geometry).any()
+        again = run_demo(store)
+        assert "already" in again["skipped"]
+        assert store.count("illegal_building_cases") == len(cases)
+
+
+@pytest.mark.slow
+def test_the_served_twin_shows_the_cases(built: str, tmp_path: Path) -> None:
+    app = create_app(built, settings=settings_for(tmp_path))
+    with TestClient(app, base_url="http://127.0.0.1:5000") as client:
+        ids = {
+            c["id"] for c in client.get("/collections", params={"f": "json"}).json()["collections"]
+        }
+        assert {"permits", "change_patches", "illegal_building_cases"} <= ids
+        doc = client.get(
+            "/collections/illegal_building_cases/items",
+            params={"f": "json", "filter": "status = 'new'"},
+        ).json()
+        assert doc["numberMatched"] >= 1
+        assert all(f["properties"]["after_png"] for f in doc["features"])
+
+
+def test_a_twin_without_buildings_gets_empty_collections(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        ctx = BuildContext(store, HELSINKI)
+        build_demo(ctx)
+        names = {c.name for c in store.collections()}
+        assert {"permits", "change_patches", "illegal_building_cases"} <= names
+        assert store.count("change_patches") == 0 and ctx.report == {}

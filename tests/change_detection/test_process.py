@@ -1,0 +1,216 @@
+"""The detect-changes process and case updates through the real service."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from change_detection.store_io import PreparedRun, write_run
+from change_detection.synth import DemoScene
+from tests.change_detection.test_cases import fill_registry, prepared, scene  # noqa: F401
+from tests.service.conftest import EDITOR, READER, settings_for
+from twin.service import create_app
+from twin.service.features import actor_of
+from twin.store import Store, open_store
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+BASE = "http://127.0.0.1:5000"
+EXECUTE = "/processes/detect-changes/execution"
+CASES = "/collections/illegal_building_cases/items"
+
+
+@pytest.fixture
+def served(tmp_path: Path, scene: DemoScene) -> Iterator[tuple[TestClient, Store]]:  # noqa: F811
+    """A registry with buildings and permits and no case yet, served."""
+    store = open_store(str(tmp_path / "svc.gpkg"))
+    fill_registry(store, scene)
+    app = create_app(store, settings=settings_for(tmp_path))
+    with TestClient(app, base_url=BASE) as client:
+        yield client, store
+    store.close()
+
+
+def _inputs(scene: DemoScene, **change: Any) -> dict[str, Any]:  # noqa: F811
+    base = {
+        "before": str(scene.before),
+        "after": scene.after.as_uri(),
+        "date_before": scene.dates[0],
+        "date_after": scene.dates[1],
+        "method": "building",
+    }
+    return {"inputs": {k: v for k, v in (base | change).items() if v is not None}}
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    return store.count("change_patches"), store.count("illegal_building_cases")
+
+
+def test_process_is_listed(served: tuple[TestClient, Store]) -> None:
+    client, _ = served
+    desc = client.get("/processes/detect-changes").json()
+    assert set(desc["inputs"]) == {"before", "after", "date_before", "date_after", "method"}
+    assert "async-execute" in desc["jobControlOptions"]
+
+
+def test_sync_run_writes_patches_and_cases(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+) -> None:
+    client, store = served
+    r = client.post(EXECUTE, json=_inputs(scene), headers=EDITOR)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["run_id"].startswith("run-")
+    assert (out["patches"], out["cases_created"]) == _counts(store)
+    assert out["cases_created"] == out["classes"]["new_unpermitted"] >= 1
+    assert out["classes"]["new_permitted"] >= 1
+    assert sorted(out["case_ids"]) == sorted(fv.id for fv in store.query("illegal_building_cases"))
+    actors = {c.actor for c in store.changes() if c.collection == "illegal_building_cases"}
+    assert actors == {actor_of(EDITOR["X-API-Key"])}
+    # the cases are served with their evidence
+    doc = client.get(CASES, params={"f": "json"}).json()
+    assert len(doc["features"]) == out["cases_created"]
+    props = doc["features"][0]["properties"]
+    assert props["status"] == "new" and props["before_png"].startswith("data:image/png;base64,")
+
+
+def _wait(client: TestClient, url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        doc: dict[str, Any] = client.get(url, params={"f": "json"}).json()
+        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.2)
+
+
+def test_async_job_writes_and_a_second_run_matches(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+) -> None:
+    client, store = served
+    r = client.post(EXECUTE, json=_inputs(scene), headers={**EDITOR, "Prefer": "respond-async"})
+    assert r.status_code == 201, r.text
+    status = _wait(client, r.headers["location"])
+    assert status["status"] == "successful", status
+    results = next(link["href"] for link in status["links"] if link["rel"].endswith("/results"))
+    first = client.get(results, params={"f": "json"}).json()
+    assert first["cases_created"] == store.count("illegal_building_cases") >= 1
+    again = client.post(EXECUTE, json=_inputs(scene), headers=EDITOR).json()
+    assert again["cases_created"] == 0
+    assert sorted(set(again["matched"].values())) == sorted(first["case_ids"])
+    assert store.count("illegal_building_cases") == first["cases_created"]
+
+
+def _far_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
+    import rasterio
+    from affine import Affine
+
+    far = folder / "far.tif"
+    with rasterio.open(scene.after) as src:
+        t = src.transform
+        profile = src.profile | {"transform": Affine(t.a, t.b, t.c + 5000.0, t.d, t.e, t.f)}
+        with rasterio.open(far, "w", **profile) as dst:
+            dst.write(src.read())
+    return far
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"before": "/no/such/image.tif"}, "no such file on the server"),
+        ({"after": "https://example.org/a.tif"}, "not https:// URLs"),
+        ({"method": "magic"}, "method='magic' is not a detector"),
+        ({"date_after": None}, "date_after=None is required"),
+        ({"date_after": "2019-01-01"}, "must be later than date_before"),
+        ({"colour": "red"}, "['colour'] are not inputs"),
+        ({"after": "FAR"}, "do not overlap"),
+    ],
+)
+def test_bad_input_is_400_and_writes_nothing(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    change: dict[str, Any],
+    words: str,
+) -> None:
+    client, store = served
+    if change.get("after") == "FAR":
+        change = {"after": str(_far_copy(scene, tmp_path))}
+    r = client.post(EXECUTE, json=_inputs(scene, **change), headers=EDITOR)
+    assert r.status_code == 400
+    assert words in r.json()["description"]
+    assert _counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(("headers", "status"), [({}, 401), (READER, 403)])
+def test_running_needs_an_editor_key(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    client, store = served
+    r = client.post(EXECUTE, json=_inputs(scene), headers=headers)
+    assert r.status_code == status and "detect-changes" in r.json()["description"]
+    assert _counts(store) == (0, 0)
+
+
+@pytest.fixture
+def case_client(
+    store: Store,
+    scene: DemoScene,  # noqa: F811
+    prepared: PreparedRun,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[tuple[TestClient, Store]]:
+    """Cases of a prepared run in a store of each backend, served."""
+    fill_registry(store, scene)
+    write_run(store, prepared)
+    with TestClient(create_app(store, settings=settings_for(tmp_path)), base_url=BASE) as c:
+        yield c, store
+
+
+def test_status_change_by_patch_needs_an_editor(case_client: tuple[TestClient, Store]) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    body = {
+        "properties": {"status": "under_review", "updated_by": "anna", "note": "on site Monday"}
+    }
+    url = f"{CASES}/{case}"
+    assert client.patch(url, json=body).status_code == 401
+    assert client.patch(url, json=body, headers=READER).status_code == 403
+    assert len(store.history("illegal_building_cases", case)) == 1
+    r = client.patch(url, json=body, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    history = client.get(f"{url}/history", params={"f": "json"}).json()["features"]
+    assert [f["properties"]["status"] for f in history] == ["new", "under_review"]
+    assert history[-1]["properties"]["updated_by"] == "anna"
+    assert history[-1]["properties"]["before_png"] == history[0]["properties"]["before_png"]
+    item = client.get(url, params={"f": "json"})
+    assert item.json()["properties"]["status"] == "under_review"
+    assert item.headers["etag"] == r.headers["etag"]
+
+
+def test_patch_follows_the_workflow(case_client: tuple[TestClient, Store]) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    url = f"{CASES}/{case}"
+    r = client.patch(url, json={"properties": {"status": "closed"}}, headers=EDITOR)
+    assert r.status_code == 409, r.text
+    assert "new" in r.json()["description"] and "closed" in r.json()["description"]
+    assert len(store.history("illegal_building_cases", case)) == 1
+    r = client.patch(url, json={"properties": {"status": "bogus"}}, headers=EDITOR)
+    assert r.status_code == 400
+    # A legal step with nobody named records the caller's key digest as the author.
+    r = client.patch(url, json={"properties": {"status": "under_review"}}, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    now = store.get("illegal_building_cases", case)
+    assert now.properties["status"] == "under_review"
+    assert str(now.properties["updated_by"]).startswith("key:")
