@@ -47,12 +47,17 @@ class Prepared:
 
     ``doorplates`` has one row per doorplate (metric CRS), ``streets`` one row per
     street name with its road geometry (CRS84, may be empty), ``issues`` one dict each.
+    ``points`` has one row per address point (metric CRS) with the row of its doorplate
+    (``doorplate``), its own building, ``unit``, ``tags`` and what the house number
+    cleaning left out (``hn_rest``); ``buildings`` is the buildings layer (metric CRS).
     """
 
     doorplates: gpd.GeoDataFrame
     streets: pd.DataFrame
     crs: pyproj.CRS
     issues: list[dict[str, Any]] = field(default_factory=list)
+    points: gpd.GeoDataFrame | None = None
+    buildings: gpd.GeoDataFrame | None = None
 
 
 def housenumber_key(text: str | None) -> str:
@@ -192,6 +197,7 @@ def prepare(
     # -- house numbers and street names ----------------------------------------------
     hn = [_clean_housenumber(h) for h in pts["housenumber"].fillna("")]
     pts["housenumber"] = [h[0] for h in hn]
+    pts["hn_rest"] = [h[2] for h in hn]
     streets = pts["street"].astype(object).where(pts["street"].notna(), None).tolist()
     for i, (num, st, rest) in enumerate(hn):
         osm = pts.at[i, "osm_id"]
@@ -317,6 +323,10 @@ def prepare(
         b if isinstance(b, str) else (s[0] if s else None)
         for b, s in zip(d["building_id"], building_sets.reindex(d.index), strict=True)
     ]
+    d["building_ids"] = [
+        sorted({*s, b} if isinstance(b, str) else set(s))
+        for b, s in zip(d["building_id"], building_sets.reindex(d.index), strict=True)
+    ]
     d.loc[d["building_id"].notna() & (d["building_match"] == "none"), "building_match"] = "nearest"
     d["postcode"] = [p[0] if len(p) == 1 else _mode(p) for p in d["postcodes"]]
     d["city_sv"] = [_CITY_SV.get(str(c).lower(), c) for c in d["city"]]
@@ -336,7 +346,27 @@ def prepare(
             ],
         }
     )
-    return Prepared(d.reset_index(drop=True), st, crs, issues)
+    row_of = pd.Series(np.arange(len(d)), index=d.index)
+    members_frame = gpd.GeoDataFrame(
+        {
+            "osm_id": pts["osm_id"].to_numpy(),
+            "doorplate": row_of.reindex(pts["cluster"]).to_numpy(),
+            "building_id": pts["building_id"].to_numpy(),
+            "unit": _column(pts, "unit"),
+            "tags": pts["tags"].to_numpy(),
+            "hn_rest": pts["hn_rest"].to_numpy(),
+        },
+        geometry=pts.geometry.to_numpy(),
+        crs=crs,
+    ).reset_index(drop=True)
+    return Prepared(d.reset_index(drop=True), st, crs, issues, members_frame, blds)
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column's values as objects, ``None`` where missing or absent."""
+    if name not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    return np.array([_text(v) for v in frame[name]], dtype=object)
 
 
 def _hn_raw(points: gpd.GeoDataFrame, i: int) -> str:

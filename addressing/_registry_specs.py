@@ -7,7 +7,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from addressing.codes import HELSINKI
 from twin.store import CollectionSpec, Field, FieldType
 
-__all__ = ["ADDRESSES", "ADDRESS_ISSUES", "COLLECTIONS", "STREETS", "AddressSettings"]
+__all__ = [
+    "ADDRESSES",
+    "ADDRESS_ENTRANCES",
+    "ADDRESS_ISSUES",
+    "COLLECTIONS",
+    "LEVELS_BELOW",
+    "STREETS",
+    "SUB_ADDRESSES",
+    "AddressSettings",
+]
 
 _S = FieldType.STRING
 _I = FieldType.INTEGER
@@ -91,7 +100,80 @@ ADDRESS_ISSUES = CollectionSpec(
     keywords=(*_KEYWORDS, "quality"),
 )
 
-COLLECTIONS: tuple[CollectionSpec, ...] = (ADDRESSES, STREETS, ADDRESS_ISSUES)
+LEVELS_BELOW: tuple[str, ...] = ("building", "unit", "floor", "room")
+"""The levels of the codes in ``sub_addresses``."""
+
+SUB_ADDRESSES = CollectionSpec(
+    name="sub_addresses",
+    title="Standard addresses below the doorplate",
+    description=(
+        "Buildings, units (staircases), floors and rooms of the doorplates in 'addresses'; "
+        "the feature id is the standard address code, whose parent_code is the level above "
+        "(a doorplate, building, unit or floor). Codes stay when a street is renamed or a "
+        "house renumbered (a new version; previous_label keeps the old label); a vanished "
+        "one is retired and its code is never issued again."
+    ),
+    geometry_type="Point",
+    fields=(
+        Field("code_display", _S, "the code with its parts separated by dashes"),
+        Field("level", _S, "the level of the code: building, unit, floor or room"),
+        Field("parent_code", _S, "the code of the level above"),
+        Field("doorplate_code", _S, "the code of the doorplate (a feature of 'addresses')"),
+        Field("division", _S, "the 12-digit division code"),
+        Field("street_code", _S, "the code of the street (a feature of 'streets')"),
+        Field("street", _S, "street name (Finnish)"),
+        Field("street_sv", _S, "street name (Swedish)"),
+        Field("housenumber", _S, "house number as on the doorplate"),
+        Field("postcode", _S, "postcode"),
+        Field("city", _S, "city (Finnish)"),
+        Field("city_sv", _S, "city (Swedish)"),
+        Field("label", _S, "the full address in Finnish"),
+        Field("label_sv", _S, "the full address in Swedish"),
+        Field("building_id", _S, "the feature id of the building (a feature of 'buildings')"),
+        Field("name", _S, "the name of the building, when OSM has one"),
+        Field("unit_ref", _S, "the staircase or unit letter (entrance ref or addr:unit)"),
+        Field("floor", _I, "the floor: 1 is the ground floor, -1 the first basement (B1)"),
+        Field("floor_label", _S, "the floor as written on a plan: 4, B1"),
+        Field("door", _S, "the door or flat number (addr:door, addr:flats, addr:unit)"),
+        Field("source", _S, "the OSM tag the level comes from"),
+        Field("osm_id", _S, "the OSM object the level is placed at"),
+        Field("osm_ids", _J, "every OSM object the level comes from"),
+        Field("previous_label", _S, "the label of the version before a rename or renumbering"),
+    ),
+    keywords=(*_KEYWORDS, "building", "unit", "floor", "room"),
+)
+
+ADDRESS_ENTRANCES = CollectionSpec(
+    name="address_entrances",
+    title="Entrances",
+    description=(
+        "Every OSM node tagged entrance=*, read by the address registry for the units "
+        "(staircases, by ref or addr:unit) and flats of the buildings."
+    ),
+    geometry_type="Point",
+    fields=(
+        Field("osm_id", _S, "the OSM node"),
+        Field("entrance", _S, "the value of entrance=* (main, staircase, service, ...)"),
+        Field("ref", _S, "the staircase letter or number (ref)"),
+        Field("unit", _S, "addr:unit"),
+        Field("street", _S, "addr:street"),
+        Field("housenumber", _S, "addr:housenumber"),
+        Field("flats", _S, "the flats behind the entrance (addr:flats)"),
+        Field("door", _S, "addr:door"),
+        Field("level", _S, "level"),
+        Field("railway", _S, "railway=* (a subway entrance is no staircase)"),
+        Field("tags", _J, "every OSM tag of the node"),
+    ),
+    keywords=(*_KEYWORDS, "entrances"),
+)
+
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    ADDRESSES,
+    STREETS,
+    ADDRESS_ISSUES,
+    SUB_ADDRESSES,
+    ADDRESS_ENTRANCES,
+)
 
 
 class AddressSettings(BaseSettings):

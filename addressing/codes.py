@@ -38,6 +38,11 @@ with dashes: ``330106001001-00012-00900-001-02-012-1201-X``. The *level* of a co
 its deepest non-zero part (a doorplate code has zeros below the doorplate); the code of
 the level above is :meth:`AddressCode.parent`.
 
+The floor part is not a serial but the floor itself: ``001``-``899`` are the floors
+above ground counted from the ground floor (1), ``901``-``999`` the basements B1-B99,
+``000`` no floor; ``900`` is not a floor. :func:`floor_serial` and :func:`floor_number`
+convert between the floor number (negative below ground) and the serial.
+
 Codes are issued by the address registry: a code is never reused, a renamed street or a
 renumbered house gets a new version of the address with the old one kept and linked,
 and a retired address keeps its code.
@@ -57,6 +62,9 @@ __all__ = [
     "InvalidAddressCode",
     "check_character",
     "division_code",
+    "floor_label",
+    "floor_number",
+    "floor_serial",
     "parse_code",
 ]
 
@@ -77,6 +85,9 @@ _LENGTH = sum(_WIDTHS.values()) + 1
 HELSINKI = "246091000000"
 """The division prefix of Helsinki: Finland (ISO 3166-1 numeric 246), municipality 091."""
 _PLAIN = re.compile(r"[0-9]{34}[0-9X]")
+_NOT_A_FLOOR = 900
+_TOP_FLOOR = 899
+_DEEPEST_BASEMENT = 99
 
 
 class InvalidAddressCode(InvalidInput):
@@ -128,6 +139,8 @@ class AddressCode:
             if not isinstance(value, int) or not 0 <= value <= top:
                 msg = f"{f.name}={value!r} must be an integer from 0 to {top}"
                 raise InvalidAddressCode(msg)
+        if self.floor == _NOT_A_FLOOR:
+            raise InvalidAddressCode(_floor_900())
 
     @property
     def digits(self) -> str:
@@ -151,6 +164,11 @@ class AddressCode:
                 deepest = name
         return deepest
 
+    @property
+    def floor_number(self) -> int | None:
+        """The floor as a number (``-1`` for B1), ``None`` when the code names no floor."""
+        return floor_number(self.floor)
+
     def parent(self) -> AddressCode | None:
         """Return the code of the level above, or ``None`` for a division."""
         level = self.level
@@ -170,6 +188,88 @@ class AddressCode:
 
     def __str__(self) -> str:
         return self.code
+
+
+def _floor_900() -> str:
+    return (
+        f"floor serial {_NOT_A_FLOOR} is not a floor: 001-{_TOP_FLOOR} are floors above "
+        f"ground, 901-999 basements B1-B{_DEEPEST_BASEMENT}, 000 no floor"
+    )
+
+
+def floor_serial(number: int) -> int:
+    """Return the 3-digit floor serial of a floor number.
+
+    Parameters
+    ----------
+    number
+        The floor counted from the ground floor (1) upward, 1-899; basements are
+        negative, -1 (B1) to -99 (B99). There is no floor 0.
+
+    Returns
+    -------
+    int
+        1-899 above ground, 901-999 below.
+
+    Raises
+    ------
+    InvalidAddressCode
+        ``number`` is 0, out of range or not an integer.
+
+    Examples
+    --------
+    >>> floor_serial(12), floor_serial(-1), floor_serial(-99)
+    (12, 901, 999)
+    """
+    if isinstance(number, bool) or not isinstance(number, int):
+        msg = f"floor={number!r} must be an integer floor number (1-{_TOP_FLOOR}, or -1 to -99)"
+        raise InvalidAddressCode(msg)
+    if 1 <= number <= _TOP_FLOOR:
+        return number
+    if -_DEEPEST_BASEMENT <= number <= -1:
+        return _NOT_A_FLOOR - number
+    msg = (
+        f"floor={number!r} is not a floor; floors above ground are 1 to {_TOP_FLOOR} (the "
+        f"ground floor is 1) and basements -1 to -{_DEEPEST_BASEMENT} (B1-B{_DEEPEST_BASEMENT})"
+    )
+    raise InvalidAddressCode(msg)
+
+
+def floor_number(serial: int) -> int | None:
+    """Return the floor number of a 3-digit floor serial (``None`` for ``000``, no floor).
+
+    Raises
+    ------
+    InvalidAddressCode
+        ``serial`` is 900 or outside 0-999.
+
+    Examples
+    --------
+    >>> floor_number(12), floor_number(901), floor_number(0)
+    (12, -1, None)
+    """
+    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 999:
+        msg = f"floor serial {serial!r} must be an integer from 0 to 999"
+        raise InvalidAddressCode(msg)
+    if serial == _NOT_A_FLOOR:
+        raise InvalidAddressCode(_floor_900())
+    if serial == 0:
+        return None
+    return serial if serial < _NOT_A_FLOOR else _NOT_A_FLOOR - serial
+
+
+def floor_label(serial: int) -> str:
+    """Return the floor of a serial as written on a plan: ``"12"``, ``"B1"``, ``""`` for none.
+
+    Examples
+    --------
+    >>> floor_label(12), floor_label(903)
+    ('12', 'B3')
+    """
+    number = floor_number(serial)
+    if number is None:
+        return ""
+    return str(number) if number > 0 else f"B{-number}"
 
 
 def division_code(country: int, municipality: int, district: int = 0) -> str:
@@ -250,4 +350,7 @@ def parse_code(text: str) -> AddressCode:
     for name in LEVELS[1:]:
         values[name] = int(digits[pos : pos + _WIDTHS[name]])
         pos += _WIDTHS[name]
+    if values["floor"] == _NOT_A_FLOOR:
+        msg = f"code={text!r} names no floor: {_floor_900()}"
+        raise InvalidAddressCode(msg)
     return AddressCode(digits[:12], **values)

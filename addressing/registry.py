@@ -1,10 +1,12 @@
 """The standard address registry: codes issued from the map layers, kept stable over rebuilds.
 
 :func:`build_registry` reads the ``address_points``, ``buildings`` and ``roads`` layers
-of a twin and writes three collections:
+of a twin (and the entrance nodes in ``address_entrances``) and writes four collections:
 
 - ``addresses``: one feature per doorplate at its entrance, the feature id being the
   standard address code (:mod:`addressing.codes`);
+- ``sub_addresses``: the buildings, units (staircases), floors and rooms below the
+  doorplates, each with its code and ``parent_code`` (:mod:`addressing._registry_levels`);
 - ``streets``: one feature per street, the id being the street's code;
 - ``address_issues``: duplicates and conflicts, never dropped silently.
 
@@ -29,13 +31,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from addressing._registry_levels import below_doorplates
 from addressing._registry_prepare import Prepared, housenumber_key, prepare
 from addressing._registry_quality import sequence_issues
 from addressing._registry_specs import (
+    ADDRESS_ENTRANCES,
     ADDRESS_ISSUES,
     ADDRESSES,
     COLLECTIONS,
+    LEVELS_BELOW,
     STREETS,
+    SUB_ADDRESSES,
     AddressSettings,
 )
 from addressing._store import store_scope
@@ -47,9 +53,11 @@ from twin.temporal import Interval, TimeSpec
 
 __all__ = [
     "ADDRESSES",
+    "ADDRESS_ENTRANCES",
     "ADDRESS_ISSUES",
     "COLLECTIONS",
     "STREETS",
+    "SUB_ADDRESSES",
     "AddressNotFound",
     "AddressSettings",
     "build_registry",
@@ -71,6 +79,9 @@ def get_address(
 ) -> FeatureVersion:
     """Return the standard address with ``code`` (plain or with dashes).
 
+    A doorplate comes from ``addresses``; a building, unit, floor or room from
+    ``sub_addresses``.
+
     Raises
     ------
     addressing.codes.InvalidAddressCode
@@ -78,10 +89,12 @@ def get_address(
     AddressNotFound
         No address has that code (at that time).
     """
-    plain = parse_code(code).code
+    parsed = parse_code(code)
+    plain = parsed.code
+    name = SUB_ADDRESSES.name if parsed.level in LEVELS_BELOW else ADDRESSES.name
     with store_scope(store) as s:
         try:
-            return s.get(ADDRESSES.name, plain, time=time)
+            return s.get(name, plain, time=time)
         except (FeatureNotFound, CollectionNotFound):
             msg = f"code={code!r} is a valid code but no standard address has it in {s.url}"
             raise AddressNotFound(msg) from None
@@ -372,8 +385,18 @@ def build_registry(
         }
         streets.append(Feature(code.code, geom, {k: v for k, v in props.items() if v is not None}))
 
+    assert prep.points is not None and prep.buildings is not None
+    levels = below_doorplates(
+        d,
+        prep.points,
+        prep.buildings,
+        store.read_frame(ADDRESS_ENTRANCES.name),
+        store.read_frame(SUB_ADDRESSES.name, Query(time=_ALL_TIME)),
+        crs=crs,
+    )
+
     by_osm = {o: c for c, ids in zip(d["code"], d["osm_ids"], strict=True) for o in ids}
-    found = prep.issues + sequence_issues(d)
+    found = prep.issues + sequence_issues(d) + levels.issues
     unique: dict[str, dict[str, Any]] = {}
     for issue in found:
         unique.setdefault(_issue_id(issue), issue)
@@ -399,6 +422,9 @@ def build_registry(
     report: dict[str, SyncReport] = {}
     with store.transaction(actor="twin addresses") as tx:
         report[ADDRESSES.name] = tx.sync(ADDRESSES.name, features, valid_from=valid_from)
+        report[SUB_ADDRESSES.name] = tx.sync(
+            SUB_ADDRESSES.name, levels.features, valid_from=valid_from
+        )
         report[STREETS.name] = tx.sync(STREETS.name, streets, valid_from=valid_from)
         report[ADDRESS_ISSUES.name] = tx.sync(
             ADDRESS_ISSUES.name, list(issues.values()), valid_from=valid_from
@@ -407,8 +433,9 @@ def build_registry(
 
     clear_index()
     log.info(
-        "address registry: %d doorplates, %d streets, %d issues",
+        "address registry: %d doorplates, %s below them, %d streets, %d issues",
         len(features),
+        ", ".join(f"{levels.counts[k]} {k}s" for k in LEVELS_BELOW),
         len(streets),
         len(issues),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,9 @@ from addressing.codes import (
     InvalidAddressCode,
     check_character,
     division_code,
+    floor_label,
+    floor_number,
+    floor_serial,
     parse_code,
 )
 from twin.errors import InvalidInput
@@ -48,7 +53,7 @@ def test_levels_and_parents() -> None:
     st.integers(0, 99999),
     st.integers(0, 999),
     st.integers(0, 99),
-    st.integers(0, 999),
+    st.integers(0, 999).filter(lambda v: v != 900),
     st.integers(0, 9999),
 )
 def test_round_trip(
@@ -134,3 +139,64 @@ def test_division_prefix_outside_china() -> None:
 def test_bad_division_parts(args: tuple[int, ...], message: str) -> None:
     with pytest.raises(InvalidAddressCode, match=message):
         division_code(*args)
+
+
+# -- floors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "serial", "label"),
+    [(1, 1, "1"), (12, 12, "12"), (899, 899, "899"), (-1, 901, "B1"), (-99, 999, "B99")],
+)
+def test_floor_number_and_serial(number: int, serial: int, label: str) -> None:
+    assert floor_serial(number) == serial
+    assert floor_number(serial) == number
+    assert floor_label(serial) == label
+    code = AddressCode(HELSINKI, street=1, doorplate=1, building=1, floor=serial)
+    assert code.floor_number == number
+    assert code.level == "floor"
+    assert parse_code(code.display()).floor_number == number
+
+
+def test_no_floor() -> None:
+    assert floor_number(0) is None
+    assert floor_label(0) == ""
+    assert AddressCode(HELSINKI, street=1, doorplate=1).floor_number is None
+
+
+@given(st.integers(-99, 899).filter(lambda v: v != 0))
+def test_floor_round_trip(number: int) -> None:
+    serial = floor_serial(number)
+    assert 1 <= serial <= 999
+    assert serial != 900
+    assert floor_number(serial) == number
+    assert (serial > 900) == (number < 0)
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        (0, "floor=0 is not a floor; floors above ground are 1 to 899 (the ground floor is 1)"),
+        (900, "floor=900 is not a floor"),
+        (-100, "basements -1 to -99 (B1-B99)"),
+        (1.5, "floor=1.5 must be an integer floor number"),
+        (True, "floor=True must be an integer floor number"),
+    ],
+)
+def test_bad_floor_numbers(number: int, message: str) -> None:
+    with pytest.raises(InvalidAddressCode, match=re.escape(message)) as info:
+        floor_serial(number)
+    assert isinstance(info.value, InvalidInput)
+
+
+def test_serial_900_is_refused() -> None:
+    message = "floor serial 900 is not a floor: 001-899 are floors above ground, 901-999"
+    with pytest.raises(InvalidAddressCode, match=message):
+        floor_number(900)
+    with pytest.raises(InvalidAddressCode, match=message):
+        AddressCode(HELSINKI, street=1, doorplate=1, floor=900)
+    digits = HELSINKI + "00001" + "00001" + "001" + "00" + "900" + "0000"
+    with pytest.raises(InvalidAddressCode, match="names no floor: floor serial 900 is not a floor"):
+        parse_code(digits + check_character(digits))
+    with pytest.raises(InvalidAddressCode, match="floor serial 1000 must be an integer from 0"):
+        floor_number(1000)

@@ -102,7 +102,7 @@ def test_issues_are_reported_not_dropped(helsinki: Store) -> None:
 def test_rebuild_changes_nothing(helsinki: Store) -> None:
     before = sorted(helsinki.read_frame("addresses")["id"])
     report = build_registry(helsinki, valid_from=datetime.now(UTC))
-    for name in ("addresses", "streets", "address_issues"):
+    for name in ("addresses", "sub_addresses", "streets", "address_issues"):
         rep = report[name]
         assert (rep.created, rep.updated, rep.retired) == (0, 0, 0), name
     assert sorted(helsinki.read_frame("addresses")["id"]) == before
