@@ -1,7 +1,8 @@
 """The in-memory geocoding index: built once per store, then searched without the store.
 
 The index holds every current standard address (code, labels, entrance position, house
-number) and every street name in both languages in compact form (see
+number, building and the building's own code from ``sub_addresses``) and every street
+name in both languages in compact form (see
 :mod:`addressing._geocode_text`). A search scores all street names at once with
 rapidfuzz (the mean of the Indel and OSA edit similarities, and the same against the
 names' prefixes for text cut short), then ranks the doorplates of the best streets by house number and postcode.
@@ -97,6 +98,7 @@ class Index:
     members: list[NDArray[np.int64]]
     cities: frozenset[str]
     building_ids: list[str | None] = field(default_factory=list)
+    building_codes: list[str | None] = field(default_factory=list)
     _metric: tuple[Any, Any] | None = None
 
     def metric(self) -> tuple[pyproj.CRS, cKDTree]:
@@ -153,6 +155,14 @@ class Index:
         cities = {
             fold(c) for col in ("city", "city_sv") if col in a for c in a[col].dropna().unique()
         }
+        building_ids: list[str | None] = [
+            b if isinstance(b, str) else None for b in a.get("building_id", [None] * len(a))
+        ]
+        of_building = _building_codes(store)
+        building_codes = [
+            of_building.get((str(code), b)) if b is not None else None
+            for code, b in zip(a["id"], building_ids, strict=True)
+        ]
         return cls(
             codes=a["id"].to_numpy(dtype=str),
             labels=[str(v) for v in a["label"]],
@@ -169,9 +179,8 @@ class Index:
             streets=streets,
             members=members,
             cities=frozenset(cities),
-            building_ids=[
-                b if isinstance(b, str) else None for b in a.get("building_id", [None] * len(a))
-            ],
+            building_ids=building_ids,
+            building_codes=building_codes,
         )
 
     def __len__(self) -> int:
@@ -273,6 +282,30 @@ class Index:
                 seen.add(c.code)
                 ranked.append(c)
         return ranked[:limit]
+
+
+def _building_codes(store: Store) -> dict[tuple[str, str], str]:
+    """(doorplate code, building id) -> the code of that building under that doorplate.
+
+    The building codes are the current ``sub_addresses`` of level ``building``; a twin
+    built before that collection existed has none (an empty mapping). Should one building
+    hold two codes under one doorplate, the lowest serial is taken.
+    """
+    try:
+        sub = store.read_frame("sub_addresses")
+    except CollectionNotFound:
+        return {}
+    if not len(sub) or not {"level", "doorplate_code", "building_id"} <= set(sub.columns):
+        return {}
+    rows = sub[(sub["level"] == "building").to_numpy(dtype=bool)]
+    out: dict[tuple[str, str], str] = {}
+    for code, door, bld in sorted(
+        zip(rows["id"], rows["doorplate_code"], rows["building_id"], strict=True),
+        reverse=True,
+    ):
+        if isinstance(door, str) and isinstance(bld, str):
+            out[(door, bld)] = str(code)
+    return out
 
 
 _LOCK = threading.Lock()

@@ -77,17 +77,28 @@ def autocomplete(prefix: str, limit: int, fmt: str, db: str) -> None:
     help="CRS of the position; coordinates in its axis order (EPSG:4326 is LAT LON).",
 )
 @click.option("--radius", type=float, default=50.0, show_default=True, help="Metres.")
+@click.option(
+    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+)
 @_FORMAT
 @db_option
-def reverse(x: float, y: float, crs: str, radius: float, fmt: str, db: str) -> None:
-    """The standard address nearest to a position (LON LAT in CRS84 by default)."""
+def reverse(
+    x: float, y: float, crs: str, radius: float, base_url: str | None, fmt: str, db: str
+) -> None:
+    """The standard address nearest to a position (LON LAT in CRS84 by default).
+
+    With it come the building it stands in, the building's standard address code and,
+    in JSON, the URLs of their items in the service.
+    """
     from addressing.reverse import reverse as run
 
-    r = run(x, y, crs=crs, radius=radius, store=db)
+    r = run(x, y, crs=crs, radius=radius, store=db, base_url=base_url)
     if fmt == "json":
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False))
         return
     building = f"  building {r.building_id}" if r.building_id else ""
+    if r.building_code:
+        building += f" {r.building_code}"
     click.echo(f"{r.code}  {r.label}  {r.distance:.1f} m{building}")
 
 
@@ -104,10 +115,15 @@ def reverse(x: float, y: float, crs: str, radius: float, fmt: str, db: str) -> N
 )
 @db_option
 def qr(code: str, out: str, base_url: str | None, db: str) -> None:
-    """Write the QR code of the address CODE (its URL in the service) as PNG or SVG."""
+    """Write the QR code of the address CODE (its URL in the service) as PNG or SVG.
+
+    CODE is a doorplate's code or a building's, unit's, floor's or room's; the URL is
+    the item in 'addresses' or 'sub_addresses' accordingly.
+    """
     from addressing.qr import item_url, write_qr
     from addressing.registry import get_address
 
+    item_url(code, base_url=base_url)  # a code that has an item at all, a usable URL
     found = get_address(code, store=db)
     path = write_qr(found.id, out, base_url=base_url)
     click.echo(f"Wrote {path}: {item_url(found.id, base_url=base_url)}")

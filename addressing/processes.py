@@ -16,8 +16,9 @@ process id                what it does
 ========================  ========================================================
 ``address-parse``         text -> labelled components and the script read
 ``address-geocode``       text (or ``texts``, a batch) -> ranked candidates
-``address-reverse``       a position in any served CRS -> nearest address, building
-``address-qr``            a code -> the QR image of its item URL (PNG or SVG)
+``address-reverse``       a position in any served CRS -> nearest address, building,
+                          the building's code
+``address-qr``            any level's code -> the QR image of its item URL (PNG, SVG)
 ========================  ========================================================
 """
 
@@ -327,7 +328,8 @@ class AddressReverseProcessor(_AddressProcessor):
         "Reverse geocode a position",
         (
             "Finds the standard address whose entrance is nearest to a position, within "
-            "a radius, and the building it stands in. The position is a GeoJSON Point or "
+            "a radius, the building it stands in and the building's standard address "
+            "code. The position is a GeoJSON Point or "
             "x and y, in any CRS the service serves (axis order of that CRS: EPSG:4326 "
             "is lat, lon)."
         ),
@@ -373,7 +375,11 @@ class AddressReverseProcessor(_AddressProcessor):
                 "title": "Nearest address",
                 "description": (
                     "{code, label, label_sv, lon, lat (CRS84), distance (metres), "
-                    "building_id, url, building_url}."
+                    "building_id, building_code, url, building_url, building_code_url, "
+                    "crs}: the doorplate, the building it stands in (a feature of "
+                    "'buildings') and that building's standard address code (a feature of "
+                    "'sub_addresses'), with their items' URLs; building_code and its URL "
+                    "are null when the building has no code."
                 ),
                 "schema": {"type": "object", "contentMediaType": "application/json"},
             }
@@ -419,16 +425,8 @@ class AddressReverseProcessor(_AddressProcessor):
         crs_in = _string(data, "crs", CRS84)
         crs = check_served(crs_in, runtime.city_bbox, name="input crs")
         radius = _number(data, "radius_m", 50.0)
-        r = reverse(x, y, crs=crs, radius=radius, store=self.store)
-        base = self.base_url
-        return "application/json", {
-            **r.to_dict(),
-            "crs": crs_uri(crs),
-            "url": f"{base}/collections/addresses/items/{r.code}",
-            "building_url": (
-                f"{base}/collections/buildings/items/{r.building_id}" if r.building_id else None
-            ),
-        }
+        r = reverse(x, y, crs=crs, radius=radius, store=self.store, base_url=self.base_url)
+        return "application/json", {**r.to_dict(), "crs": crs_uri(crs)}
 
 
 # -- address-qr -------------------------------------------------------------------------
@@ -439,15 +437,20 @@ class AddressQrProcessor(_AddressProcessor):
         "address-qr",
         "QR code of a door plate",
         (
-            "The QR code of a standard address: its payload is the URL of the address's "
-            "item in this service, which ends with the code. The answer is the image "
-            "itself, image/png or image/svg+xml."
+            "The QR code of a standard address (a doorplate, building, unit, floor or "
+            "room): its payload is the URL of the address's item in this service, in "
+            "'addresses' for a doorplate and in 'sub_addresses' for the levels below, "
+            "which ends with the code. The answer is the image itself, image/png or "
+            "image/svg+xml."
         ),
         {
             **_input(
                 "code",
                 "Address code",
-                "A standard address code, 35 characters, plain or with dashes.",
+                (
+                    "A standard address code of a doorplate, building, unit, floor or "
+                    "room, 35 characters, plain or with dashes."
+                ),
                 {"type": "string"},
                 required=True,
             ),
@@ -480,7 +483,7 @@ class AddressQrProcessor(_AddressProcessor):
     )
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
-        from addressing.qr import qr_png, qr_svg
+        from addressing.qr import item_url, qr_png, qr_svg
         from addressing.registry import get_address
 
         code = _string(data, "code")
@@ -488,6 +491,7 @@ class AddressQrProcessor(_AddressProcessor):
         if fmt not in _QR_FORMATS:
             msg = f"input format={fmt!r} is not one of {sorted(_QR_FORMATS)}"
             raise InvalidInput(msg)
+        item_url(code, base_url=self.base_url)  # a code that has an item at all
         found = get_address(code, store=self.store)
         if fmt == "png":
             return _QR_FORMATS[fmt], qr_png(found.id, base_url=self.base_url)

@@ -1,9 +1,11 @@
 """QR door plates: a QR code per standard address, and printable sheets of plates.
 
 The payload of a plate's QR code is the URL of the address's item in the service,
-``{TWIN_PUBLIC_URL}/collections/addresses/items/{code}``; the URL ends with the
-35-character code, so a reader that does not follow links still reads the code, and the
-plate prints the code under the QR code as well.
+``{TWIN_PUBLIC_URL}/collections/{collection}/items/{code}``, where the collection is the
+one that holds the code's level (:func:`collection_of`): ``addresses`` for a doorplate,
+``sub_addresses`` for a building, unit, floor or room, ``streets`` for a street. The URL
+ends with the 35-character code, so a reader that does not follow links still reads the
+code, and the plate prints the code under the QR code as well.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from addressing.codes import parse_code
+from addressing.codes import InvalidAddressCode, parse_code
 from twin.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -22,15 +24,92 @@ if TYPE_CHECKING:
 
     from twin.store import Store
 
-__all__ = ["item_url", "plate_sheet", "qr_matrix", "qr_png", "qr_svg", "write_qr"]
+__all__ = [
+    "collection_of",
+    "item_url",
+    "plate_sheet",
+    "qr_matrix",
+    "qr_png",
+    "qr_svg",
+    "service_url",
+    "write_qr",
+]
 
 log = logging.getLogger(__name__)
 
 _FORMATS = (".png", ".svg")
 
 
+def collection_of(code: str) -> str:
+    """Return the name of the collection whose item a standard address code is.
+
+    Parameters
+    ----------
+    code
+        A standard address code, plain or with dashes (checked).
+
+    Returns
+    -------
+    str
+        ``"addresses"`` for a doorplate, ``"sub_addresses"`` for a building, unit, floor
+        or room, ``"streets"`` for a street.
+
+    Raises
+    ------
+    addressing.codes.InvalidAddressCode
+        ``code`` is malformed, fails its check character, or names a division only
+        (a division is no item of the service).
+
+    Examples
+    --------
+    >>> collection_of("246091000000-00024-00001-000-00-000-0000-9")
+    'addresses'
+    >>> collection_of("246091000000-00024-00001-002-00-000-0000-7")
+    'sub_addresses'
+    """
+    from addressing._registry_specs import ADDRESSES, LEVELS_BELOW, STREETS, SUB_ADDRESSES
+
+    level = parse_code(code).level
+    if level in LEVELS_BELOW:
+        return SUB_ADDRESSES.name
+    if level == "doorplate":
+        return ADDRESSES.name
+    if level == "street":
+        return STREETS.name
+    msg = (
+        f"code={code!r} names a division only; a doorplate, building, unit, floor, room "
+        "or street code has an item in the service"
+    )
+    raise InvalidAddressCode(msg)
+
+
+def service_url(base_url: str | None = None) -> str:
+    """Return the service's public URL without a trailing slash, checked.
+
+    Parameters
+    ----------
+    base_url
+        The URL; default ``TWIN_PUBLIC_URL`` (``http://127.0.0.1:5000``).
+
+    Raises
+    ------
+    twin.errors.InvalidInput
+        ``base_url`` does not start with ``http://`` or ``https://``.
+    """
+    if base_url is None:
+        from addressing._registry_specs import AddressSettings
+
+        base_url = AddressSettings().public_url
+    if not str(base_url).startswith(("http://", "https://")):
+        msg = f"base_url={base_url!r} must start with 'http://' or 'https://'"
+        raise InvalidInput(msg)
+    return str(base_url).rstrip("/")
+
+
 def item_url(code: str, *, base_url: str | None = None) -> str:
     """Return the URL of an address's item in the service, the payload of its QR code.
+
+    The item is in the collection of the code's level (:func:`collection_of`).
 
     Parameters
     ----------
@@ -39,20 +118,23 @@ def item_url(code: str, *, base_url: str | None = None) -> str:
     base_url
         The service's public URL; default ``TWIN_PUBLIC_URL`` (``http://127.0.0.1:5000``).
 
+    Raises
+    ------
+    addressing.codes.InvalidAddressCode
+        ``code`` is malformed, fails its check character or names a division only.
+    twin.errors.InvalidInput
+        ``base_url`` is not an http(s) URL.
+
     Examples
     --------
     >>> item_url("246091000000-00024-00001-000-00-000-0000-9", base_url="https://twin.example/")
     'https://twin.example/collections/addresses/items/24609100000000024000010000000000009'
+    >>> item_url("246091000000-00024-00001-002-00-000-0000-7", base_url="https://twin.example")
+    'https://twin.example/collections/sub_addresses/items/24609100000000024000010020000000007'
     """
     plain = parse_code(code).code
-    if base_url is None:
-        from addressing._registry_specs import AddressSettings
-
-        base_url = AddressSettings().public_url
-    if not str(base_url).startswith(("http://", "https://")):
-        msg = f"base_url={base_url!r} must start with 'http://' or 'https://'"
-        raise InvalidInput(msg)
-    return f"{str(base_url).rstrip('/')}/collections/addresses/items/{plain}"
+    collection = collection_of(plain)
+    return f"{service_url(base_url)}/collections/{collection}/items/{plain}"
 
 
 def _make(payload: str, border: int, mask: int | None) -> list[list[bool]]:

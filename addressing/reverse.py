@@ -1,4 +1,10 @@
-"""Reverse geocoding: a position to the nearest standard address and its building."""
+"""Reverse geocoding: a position to the nearest standard address and its building.
+
+The answer is the doorplate whose entrance is nearest, the building it stands in (a
+feature of ``buildings``) and that building's own standard address code (a feature of
+``sub_addresses`` of level ``building`` under the doorplate), with the URLs of the three
+items in the service.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,13 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
 import shapely
 
 from addressing._geocode_index import get_index
 from addressing.errors import AddressNotFound
+from addressing.qr import item_url, service_url
 from twin.crs import CRS84, check_bounds, resolve_crs, transform_coords
 from twin.errors import InvalidInput
 from twin.store import Store
@@ -37,6 +45,16 @@ class ReverseResult:
         Metres from the position to the entrance.
     building_id
         The building the address stands in (a feature of ``buildings``), or ``None``.
+    building_code
+        The standard address code of that building under the doorplate (a feature of
+        ``sub_addresses``), or ``None`` when there is no building or it has no code.
+    url
+        The doorplate's item in the service (``/collections/addresses/items/{code}``).
+    building_url
+        The building's footprint (``/collections/buildings/items/{building_id}``), or ``None``.
+    building_code_url
+        The building's standard address (``/collections/sub_addresses/items/{building_code}``),
+        or ``None``.
     """
 
     code: str
@@ -46,6 +64,10 @@ class ReverseResult:
     lat: float
     distance: float
     building_id: str | None
+    building_code: str | None = None
+    url: str | None = None
+    building_url: str | None = None
+    building_code_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a plain ``dict`` (for JSON)."""
@@ -69,6 +91,7 @@ def reverse(
     crs: Any = CRS84,
     radius: float = 50.0,
     store: Store | str | None = None,
+    base_url: str | None = None,
 ) -> ReverseResult:
     """Find the standard address nearest to a position, within a radius.
 
@@ -83,11 +106,14 @@ def reverse(
         Metres; only addresses this close count (at most 5000).
     store
         A store, a database URL, or ``None`` for ``TWIN_DB``.
+    base_url
+        The service's public URL for the items' URLs; default ``TWIN_PUBLIC_URL``.
 
     Returns
     -------
     ReverseResult
-        The nearest address, its building and the distance in metres.
+        The nearest address, its building, the building's code and the distance in
+        metres, with their URLs in the service.
 
     Raises
     ------
@@ -96,11 +122,12 @@ def reverse(
     twin.errors.GeometryOutOfBounds
         The position is not finite or lies outside the CRS's area of use.
     twin.errors.InvalidInput
-        ``radius`` is not a number in (0, 5000].
+        ``radius`` is not a number in (0, 5000], or ``base_url`` is not an http(s) URL.
     AddressNotFound
         No address within ``radius`` (HTTP 404).
     """
     radius = _check_radius(radius)
+    base = service_url(base_url)
     for name, v in (("x", x), ("y", y)):
         if isinstance(v, bool) or not isinstance(v, int | float):
             msg = f"{name}={v!r} must be a number"
@@ -121,12 +148,23 @@ def reverse(
         )
         raise AddressNotFound(msg)
     i = int(i)
+    code = str(index.codes[i])
+    building_id = index.building_ids[i]
+    building_code = index.building_codes[i] if index.building_codes else None
     return ReverseResult(
-        code=str(index.codes[i]),
+        code=code,
         label=index.labels[i],
         label_sv=index.labels_sv[i],
         lon=float(index.lon[i]),
         lat=float(index.lat[i]),
         distance=round(float(dist), 2),
-        building_id=index.building_ids[i],
+        building_id=building_id,
+        building_code=building_code,
+        url=item_url(code, base_url=base),
+        building_url=(
+            f"{base}/collections/buildings/items/{quote(building_id, safe='')}"
+            if building_id
+            else None
+        ),
+        building_code_url=item_url(building_code, base_url=base) if building_code else None,
     )

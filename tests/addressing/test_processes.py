@@ -8,6 +8,7 @@ message names the problem, never as a 500.
 from __future__ import annotations
 
 import importlib
+import shutil
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -25,25 +26,22 @@ from addressing.processes import MAX_BATCH
 from addressing.qr import item_url
 from tests.addressing.test_qr import decode, rasterise, read_png
 from tests.service.conftest import settings_for
-from twin.build import build_twin
 from twin.crs import local_metric_crs, transform_coords, utm_epsg
 from twin.plugins import load_plugins
 from twin.service import create_app
 from twin.service.config import KERNEL_PROCESSES
 from twin.store import Store, open_store
 
-ROOT = Path(__file__).resolve().parents[2]
-OSM = ROOT / "data" / "helsinki.osm.pbf"
 BASE = "https://twin.example.org/helsinki"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+def db(helsinki_db: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the Helsinki twin: the service writes jobs next to what it serves."""
     path = tmp_path_factory.mktemp("processes") / "helsinki.gpkg"
-    plugins = [p for p in load_plugins() if p.name in ("layers", "addressing")]
-    build_twin(OSM, str(path), plugins=plugins)
+    shutil.copy(helsinki_db, path)
     return str(path)
 
 
@@ -253,6 +251,36 @@ def test_reverse_in_every_served_crs(
     assert out["building_url"] == f"{BASE}/collections/buildings/items/{kaivokatu['building']}"
     item = client.get(local(out["url"]))
     assert item.status_code == 200 and item.json()["id"] == kaivokatu["code"]
+    code = out["building_code"]
+    assert out["building_code_url"] == f"{BASE}/collections/sub_addresses/items/{code}"
+
+
+def test_reverse_answers_the_building_code(
+    client: TestClient, store: Store, kaivokatu: dict[str, Any]
+) -> None:
+    point = {"type": "Point", "coordinates": [kaivokatu["lon"], kaivokatu["lat"]]}
+    r = run(client, "address-reverse", {"point": point, "radius_m": 5})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    sub = store.read_frame("sub_addresses")
+    mine = sub[(sub["level"] == "building") & (sub["doorplate_code"] == kaivokatu["code"])]
+    assert len(mine) >= 2  # Kaivokatu 1 stands on two buildings
+    (expected,) = mine.loc[mine["building_id"] == kaivokatu["building"], "id"]
+    assert out["building_code"] == expected
+    assert out["building_code_url"] == f"{BASE}/collections/sub_addresses/items/{expected}"
+    assert out == {
+        **reverse(
+            kaivokatu["lon"], kaivokatu["lat"], radius=5, store=store, base_url=BASE
+        ).to_dict(),
+        "crs": CRS84,
+    }
+    item = client.get(local(out["building_code_url"]))
+    assert item.status_code == 200, item.text
+    props = item.json()["properties"]
+    assert item.json()["id"] == expected
+    assert props["level"] == "building"
+    assert props["doorplate_code"] == props["parent_code"] == kaivokatu["code"]
+    assert props["building_id"] == out["building_id"]
 
 
 def test_reverse_matches_the_function(client: TestClient, store: Store) -> None:
@@ -289,6 +317,43 @@ def test_qr_svg_reads_back(client: TestClient, kaivokatu: dict[str, Any]) -> Non
     path = root.find("{http://www.w3.org/2000/svg}path")
     assert path is not None
     assert decode(rasterise(path.attrib["d"], 0, 0, n, quiet=0)) == item_url(code, base_url=BASE)
+
+
+@pytest.fixture(scope="module")
+def unit(store: Store) -> dict[str, Any]:
+    """A unit (staircase) of the Helsinki twin."""
+    sub = store.read_frame("sub_addresses")
+    row = sub[sub["level"] == "unit"].iloc[0]
+    return {"code": str(row["id"]), "label": row["label"], "parent": row["parent_code"]}
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_qr_of_a_unit_is_its_item_in_sub_addresses(
+    client: TestClient, unit: dict[str, Any], fmt: str
+) -> None:
+    code = unit["code"]
+    r = run(client, "address-qr", {"code": parse_code(code).display(), "format": fmt})
+    assert r.status_code == 200, r.text
+    if fmt == "png":
+        assert r.headers["content-type"] == "image/png"
+        payload = decode(read_png(r.content))
+    else:
+        assert r.headers["content-type"].startswith("image/svg+xml")
+        root = ET.fromstring(r.text.split("\n", 1)[1])
+        n = int(root.attrib["viewBox"].split()[2])
+        path = root.find("{http://www.w3.org/2000/svg}path")
+        assert path is not None
+        payload = decode(rasterise(path.attrib["d"], 0, 0, n, quiet=0))
+    assert payload == f"{BASE}/collections/sub_addresses/items/{code}"
+    assert payload == item_url(code, base_url=BASE)
+    item = client.get(local(payload))
+    assert item.status_code == 200, item.text
+    props = item.json()["properties"]
+    assert (props["level"], props["label"], props["parent_code"]) == (
+        "unit",
+        unit["label"],
+        unit["parent"],
+    )
 
 
 def test_qr_has_no_json_document_form(client: TestClient, kaivokatu: dict[str, Any]) -> None:
@@ -392,6 +457,12 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("address-qr", {}, "input code is required"),
     ("address-qr", {"code": UNKNOWN_CODE}, "is a valid code but no standard address has it"),
     ("address-qr", {"code": BAD_CHECK}, "fails its check character"),
+    (
+        "address-qr",
+        {"code": AddressCode(HELSINKI, street=99999, doorplate=1, building=1, unit=9).code},
+        "is a valid code but no standard address has it",
+    ),
+    ("address-qr", {"code": AddressCode(HELSINKI).code}, "names a division only"),
     ("address-qr", {"code": "Kaivokatu 1"}, "is not a standard address code"),
     ("address-qr", {"code": 246091}, "input code=246091 must be a string"),
     (

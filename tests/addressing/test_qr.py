@@ -10,20 +10,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addressing.codes import HELSINKI, AddressCode, InvalidAddressCode
+from addressing.codes import HELSINKI, AddressCode, InvalidAddressCode, parse_code
 from addressing.errors import AddressNotFound
-from addressing.qr import item_url, plate_sheet, qr_png, qr_svg, write_qr
-from twin.build import build_twin
-from twin.errors import InvalidInput
-from twin.plugins import load_plugins
+from addressing.qr import collection_of, item_url, plate_sheet, qr_png, qr_svg, write_qr
+from twin.cli import cli
+from twin.errors import InvalidInput, http_status
 from twin.store import Store, open_store
 
-ROOT = Path(__file__).resolve().parents[2]
-OSM = ROOT / "data" / "helsinki.osm.pbf"
 CODE = AddressCode(HELSINKI, street=24, doorplate=1).code
+BELOW = ("building", "unit", "floor", "room")
 _SQUARE = re.compile(r"M([\d.]+),([\d.]+)h([\d.]+)v[\d.]+h-[\d.]+z")
 
 
@@ -115,11 +114,8 @@ def test_bad_codes_and_urls(kwargs: dict[str, str], error: type, message: str) -
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    path = tmp_path_factory.mktemp("qr") / "helsinki.gpkg"
-    plugins = [p for p in load_plugins() if p.name in ("layers", "addressing")]
-    build_twin(OSM, str(path), plugins=plugins)
-    with open_store(str(path), create=False) as s:
+def store(helsinki_db: Path) -> Iterator[Store]:
+    with open_store(str(helsinki_db), create=False) as s:
         yield s
 
 
@@ -153,3 +149,116 @@ def test_plate_sheet_of_a_street(store: Store) -> None:
 def test_plate_sheet_of_an_unknown_street(store: Store) -> None:
     with pytest.raises(AddressNotFound, match=r"street='Nowhere' has no standard addresses"):
         plate_sheet("Nowhere", store=store)
+
+
+# -- codes below the doorplate --------------------------------------------------------------
+_LEVEL_CODES = {
+    "street": AddressCode(HELSINKI, street=24),
+    "doorplate": AddressCode(HELSINKI, street=24, doorplate=1),
+    "building": AddressCode(HELSINKI, street=24, doorplate=1, building=2),
+    "unit": AddressCode(HELSINKI, street=24, doorplate=1, building=1, unit=3),
+    "floor": AddressCode(HELSINKI, street=24, doorplate=1, building=1, unit=3, floor=904),
+    "room": AddressCode(HELSINKI, street=24, doorplate=1, building=1, floor=2, room=1201),
+}
+_COLLECTION = {
+    "street": "streets",
+    "doorplate": "addresses",
+    **dict.fromkeys(BELOW, "sub_addresses"),
+}
+
+
+@pytest.mark.parametrize("level", sorted(_LEVEL_CODES))
+def test_item_url_is_in_the_collection_of_the_level(level: str) -> None:
+    code = _LEVEL_CODES[level]
+    assert code.level == level
+    assert collection_of(code.display()) == _COLLECTION[level]
+    assert item_url(code.display(), base_url="https://a.example/twin/") == (
+        f"https://a.example/twin/collections/{_COLLECTION[level]}/items/{code.code}"
+    )
+
+
+def test_a_division_has_no_item() -> None:
+    code = AddressCode(HELSINKI).code
+    with pytest.raises(InvalidAddressCode, match=r"names a division only") as info:
+        item_url(code)
+    assert http_status(info.value) == 400
+    with pytest.raises(InvalidAddressCode, match=r"names a division only"):
+        qr_png(code)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.integers(1, 999),
+    st.integers(0, 99),
+    st.sampled_from([0, 1, 12, 899, 901, 999]),
+    st.integers(0, 9999),
+)
+def test_any_code_below_the_doorplate_reads_back(
+    building: int, unit: int, floor: int, room: int
+) -> None:
+    code = AddressCode(
+        HELSINKI, street=7, doorplate=3, building=building, unit=unit, floor=floor, room=room
+    )
+    payload = decode(read_png(qr_png(code.display(), base_url="https://a.example", scale=6)))
+    assert payload == f"https://a.example/collections/sub_addresses/items/{code.code}"
+
+
+@pytest.fixture(scope="module")
+def levels(store: Store) -> dict[str, str]:
+    """One current code of each level below the doorplate, from the Helsinki twin."""
+    sub = store.read_frame("sub_addresses")
+    return {level: str(sub.loc[sub["level"] == level, "id"].iat[0]) for level in BELOW}
+
+
+@pytest.mark.parametrize("level", BELOW)
+def test_png_and_svg_of_a_helsinki_code_below_the_doorplate(
+    levels: dict[str, str], level: str
+) -> None:
+    code = levels[level]
+    assert parse_code(code).level == level
+    expected = f"http://127.0.0.1:5000/collections/sub_addresses/items/{code}"
+    assert decode(read_png(qr_png(parse_code(code).display()))) == expected
+    svg = qr_svg(code)
+    root = ET.fromstring(svg.split("\n", 1)[1])
+    n = int(root.attrib["viewBox"].split()[2])
+    path = root.find("{http://www.w3.org/2000/svg}path")
+    assert path is not None
+    assert decode(rasterise(path.attrib["d"], 0, 0, n, quiet=0)) == expected
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_cli_qr_of_a_unit_code(
+    helsinki_db: Path, levels: dict[str, str], tmp_path: Path, suffix: str
+) -> None:
+    code = levels["unit"]
+    out = tmp_path / f"unit{suffix}"
+    display = parse_code(code).display()
+    base = "https://twin.example.org/helsinki"
+    args = ["addresses", "qr", display, "--out", str(out), "--base-url", base]
+    result = CliRunner().invoke(cli, [*args, "--db", str(helsinki_db)])
+    assert result.exit_code == 0, result.output
+    expected = f"{base}/collections/sub_addresses/items/{code}"
+    assert result.stdout.strip() == f"Wrote {out}: {expected}"
+    if suffix == ".png":
+        image = cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
+        assert image is not None
+        assert decode(image) == expected
+    else:
+        root = ET.fromstring(out.read_text().split("\n", 1)[1])
+        n = int(root.attrib["viewBox"].split()[2])
+        path = root.find("{http://www.w3.org/2000/svg}path")
+        assert path is not None
+        assert decode(rasterise(path.attrib["d"], 0, 0, n, quiet=0)) == expected
+
+
+def test_cli_qr_of_an_unknown_unit_code(helsinki_db: Path, tmp_path: Path) -> None:
+    unknown = AddressCode(HELSINKI, street=99999, doorplate=1, building=1, unit=9).code
+    out = tmp_path / "x.png"
+    result = CliRunner().invoke(
+        cli, ["addresses", "qr", unknown, "--out", str(out), "--db", str(helsinki_db)]
+    )
+    assert result.exit_code == 2
+    assert f"Error: code={unknown!r} is a valid code but no standard address has it" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output and not out.exists()

@@ -1,32 +1,43 @@
-"""Reverse geocoding: any served CRS in, the nearest standard address and its building out."""
+"""Reverse geocoding: any served CRS in, the nearest standard address and its building out.
+
+Besides the doorplate and the building it stands in, the answer carries the building's
+own standard address code (level ``building`` in ``sub_addresses``) and the URLs of the
+items; the Helsinki twin (read only) is the data.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 from shapely.geometry import Point
 
 from addressing import reverse
+from addressing.codes import parse_code
 from addressing.errors import AddressNotFound
-from twin.build import build_twin
+from twin.cli import cli
 from twin.crs import local_metric_crs, transform_coords
 from twin.errors import GeometryOutOfBounds, InvalidInput, UnknownCRS, http_status
-from twin.plugins import load_plugins
 from twin.store import Store, open_store
 
-ROOT = Path(__file__).resolve().parents[2]
-OSM = ROOT / "data" / "helsinki.osm.pbf"
+BASE = "https://twin.example.org/helsinki"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    path = tmp_path_factory.mktemp("reverse") / "helsinki.gpkg"
-    plugins = [p for p in load_plugins() if p.name in ("layers", "addressing")]
-    build_twin(OSM, str(path), plugins=plugins)
-    with open_store(str(path), create=False) as s:
+def store(helsinki_db: Path) -> Iterator[Store]:
+    with open_store(str(helsinki_db), create=False) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def buildings(store: Store) -> pd.DataFrame:
+    """The building codes of the twin: level ``building`` of ``sub_addresses``."""
+    sub = store.read_frame("sub_addresses")
+    return sub[sub["level"] == "building"]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +96,12 @@ def test_nothing_within_the_radius(store: Store, kaivokatu: dict[str, object]) -
         ((24.9, 60.1), {"radius": 1e9}, InvalidInput, "at most 5000 metres"),
         ((24.9, 60.1), {"radius": "far"}, InvalidInput, "radius='far' must be a number"),
         ((24.9, 60.1), {"crs": "EPSG:999999"}, UnknownCRS, "crs='EPSG:999999'"),
+        (
+            (24.9, 60.1),
+            {"base_url": "ftp://twin"},
+            InvalidInput,
+            "base_url='ftp://twin' must start with 'http://' or 'https://'",
+        ),
         (("x", 60.1), {}, InvalidInput, "x='x' must be a number"),
     ],
 )
@@ -99,5 +116,102 @@ def test_bad_positions(
 
 def test_to_dict(store: Store, kaivokatu: dict[str, object]) -> None:
     d = reverse(kaivokatu["lon"], kaivokatu["lat"], store=store).to_dict()  # type: ignore[arg-type]
-    assert set(d) == {"code", "label", "label_sv", "lon", "lat", "distance", "building_id"}
+    assert set(d) == {
+        "code",
+        "label",
+        "label_sv",
+        "lon",
+        "lat",
+        "distance",
+        "building_id",
+        "building_code",
+        "url",
+        "building_url",
+        "building_code_url",
+    }
+    assert json.loads(json.dumps(d)) == d
     assert Point(d["lon"], d["lat"]).distance(Point(kaivokatu["lon"], kaivokatu["lat"])) < 1e-6
+
+
+# -- the building's standard address code -------------------------------------------------
+def test_the_building_code_of_the_building_it_stands_in(
+    store: Store, kaivokatu: dict[str, object], buildings: pd.DataFrame
+) -> None:
+    # Kaivokatu 1 stands on two buildings: the code is the one of the building the
+    # doorplate's entrance is in, not merely the first building under the doorplate
+    mine = buildings[buildings["doorplate_code"] == kaivokatu["code"]]
+    assert len(mine) >= 2
+    r = reverse(kaivokatu["lon"], kaivokatu["lat"], store=store, base_url=BASE + "/")  # type: ignore[arg-type]
+    assert r.building_id == kaivokatu["building"]
+    (expected,) = mine.loc[mine["building_id"] == r.building_id, "id"]
+    assert r.building_code == expected
+    assert set(mine["id"]) - {r.building_code}
+    code = parse_code(str(r.building_code))
+    assert code.level == "building"
+    assert code.parent() is not None and code.parent().code == r.code  # type: ignore[union-attr]
+    assert r.url == f"{BASE}/collections/addresses/items/{r.code}"
+    assert r.building_url == f"{BASE}/collections/buildings/items/{r.building_id}"
+    assert r.building_code_url == f"{BASE}/collections/sub_addresses/items/{expected}"
+
+
+def test_every_doorplate_with_a_building_answers_its_building_code(
+    store: Store, buildings: pd.DataFrame
+) -> None:
+    a = store.read_frame("addresses")
+    expected = {
+        (str(d), str(b)): str(c)
+        for c, d, b in zip(
+            buildings["id"], buildings["doorplate_code"], buildings["building_id"], strict=True
+        )
+    }
+    checked = 0
+    for code, building, geom in zip(a["id"], a["building_id"], a.geometry, strict=True):
+        r = reverse(geom.x, geom.y, radius=1, store=store)
+        if r.code != code:  # two doorplates at one entrance: the other one answered
+            continue
+        checked += 1
+        if isinstance(building, str):
+            assert r.building_id == building
+            assert r.building_code == expected[(code, building)], code
+            assert parse_code(r.building_code).level == "building"
+        else:
+            assert (r.building_id, r.building_code, r.building_code_url) == (None, None, None)
+    with_building = int(a["building_id"].notna().sum())
+    assert checked >= 0.9 * len(a) and with_building >= 0.8 * len(a)
+
+
+def test_no_building_no_building_code(store: Store) -> None:
+    a = store.read_frame("addresses")
+    alone = a[a["building_id"].isna()]
+    assert len(alone) > 0
+    answered = 0
+    for code, geom in zip(alone["id"], alone.geometry, strict=True):
+        r = reverse(geom.x, geom.y, radius=1, store=store)
+        if r.code == code:
+            answered += 1
+            assert r.building_code is None and r.building_code_url is None
+            assert r.building_url is None and r.url is not None and r.url.endswith(code)
+    assert answered > 0
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["addresses", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_reverse_prints_the_building_code(
+    helsinki_db: Path, store: Store, kaivokatu: dict[str, object]
+) -> None:
+    lon, lat = str(kaivokatu["lon"]), str(kaivokatu["lat"])
+    local = reverse(kaivokatu["lon"], kaivokatu["lat"], store=store, base_url=BASE)  # type: ignore[arg-type]
+    assert local.building_code is not None
+    db = str(helsinki_db)
+    code, out, err = _cli("reverse", lon, lat, "--format", "json", "--base-url", BASE, "--db", db)
+    assert code == 0, err
+    assert json.loads(out) == local.to_dict()
+    code, out, err = _cli("reverse", lat, lon, "--crs", "EPSG:4326", "--db", db)
+    assert code == 0, err
+    assert out.split()[0] == local.code
+    assert out.rstrip().endswith(f"building {local.building_id} {local.building_code}")
+    code, _, err = _cli("reverse", lon, lat, "--base-url", "ftp://x", "--db", db)
+    assert code == 2 and "Error: base_url='ftp://x' must start with" in err
