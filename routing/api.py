@@ -37,9 +37,9 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, mapping, shape
-from shapely.ops import substring
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
@@ -229,25 +229,36 @@ def plan_route(
 
 # -- the Route Exchange Model ------------------------------------------------------------
 def _segments(leg: Route) -> list[tuple[Any, Any]]:
-    """Each step with its stretch of the leg's line."""
+    """Each step with its stretch of the leg's line.
+
+    The line is measured once in the city's metric CRS; each step's stretch is cut by
+    its share of the length, interpolating between the original CRS84 vertices.
+    """
     from twin.crs import local_metric_crs, transform_geometry
 
     line = leg.geometry
     if line.is_empty or line.length == 0:
         return [(s, line) for s in leg.steps]
-    metric = local_metric_crs(line.bounds)
-    m_line = transform_geometry(line, "OGC:CRS84", metric)
+    lonlat = np.asarray(line.coords)[:, :2]
+    xy = np.asarray(transform_geometry(line, "OGC:CRS84", local_metric_crs(line.bounds)).coords)[
+        :, :2
+    ]
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
     total = sum(s.length_m for s in leg.steps) or 1.0
-    scale = m_line.length / total
+    scale = float(cum[-1]) / total
+
+    def at(d: float) -> list[float]:
+        return [float(np.interp(d, cum, lonlat[:, 0])), float(np.interp(d, cum, lonlat[:, 1]))]
+
     out = []
     pos = 0.0
     for s in leg.steps:
-        end = pos + s.length_m * scale
-        piece = substring(m_line, pos, end) if s.length_m > 0 else None
-        if piece is None or piece.is_empty or piece.geom_type != "LineString":
-            geom = shapely.Point(s.location)
+        end = min(pos + s.length_m * scale, float(cum[-1]))
+        if end - pos <= 1e-6:
+            geom: Any = shapely.Point(s.location)
         else:
-            geom = transform_geometry(piece, metric, "OGC:CRS84")
+            inner = lonlat[(cum > pos) & (cum < end)].tolist()
+            geom = LineString([at(pos), *inner, at(end)])
         out.append((s, geom))
         pos = end
     return out
