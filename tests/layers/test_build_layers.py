@@ -7,7 +7,6 @@ from pathlib import Path
 
 import osmium
 import pyogrio
-import pytest
 
 from twin.build import build_twin
 from twin.store import Query, open_store
@@ -64,13 +63,6 @@ def modified_copy(src: Path, dst: Path) -> dict[str, str]:
     finally:
         writer.close()
     return touched
-
-
-@pytest.fixture(scope="module")
-def helsinki_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("helsinki") / "helsinki.gpkg"
-    build_twin(HELSINKI, str(db))
-    return db
 
 
 def test_helsinki_twin_holds_the_expected_layers(helsinki_db: Path) -> None:
