@@ -5,7 +5,13 @@ applied to the signals, and with the plan re-timed live. Prints the EV travel ti
 (mean, p10/p50/p90) per run, the reduction of the plan run against no preemption
 (target >= 25 %) and the change of the other vehicles' mean delay (target <= +3 %).
 
-    .venv/bin/python bench/routing_sumo.py [--trips 20] [--seed 1] [--load 60]
+    .venv/bin/python bench/routing_sumo.py [--trips 20] [--seed 1] [--lane-flow 40]
+
+The background load is set relative to each network's capacity: ``--lane-flow`` is the
+mean flow per lane (vehicles per hour) the background trips put on it, so the larger
+Porto box is loaded like Helsinki (``--load`` gives trips per hour per km of road
+instead). How the traffic flowed (mean speed, share of time lost, teleports, vehicles
+unfinished) is reported per run.
 
 Porto (``../shared/data/osm/porto_portugal.osm.pbf``) is simulated inside a bounding
 box around the city centre; it is skipped when the shared data are absent.
@@ -45,15 +51,30 @@ def _dist(values: list[float]) -> dict[str, float]:
     }
 
 
-def run_city(name: str, *, trips: int, seed: int, load: float) -> dict[str, Any]:
+def run_city(
+    name: str, *, trips: int, seed: int, load: float | None, lane_flow: float | None
+) -> dict[str, Any]:
     cfg = CITIES[name]
     t0 = time.perf_counter()
-    result = validate(cfg["osm"], seed=seed, trips=trips, bbox=cfg["bbox"], per_km_h=load)
+    result = validate(
+        cfg["osm"],
+        seed=seed,
+        trips=trips,
+        bbox=cfg["bbox"],
+        per_km_h=60.0 if load is None else load,
+        lane_flow_vph=lane_flow,
+    )
     wall = time.perf_counter() - t0
     data = result.to_dict()
     runs = data["runs"]
     base = runs["no_preemption"]
-    out: dict[str, Any] = {"trips": trips, "seed": seed, "load_per_km_h": load, "wall_s": wall}
+    out: dict[str, Any] = {
+        "trips": trips,
+        "seed": seed,
+        "load_per_km_h": load,
+        "lane_flow_vph": lane_flow,
+        "wall_s": wall,
+    }
     for run in RUNS:
         ev = runs[run]["ev_travel_time_s"]
         out[run] = {
@@ -86,26 +107,45 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trips", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--load", type=float, default=60.0, help="car trips per hour per km of road")
+    ap.add_argument(
+        "--lane-flow",
+        type=float,
+        default=40.0,
+        help="background load: mean flow per lane, vehicles per hour",
+    )
+    ap.add_argument(
+        "--load",
+        type=float,
+        default=None,
+        help="background load as car trips per hour per km of road (instead of --lane-flow)",
+    )
     ap.add_argument("--cities", default="helsinki,porto")
     args = ap.parse_args()
+    lane_flow = None if args.load is not None else args.lane_flow
     logging.basicConfig(level=logging.WARNING)
     results: dict[str, Any] = {}
     for name in args.cities.split(","):
         if not CITIES[name]["osm"].is_file():
             print(f"{name}: {CITIES[name]['osm']} is absent, skipped")
             continue
-        r = run_city(name, trips=args.trips, seed=args.seed, load=args.load)
+        r = run_city(name, trips=args.trips, seed=args.seed, load=args.load, lane_flow=lane_flow)
         results[name] = r
+        bg = r["setup"]["background"]
         print(
-            f"\n{name}: {r['trips']} EV trips, {r['setup']['background_trips']} cars, "
-            f"signals mapped {r['signal_mapping']}, {r['wall_s']:.0f} s"
+            f"\n{name}: {r['trips']} EV trips, {bg['trips']} cars ({bg['trips_per_h']:.0f}/h,"
+            f" {bg['mean_trip_km']:.2f} km, {bg['lane_flow_vph']:.1f} veh/h per lane over"
+            f" {bg['lane_km']:.0f} lane-km), signals mapped {r['signal_mapping']},"
+            f" {r['wall_s']:.0f} s"
         )
         for run in RUNS:
             d = r[run]["ev_travel_time_s"]
+            st = r[run]["stats"]
             line = (
                 f"  {run:14s} EV mean {d['mean']:6.1f} s  p10 {d['p10']:6.1f}  p50 {d['p50']:6.1f}"
                 f"  p90 {d['p90']:6.1f}  others' delay {r[run]['others_mean_delay_s']:.1f} s"
+                f" (speed {st['others_mean_speed_ms']:.1f} m/s, lost"
+                f" {100 * st['others_time_loss_share']:.0f} %, teleports {st['teleports']},"
+                f" unfinished {st['others_unfinished']})"
             )
             if run != "no_preemption":
                 line += (

@@ -160,6 +160,8 @@ class Crossing:
     ``step`` is the index in the route of the approach edge (``last_step`` of the last
     one, when the light controls several junctions passed in a row); ``approach`` the
     link indices of every lane of those approach edges; ``movement`` those of the move.
+    ``stop_m`` is the distance along the route from its start to the stop line and
+    ``approach_m`` the length of the approach edge (where a queue can wait).
     """
 
     tls: str
@@ -168,19 +170,24 @@ class Crossing:
     movement: tuple[int, ...]
     xy: tuple[float, float]
     last_step: int
+    stop_m: float = 0.0
+    approach_m: float = 0.0
 
 
 def crossings(net: SumoNet, edges: list[str]) -> list[Crossing]:
     """The traffic-light crossings along a route of SUMO edges, in order."""
     out: list[Crossing] = []
     idx = [net.index[e] for e in edges]
+    cum = np.cumsum(net.length_m[idx]) if idx else np.zeros(0)
     for k in range(len(idx) - 1):
         ctl = net.links.get((idx[k], idx[k + 1]))
         if not ctl:
             continue
         tls = ctl[0][0]
         move = tuple(sorted({li for t, li in ctl if t == tls}))
-        appr = tuple(net.approach.get((tls, idx[k]), list(move)))
+        appr = tuple(
+            sorted({*net.approach.get((tls, idx[k]), list(move)), *_inner(net, tls, idx[k])})
+        )
         xy = net.junction_xy.get(net.to_j[idx[k]], (0.0, 0.0))
         if out and out[-1].tls == tls and out[-1].last_step == k - 1:
             # One controller over a joined intersection: the same hold covers both links.
@@ -192,9 +199,34 @@ def crossings(net: SumoNet, edges: list[str]) -> list[Crossing]:
                 tuple(sorted({*prev.movement, *move})),
                 prev.xy,
                 k,
+                prev.stop_m,
+                prev.approach_m,
             )
             continue
-        out.append(Crossing(tls, k, appr, move, xy, k))
+        out.append(Crossing(tls, k, appr, move, xy, k, float(cum[k]), float(net.length_m[idx[k]])))
+    return out
+
+
+def _inner(net: SumoNet, tls: str, edge: int) -> set[int]:
+    """Links of ``tls`` downstream of ``edge`` inside the intersection it controls.
+
+    A controller over a joined intersection also controls the short edges between its
+    junctions: a vehicle that entered from the held approach and turns there must find
+    green, or it stops inside the intersection and blocks the approach behind it.
+    """
+    out: set[int] = set()
+    todo = [edge]
+    seen = {edge}
+    while todo:
+        e = todo.pop()
+        for nxt, t, li in net.next_links.get(e, ()):
+            if t != tls:
+                continue
+            if e != edge:
+                out.add(li)
+            if nxt not in seen and net.junction_tls.get(net.to_j[nxt]) == tls:
+                seen.add(nxt)
+                todo.append(nxt)
     return out
 
 
@@ -238,21 +270,30 @@ def write_background_trips(
     seed: int,
     begin_s: float,
     end_s: float,
-    per_km_h: float,
+    per_km_h: float = 0.0,
+    lane_flow_vph: float | None = None,
     min_distance_m: float = 300.0,
-) -> int:
+) -> dict[str, float]:
     """Write seeded random car trips; SUMO routes them when they depart.
 
-    Origins and destinations are drawn with probability proportional to lane length;
-    ``per_km_h`` trips start per hour per kilometre of road.
+    Origins and destinations are drawn with probability proportional to lane length.
+    The number of trips is set by one of two measures of the load:
+
+    - ``lane_flow_vph``: the mean flow per lane (vehicles per hour) the trips put on
+      the network, the vehicle-kilometres they drive per hour over its lane-kilometres.
+      It is a share of a lane's capacity (about 1,800 vehicles per hour, half that
+      through a signal), so one value loads a small and a large network alike;
+    - else ``per_km_h`` trips start per hour per kilometre of road (trips are longer on
+      a larger network, so the same value loads it more).
 
     Returns
     -------
-    int
-        The number of trips written.
+    dict
+        ``trips`` written, ``trips_per_h``, the sampled ``mean_trip_km`` (shortest
+        routes), the network's ``lane_km`` and the resulting ``lane_flow_vph``.
     """
     from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.csgraph import connected_components, dijkstra
 
     rng = np.random.default_rng(seed)
     n = net.edge_count
@@ -265,9 +306,31 @@ def write_background_trips(
     usable = np.flatnonzero(net.car_ok & (net.length_m > 10.0) & (comp == main))
     w = net.length_m[usable] * net.lanes[usable]
     p = w / w.sum()
-    count = round(float(per_km_h * net.length_m[usable].sum() / 1000.0 * (end_s - begin_s) / 3600))
-    departs = np.sort(rng.uniform(begin_s, end_s, count))
+    lane_km = float(w.sum() / 1000.0)
     mid = net.verts[(net.offsets[:-1] + net.offsets[1:]) // 2]
+    # The mean length of a trip: shortest routes of a seeded sample of pairs.
+    sample = np.random.default_rng(seed + 1)
+    s_src = sample.choice(usable, size=64, p=p)
+    s_dst = sample.choice(usable, size=64, p=p)
+    keep = np.hypot(*(mid[s_src] - mid[s_dst]).T) >= min_distance_m
+    lg = csr_matrix((net.length_m[b[ok]], (a[ok], b[ok])), shape=(n, n))
+    dist = dijkstra(lg, directed=True, indices=np.unique(s_src[keep]))
+    row = {int(v): i for i, v in enumerate(np.unique(s_src[keep]))}
+    legs = [
+        float(dist[row[int(x)], int(y)] + net.length_m[x])
+        for x, y in zip(s_src[keep], s_dst[keep], strict=True)
+        if np.isfinite(dist[row[int(x)], int(y)])
+    ]
+    trip_km = float(np.mean(legs)) / 1000.0 if legs else 1.0
+    share_far = float(keep.mean()) if len(keep) else 1.0
+    hours = (end_s - begin_s) / 3600.0
+    if lane_flow_vph is not None:
+        per_h = lane_flow_vph * lane_km / trip_km
+    else:
+        per_h = per_km_h * float(net.length_m[usable].sum()) / 1000.0 * share_far
+    # Draw enough pairs that, after dropping the short ones, ``per_h`` trips remain.
+    count = round(per_h * hours / max(share_far, 1e-3))
+    departs = np.sort(rng.uniform(begin_s, end_s, count))
     src = rng.choice(usable, size=count, p=p)
     dst = rng.choice(usable, size=count, p=p)
     far = np.hypot(*(mid[src] - mid[dst]).T) >= min_distance_m
@@ -285,4 +348,11 @@ def write_background_trips(
         n += 1
     lines.append("</routes>\n")
     path.write_text("".join(lines))
-    return n
+    rate = n / hours if hours > 0 else 0.0
+    return {
+        "trips": n,
+        "trips_per_h": round(rate, 1),
+        "mean_trip_km": round(trip_km, 3),
+        "lane_km": round(lane_km, 2),
+        "lane_flow_vph": round(rate * trip_km / max(lane_km, 1e-9), 1),
+    }

@@ -226,8 +226,9 @@ class SumoNet:
     """A SUMO network as arrays; edge ``i`` is ``edge_ids[i]`` (internal edges left out).
 
     ``arcs`` lists the connections ``(from edge, to edge)`` an emergency vehicle may take;
-    ``links`` maps a connection to the ``(tls id, link index)`` pairs that control it and
-    ``approach`` a ``(tls id, from edge)`` to every link index of that approach.
+    ``links`` maps a connection to the ``(tls id, link index)`` pairs that control it,
+    ``approach`` a ``(tls id, from edge)`` to every link index of that approach and
+    ``next_links`` an edge to its controlled ``(to edge, tls id, link index)`` triples.
     """
 
     path: Path
@@ -249,6 +250,7 @@ class SumoNet:
     proj: str
     offset: tuple[float, float]
     index: dict[str, int] = field(default_factory=dict)
+    next_links: dict[int, list[tuple[int, str, int]]] = field(default_factory=dict)
 
     @property
     def edge_count(self) -> int:
@@ -272,6 +274,7 @@ class SumoNet:
 
 
 def _allows(lane: ET.Element, vclass: str) -> bool:
+    """Whether a lane (or a connection) lets ``vclass`` through."""
     allow = lane.get("allow")
     if allow is not None:
         return vclass in allow.split() or "all" in allow.split()
@@ -292,7 +295,7 @@ def read_network(path: Path) -> SumoNet:
     shapes: list[NDArray[np.float64]] = []
     lane_ev: dict[tuple[str, int], bool] = {}
     junction_xy: dict[str, tuple[float, float]] = {}
-    conns: list[tuple[str, str, int, int, str | None, int]] = []
+    conns: list[tuple[str, str, int, int, str | None, int, bool]] = []
     proj, offset = "", (0.0, 0.0)
     for _, el in ET.iterparse(path, events=("end",)):
         tag = el.tag
@@ -334,6 +337,8 @@ def read_network(path: Path) -> SumoNet:
                         int(el.get("toLane", "0")),
                         el.get("tl"),
                         int(el.get("linkIndex", "-1")),
+                        # a connection may restrict its lanes' classes (a bus-only turn)
+                        _allows(el, "emergency"),
                     )
                 )
             el.clear()
@@ -345,15 +350,17 @@ def read_network(path: Path) -> SumoNet:
     links: dict[tuple[int, int], list[tuple[str, int]]] = {}
     approach: dict[tuple[str, int], list[int]] = {}
     junction_tls: dict[str, str] = {}
-    for a, b, la, lb, tl, li in conns:
+    next_links: dict[int, list[tuple[int, str, int]]] = {}
+    for a, b, la, lb, tl, li, conn_ev in conns:
         if a not in index or b not in index:
             continue
         ia, ib = index[a], index[b]
-        if lane_ev.get((a, la), False) and lane_ev.get((b, lb), False):
+        if conn_ev and lane_ev.get((a, la), False) and lane_ev.get((b, lb), False):
             arcs.add((ia, ib))
         if tl is not None and li >= 0:
             links.setdefault((ia, ib), []).append((tl, li))
             approach.setdefault((tl, ia), []).append(li)
+            next_links.setdefault(ia, []).append((ib, tl, li))
             junction_tls[to_j[ia]] = tl
     sizes = np.fromiter((len(s) for s in shapes), dtype=np.int64, count=len(shapes))
     offsets = np.zeros(len(shapes) + 1, dtype=np.int64)
@@ -378,4 +385,5 @@ def read_network(path: Path) -> SumoNet:
         proj=proj,
         offset=offset,
         index=index,
+        next_links=next_links,
     )

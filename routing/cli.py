@@ -269,12 +269,19 @@ def main() -> None:  # pragma: no cover - for ``python -m routing.cli``
 @click.option("--seed", type=int, required=True, help="Seeds trips, background traffic, SUMO.")
 @click.option("--trips", type=int, default=5, show_default=True, help="Emergency trips.")
 @click.option(
+    "--lane-flow",
+    "lane_flow",
+    type=float,
+    default=40.0,
+    show_default=True,
+    help="Background load relative to capacity: mean vehicles per hour per lane.",
+)
+@click.option(
     "--load",
     "per_km_h",
     type=float,
-    default=60.0,
-    show_default=True,
-    help="Background car trips per hour per km of road.",
+    default=None,
+    help="Background car trips per hour per km of road, instead of --lane-flow.",
 )
 @click.option(
     "--bbox",
@@ -285,7 +292,13 @@ def main() -> None:  # pragma: no cover - for ``python -m routing.cli``
     "--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here."
 )
 def validate_cmd(
-    osm: Path, seed: int, trips: int, per_km_h: float, bbox: str | None, out: Path | None
+    osm: Path,
+    seed: int,
+    trips: int,
+    lane_flow: float,
+    per_km_h: float | None,
+    bbox: str | None,
+    out: Path | None,
 ) -> None:
     """Drive an emergency vehicle in SUMO without preemption, with the plan, and re-timed live."""
     from routing.sumo import validate
@@ -302,7 +315,10 @@ def validate_cmd(
         msg = f"--bbox={bbox!r} is not WEST,SOUTH,EAST,NORTH with west < east, south < north"
         raise click.UsageError(msg) from None
     try:
-        result = validate(osm, seed=seed, trips=trips, per_km_h=per_km_h, bbox=box)
+        if per_km_h is not None:
+            result = validate(osm, seed=seed, trips=trips, bbox=box, per_km_h=per_km_h)
+        else:
+            result = validate(osm, seed=seed, trips=trips, bbox=box, lane_flow_vph=lane_flow)
     except InvalidInput as exc:
         raise click.UsageError(str(exc)) from None
     except TwinError as exc:

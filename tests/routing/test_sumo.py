@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -76,6 +77,96 @@ def test_corridor_route_follows_the_plan(sumo_city: tuple[RoadGraph, SumoNet]) -
         assert set(c.movement) <= set(c.approach)
 
 
+def test_network_keeps_connection_permissions(sumo_city: tuple[RoadGraph, SumoNet]) -> None:
+    """A turn SUMO allows only buses (say) is no arc an emergency route may take."""
+    import xml.etree.ElementTree as ET
+
+    _, net = sumo_city
+    ok: set[tuple[str, str]] = set()
+    barred: set[tuple[str, str]] = set()
+    for el in ET.parse(net.path).getroot().iter("connection"):
+        pair = (el.get("from", ""), el.get("to", ""))
+        allow = el.get("allow")
+        if allow is not None and not {"emergency", "all"} & set(allow.split()):
+            barred.add(pair)
+        else:
+            ok.add(pair)
+    barred -= ok
+    assert barred, "the Helsinki network has bus-only turns"
+    arcs = {(net.edge_ids[a], net.edge_ids[b]) for a, b in net.arcs.tolist()}
+    assert not arcs & barred
+    assert arcs <= ok
+
+
+def test_background_load_relative_to_capacity(
+    sumo_city: tuple[RoadGraph, SumoNet], tmp_path: Path
+) -> None:
+    from routing._sumo_map import write_background_trips
+
+    _, net = sumo_city
+    kw: dict[str, Any] = {"seed": 2, "begin_s": 0.0, "end_s": 1800.0}
+    low = write_background_trips(net, tmp_path / "low.rou.xml", lane_flow_vph=20.0, **kw)
+    high = write_background_trips(net, tmp_path / "high.rou.xml", lane_flow_vph=40.0, **kw)
+    for want, got in ((20.0, low), (40.0, high)):
+        assert got["lane_flow_vph"] == pytest.approx(want, rel=0.25)
+        assert got["trips"] == (
+            tmp_path / f"{'low' if want == 20 else 'high'}.rou.xml"
+        ).read_text().count("<trip ")
+        # vehicle-km per hour over lane-km is the flow reported
+        rate = got["trips_per_h"] * got["mean_trip_km"] / got["lane_km"]
+        assert rate == pytest.approx(got["lane_flow_vph"], rel=0.01)
+    assert high["trips"] / low["trips"] == pytest.approx(2.0, rel=0.15)
+    assert 0.3 < low["mean_trip_km"] < 10.0
+    per_km = write_background_trips(net, tmp_path / "km.rou.xml", per_km_h=30.0, **kw)
+    road_km = float(net.length_m[net.car_ok].sum()) / 1000.0
+    # the same trips as before the capacity measure: 30 per hour per km, short ones dropped
+    assert 0.5 * 30.0 * road_km * 0.5 < per_km["trips"] <= 30.0 * road_km * 0.5
+
+
+def test_every_crossing_gets_a_window(sumo_city: tuple[RoadGraph, SumoNet]) -> None:
+    """The plan's windows where it has them; a window read off its timeline elsewhere."""
+    import numpy as np
+
+    from routing._sumo_control import EvRun
+    from routing._sumo_map import map_signals
+    from routing.greenwave import Timing
+    from routing.sumo import _pick_pairs
+
+    graph, net = sumo_city
+    timing = Timing()
+    pairs = _pick_pairs(
+        graph, net, map_signals(graph, net), np.random.default_rng(5), [300.0, 540.0], timing
+    )
+    for p in pairs:
+        ev = EvRun(
+            "ev",
+            p["depart_s"],
+            p["plan"],
+            p["crossed"],
+            p["matched"],
+            p["edges"],
+            edge_start_m=p["edge_start_m"],
+        )
+        wins = ev.windows(timing)
+        assert set(wins) == set(range(len(p["crossed"])))
+        by_k = {
+            k: w for w in p["plan"].signals if (k := p["matched"].get(w.route_time_s)) is not None
+        }
+        for k, w in wins.items():
+            assert w.start < w.eta < w.end
+            if k in by_k:
+                assert w.source == "plan"
+                assert (w.start, w.end) == (by_k[k].window_start_s, by_k[k].window_end_s)
+            else:
+                assert w.source == "route"
+                assert 0.0 <= w.eta <= p["plan"].eta_preemption_s + 1e-6
+        etas = [wins[k].eta for k in range(len(wins))]
+        assert etas == sorted(etas)
+        assert p["edge_start_m"][-1] == pytest.approx(
+            sum(float(net.length_m[net.index[e]]) for e in p["edges"])
+        )
+
+
 @pytest.fixture(scope="module")
 def two_trips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     from routing.sumo import validate
@@ -108,6 +199,11 @@ def test_validate_two_trips_shape(two_trips: dict[str, object]) -> None:
     assert stats["no_preemption"]["holds"] == 0
     assert stats["plan"]["holds"] >= 1 and stats["live"]["retimes"] >= 1
     assert stats["plan"]["retimes"] == 0
+    for run in stats.values():
+        assert 0.5 < run["others_mean_speed_ms"] < 30.0
+        assert 0.0 <= run["others_time_loss_share"] < 1.0
+        assert 0 <= run["others_unfinished"] < run["others"]
+    assert data["setup"]["background"]["trips"] == data["setup"]["background_trips"] > 0
     assert json.loads(Path(str(two_trips["file"])).read_text()) == data
 
 
