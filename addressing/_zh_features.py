@@ -35,7 +35,10 @@ def _canonical() -> dict[str, tuple[str, ...]]:
 
 
 @cache
-def _dictionary() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+def _dictionary() -> tuple[dict[str, tuple[tuple[str, ...], ...]], frozenset[str]]:
+    """Map each dictionary word to its tags written as a one-character match (``:S``),
+    and as the first, middle and last character of a longer one (``:B``, ``:M``, ``:E``),
+    with the set of all word prefixes."""
     table: dict[str, set[str]] = {}
     for d in divisions():
         table.setdefault(d.name, set()).add(f"{d.level}F")
@@ -43,7 +46,10 @@ def _dictionary() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
             table.setdefault(form, set()).add(f"{d.level}S")
     for word, families in keyword_table().items():
         table.setdefault(word, set()).update(f"k{f}" for f in families)
-    frozen = {w: tuple(sorted(t)) for w, t in table.items()}
+    frozen = {
+        w: tuple(tuple(f"{t}:{pos}" for t in sorted(tags)) for pos in "SBME")
+        for w, tags in table.items()
+    }
     prefixes = frozenset(w[:k] for w in frozen for k in range(1, len(w) + 1))
     return frozen, prefixes
 
@@ -72,6 +78,12 @@ def _kind(tok: str) -> str:
     if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf":
         return "H"
     return "P"
+
+
+@cache
+def _kind_of(char: str) -> str:
+    """:func:`_kind` of a unit that starts with ``char``, remembered."""
+    return _kind(char)
 
 
 def _shape(tok: str, kind: str) -> str:
@@ -104,12 +116,12 @@ def _matches(text: str) -> list[list[str]]:
             tags = table.get(piece)
             if tags is not None:
                 if j - i == 1:
-                    out[i].extend([t + ":S" for t in tags])
+                    out[i].extend(tags[0])
                 else:
-                    out[i].extend([t + ":B" for t in tags])
-                    out[j - 1].extend([t + ":E" for t in tags])
+                    out[i].extend(tags[1])
+                    out[j - 1].extend(tags[3])
                     for k in range(i + 1, j - 1):
-                        out[k].extend([t + ":M" for t in tags])
+                        out[k].extend(tags[2])
                     names = canonical.get(piece)
                     if names:
                         found.append((i, j, names))
@@ -130,7 +142,7 @@ def _matches(text: str) -> list[list[str]]:
                 if c == b or d == a:
                     dup.add(side + "adj")
             for k in range(a, b):
-                out[k].extend(dup)
+                out[k].extend(sorted(dup))
     return out
 
 
@@ -151,16 +163,17 @@ def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[str]]]:
     folded = fold_width(text)
     spans = [m.span() for m in _UNIT.finditer(folded)]
     toks = [folded[s:e] for s, e in spans]
-    kinds = [_kind(t) for t in toks]
-    shapes = [_shape(t, k) for t, k in zip(toks, kinds, strict=True)]
+    kinds = [_kind_of(t[0]) for t in toks]
+    shapes = [_shape(t, k) if k in "NLS" else t for t, k in zip(toks, kinds, strict=True)]
     char_tags = _matches(folded)
     # numbers written with dashes (12-3-1001): which group of how many
-    for m in _DASHED.finditer(folded):
-        groups = list(_GROUP.finditer(m.group(0)))
-        for k, g in enumerate(groups, 1):
-            tag = f"grp{k}/{min(len(groups), 4)}"
-            for c in range(m.start() + g.start(), m.start() + g.end()):
-                char_tags[c].append(tag)
+    if "-" in folded:
+        for m in _DASHED.finditer(folded):
+            groups = list(_GROUP.finditer(m.group(0)))
+            for k, g in enumerate(groups, 1):
+                tag = f"grp{k}/{min(len(groups), 4)}"
+                for c in range(m.start() + g.start(), m.start() + g.end()):
+                    char_tags[c].append(tag)
     unit_tags: list[list[str]] = []
     for s, e in spans:
         if e - s == 1:
@@ -170,35 +183,34 @@ def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[str]]]:
             for k in range(s, e):
                 seen.extend(char_tags[k])
             unit_tags.append(sorted(set(seen)))
+    # dictionary tags that end at a unit, and that begin at one, for its neighbours
+    ends = [["d-1=" + t for t in tags if t[-1] in "ES"] for tags in unit_tags]
+    begins = [["d+1=" + t for t in tags if t[-1] in "BS"] for tags in unit_tags]
     n = len(toks)
     pad = ["<s>", "<s>", *shapes, "</s>", "</s>"]
     kpad = ["^", "^", *kinds, "$", "$"]
     feats: list[list[str]] = []
     for i in range(n):
         p = i + 2
-        w_2, w_1, w0, w1, w2 = pad[p - 2], pad[p - 1], pad[p], pad[p + 1], pad[p + 2]
+        w_1, w0, w1 = pad[p - 1], pad[p], pad[p + 1]
         f = [
             "b",
             "w=" + w0,
             "w-1=" + w_1,
             "w+1=" + w1,
-            "w-2=" + w_2,
-            "w+2=" + w2,
+            "w-2=" + pad[p - 2],
+            "w+2=" + pad[p + 2],
             "w-1w=" + w_1 + w0,
             "ww+1=" + w0 + w1,
+            "w-1w+1=" + w_1 + w1,
             "k=" + kpad[p - 1] + kpad[p] + kpad[p + 1],
         ]
         if kinds[i] == "L":
             f.append("lw=" + toks[i].lower())
-        for t in unit_tags[i]:
-            f.append("d=" + t)
+        f.extend(["d=" + t for t in unit_tags[i]])
         if i > 0:
-            for t in unit_tags[i - 1]:
-                if t[-1] in "ES":
-                    f.append("d-1=" + t)
+            f.extend(ends[i - 1])
         if i + 1 < n:
-            for t in unit_tags[i + 1]:
-                if t[-1] in "BS":
-                    f.append("d+1=" + t)
+            f.extend(begins[i + 1])
         feats.append(f)
     return spans, feats

@@ -34,7 +34,7 @@ TRAINING: dict[str, Any] = {
     "c2": 0.01,
 }
 """How the tagger is trained: how many synthetic addresses, their seed, and the CRF
-settings (averaged perceptron, 8 epochs: about 20 s on one core; ``c1``/``c2`` apply
+settings (averaged perceptron, 8 epochs: about 35-50 s on one core; ``c1``/``c2`` apply
 to the ``lbfgs`` and ``l2sgd`` algorithms only)."""
 
 _lock = threading.Lock()

@@ -207,9 +207,10 @@ def _roadno(rng: random.Random) -> str:
     return _weighted(
         rng,
         [
-            (7, f"{n}号"),
-            (2.5, f"{n}"),
-            (0.15, f"{n}-{n + rng.randint(1, 6)}号"),
+            (8.5, f"{n}号"),
+            (1.2, f"{n}"),
+            (0.2, f"{n}-{n + rng.randint(1, 6)}号"),
+            (0.05, f"{n}-{rng.randint(1, 20)}"),
             (0.3, f"{n}弄"),
             (0.2, f"{_zh_num(rng, rng.randint(1, 20))}号"),
             (0.2, f"{n}号院"),
@@ -276,14 +277,17 @@ def _house(rng: random.Random) -> str:
     return _weighted(
         rng,
         [
-            (4, f"{n}号楼"),
-            (3, f"{n}幢"),
-            (3, f"{n}栋"),
+            (2.5, f"{n}号楼"),
+            (4, f"{n}幢"),
+            (4, f"{n}栋"),
             (1, f"{rng.choice(_LETTERS)}座"),
-            (1, f"{rng.choice(_LETTERS + 'abc')}{rng.choice(['栋', '幢', '座'])}"),
-            (1.5, f"{n}号"),
-            (0.7, f"{_zh_num(rng, rng.randint(1, 12))}{rng.choice(['号楼', '幢', '栋'])}"),
-            (0.5, f"{rng.choice(_LETTERS)}{n}{rng.choice(['幢', '座', '栋'])}"),
+            (0.8, f"{rng.choice(_LETTERS + 'abc')}{rng.choice(['栋', '幢', '座'])}"),
+            (2, f"{n}号"),
+            (0.9, f"{_zh_num(rng, rng.randint(1, 12))}{rng.choice(['号楼', '幢', '栋'])}"),
+            (0.3, f"{rng.choice(_LETTERS)}{n}{rng.choice(['幢', '座', '栋'])}"),
+            (0.3, rng.choice(_LETTERS)),
+            (0.3, f"{rng.choice(_LETTERS)}{n}"),
+            (0.15, f"{n}{rng.choice(_LETTERS)}"),
         ],
     )
 
@@ -299,43 +303,60 @@ def _dash_cell(rng: random.Random) -> str:
     return str(rng.randint(1, 9) if rng.random() < 0.6 else rng.randint(10, 30))
 
 
+def _dash_room(rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.55:
+        return str(rng.randint(1, 30) * 100 + rng.randint(1, 20))
+    if r < 0.85:
+        return str(rng.randint(1, 99))
+    return _room(rng)
+
+
 def _floor(rng: random.Random) -> str:
     n = rng.randint(1, 40)
     return _weighted(
         rng,
         [
-            (3, f"{n}楼"),
-            (3, f"{n}层"),
-            (1.5, f"{_zh_num(rng, min(n, 19))}楼"),
-            (1, f"{_zh_num(rng, min(n, 19))}层"),
+            (5.5, f"{n}楼"),
+            (0.5, f"{n}层"),
+            (3, f"{_zh_num(rng, min(n, 19))}楼"),
+            (0.35, f"{_zh_num(rng, min(n, 19))}层"),
             (0.5, f"{n}F"),
-            (0.3, f"负{_zh_num(rng, rng.randint(1, 3))}楼"),
+            (0.1, f"负{_zh_num(rng, rng.randint(1, 3))}{rng.choice('楼层')}"),
         ],
     )
 
 
 def _room(rng: random.Random) -> str:
-    n = rng.randint(1, 40) * 100 + rng.randint(1, 30) if rng.random() < 0.8 else rng.randint(1, 999)
+    r = rng.random()
+    if r < 0.65:
+        n = rng.randint(1, 40) * 100 + rng.randint(1, 30)
+    elif r < 0.9:
+        n = rng.randint(1, 999)
+    else:
+        n = rng.randint(1000, 40000)  # shop numbers of the big markets
     return _weighted(
         rng,
         [
-            (4, f"{n}室"),
-            (4, f"{n}"),
-            (1, f"{n}号"),
-            (0.7, f"{n}房"),
-            (0.3, f"{rng.choice(_LETTERS)}{n}"),
-            (0.3, f"{n}号铺"),
+            (2.5, f"{n}室"),
+            (6, f"{n}"),
+            (1.2, f"{n}号"),
+            (0.15, f"{n}房"),
+            (0.25, f"{rng.choice(_LETTERS)}{n}"),
+            (0.15, f"{n}{rng.choice(_LETTERS)}"),
+            (0.1, f"{n}-{rng.randint(1, 30)}{rng.choice(['', '号', '室'])}"),
+            (0.1, f"{n}号铺"),
         ],
     )
 
 
 def _person(rng: random.Random) -> str:
     r = rng.random()
-    if r < 0.3:
+    if r < 0.25:
         return _word(rng, "person")
     if r < 0.6:
         return _name(rng, 2, 4) + _word(rng, "person")
-    if r < 0.9:
+    if r < 0.7:
         return _company(rng)
     return _name(rng, 2, 4) + _word(rng, "poi")
 
@@ -387,13 +408,19 @@ def _address(rng: random.Random) -> list[Segment]:
     if rng.random() < 0.06:
         r = rng.random()
         if r < 0.3:
-            zone = rng.choice(["开发区", "经济开发区", "经济技术开发区", "高新区", "工业园区"])
+            zone = rng.choice(
+                ["开发区", "经济开发区", "经济技术开发区", "高新区", "高新技术开发区"]
+            )
         elif r < 0.45:
             zone = _name(rng, 2, 3) + rng.choice(["工业区", "工业园", "工业园区", "工业城"])
             industrial = True
+            if rng.random() < 0.7:  # mostly labelled as a place of interest
+                segs.append(("poi", zone))
+                zone = ""
         else:
             zone = _name(rng, 2, 3) + _word(rng, "devzone")
-        segs.append(("devzone", zone))
+        if zone:
+            segs.append(("devzone", zone))
     if rng.random() < 0.45:
         town = _name(rng, 2, 3) + _weighted(rng, [(4, "镇"), (3, "街道"), (1.2, "乡")])
         segs.append(("town", _bare(rng) if rng.random() < 0.12 else town))
@@ -410,7 +437,7 @@ def _address(rng: random.Random) -> list[Segment]:
         form
         for label, text in segs
         if label in {"prov", "city", "district"}
-        for form in {text, text[:-1] if len(text) > 2 else text}
+        for form in dict.fromkeys((text, text[:-1] if len(text) > 2 else text))
     )
     if rng.random() < 0.62:
         poi = [("poi", _poi(rng, places))]
@@ -422,9 +449,9 @@ def _address(rng: random.Random) -> list[Segment]:
             if rng.random() < 0.1:
                 body.append(("assist", rng.choice(["院内", "内", "里面", "旁边", "对面"])))
             body.append(("subpoi", _subpoi(rng)))
-    elif village and not body and rng.random() < 0.5:
-        body.append(("poi", _bare(rng)))
-        body.append(("roadno", f"{rng.randint(1, 300)}号"))
+    elif village and not body and rng.random() < 0.7:
+        body.append(("poi", _bare(rng) if rng.random() < 0.7 else _poi(rng)))
+        body.append(("roadno", f"{rng.randint(1, 300)}{rng.choice(['号', '号', ''])}"))
     elif not body and segs and segs[-1][0] in {"town", "community"} and rng.random() < 0.4:
         body.append(("roadno", f"{_number(rng, 300)}号"))
     segs += body
@@ -444,8 +471,8 @@ def _tail(rng: random.Random, segs: list[Segment]) -> None:
         )
     if rng.random() < (0.12 if not dash else 0.03):
         parts.append(("floorno", _floor(rng)))
-    if rng.random() < (0.6 if parts else 0.15):
-        parts.append(("roomno", _room(rng)))
+    if rng.random() < (0.6 if parts else 0.3 if after_poi else 0.15):
+        parts.append(("roomno", _dash_room(rng) if dash and parts else _room(rng)))
     for i, seg in enumerate(parts):
         if i and dash:
             segs.append(("redundant", "-"))
@@ -456,12 +483,28 @@ def _tail(rng: random.Random, segs: list[Segment]) -> None:
         segs.append(("assist", _word(rng, "assist")))
         if rng.random() < 0.7:
             segs.append(("poi" if rng.random() < 0.5 else "person", _poi(rng)))
-    if rng.random() < 0.08:
+    # a company, shop or office at the end, mostly after a building or a floor
+    last = segs[-1][0] if segs else ""
+    p_person = (
+        0.14 if last in {"floorno", "houseno", "subpoi"} else 0.04 if last == "roomno" else 0.08
+    )
+    if rng.random() < p_person:
         segs.append(("person", _person(rng)))
     if rng.random() < 0.08:
         if rng.random() < 0.3:
             segs.append(("redundant", " "))
         segs.append(("redundant", _word(rng, "redundant")))
+
+
+def _later_poi_is_subpoi(segs: list[Segment]) -> list[Segment]:
+    """Label every place of interest after the first one ``subpoi``, as the corpus does."""
+    out: list[Segment] = []
+    seen = False
+    for label, text in segs:
+        if label == "poi":
+            label, seen = ("subpoi" if seen else "poi"), True
+        out.append((label, text))
+    return out
 
 
 def generate(n: int, *, seed: int = 0) -> list[list[Segment]]:
@@ -482,7 +525,7 @@ def generate(n: int, *, seed: int = 0) -> list[list[Segment]]:
     rng = random.Random(seed)
     out: list[list[Segment]] = []
     while len(out) < n:
-        segs = [s for s in _address(rng) if s[1]]
+        segs = _later_poi_is_subpoi([s for s in _address(rng) if s[1]])
         if rng.random() < 0.15:
             # a stray space between two pieces
             k = rng.randrange(1, len(segs)) if len(segs) > 1 else 0

@@ -6,12 +6,17 @@ seconds), then cached; see :mod:`addressing._zh_model`.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from addressing import parse
-from addressing._zh import ZH_LABELS
+from addressing._zh import ZH_LABELS, later_poi_is_subpoi
 from addressing._zh_model import TRAINING, model_path
 from addressing._zh_synth import generate
 
@@ -123,3 +128,40 @@ def test_model_name_follows_the_training_settings() -> None:
     other = dict(TRAINING, seed=int(TRAINING["seed"]) + 1)
     assert model_path(other) != model_path()
     assert model_path(dict(TRAINING)) == model_path()
+
+
+def test_generator_does_not_depend_on_string_hashing() -> None:
+    # Python salts str hashes per process: a set's order must never reach the
+    # generated addresses, else every machine would train a different tagger
+    code = "from addressing._zh_synth import generate\nprint(repr(generate(300, seed=3)))"
+    outs = set()
+    for salt in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=salt)
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outs.add(run.stdout)
+    assert len(outs) == 1
+
+
+def test_a_later_place_of_interest_is_a_subpoi() -> None:
+    phrases = [("road", 0, 3), ("poi", 3, 7), ("houseno", 7, 9), ("poi", 9, 12), ("poi", 12, 14)]
+    got = later_poi_is_subpoi(phrases)
+    assert [p[0] for p in got] == ["road", "poi", "houseno", "subpoi", "subpoi"]
+    assert [p[1:] for p in got] == [p[1:] for p in phrases]
+    # and the parser applies it: never two poi components in one address
+    for text in (
+        "杭州市西湖区文三路90号东部软件园3号楼星巴克咖啡店",
+        "义乌国际商贸城5区沃尔玛超市",
+    ):
+        assert sum(c.label == "poi" for c in parse(text)) <= 1
+
+
+def test_generated_second_places_of_interest_are_subpois() -> None:
+    for segs in generate(2000, seed=11):
+        assert sum(label == "poi" for label, _ in segs) <= 1
