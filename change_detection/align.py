@@ -211,6 +211,7 @@ def normalise(
     *,
     method: Normalisation | str = Normalisation.PIF,
     keep: float = 0.3,
+    rounds: int = 5,
 ) -> np.ndarray:
     """Bring the later image's radiometry to the earlier image's.
 
@@ -226,6 +227,8 @@ def normalise(
         standardised change after a first moment-matching pass); ``"none"`` copies.
     keep
         Fraction of valid pixels taken as unchanged for ``"pif"``.
+    rounds
+        How many times ``"pif"`` re-selects the invariant pixels with the latest fit.
 
     Returns
     -------
@@ -249,11 +252,17 @@ def normalise(
     am, asd = a.mean(axis=1, keepdims=True), a.std(axis=1, keepdims=True) + 1e-9
     bm, bsd = b.mean(axis=1, keepdims=True), b.std(axis=1, keepdims=True) + 1e-9
     first = (a - am) / asd * bsd + bm
-    change = np.sqrt((((first - b) / bsd) ** 2).sum(axis=0))
-    pif = change <= np.quantile(change, keep)
+    fits = np.zeros((after.shape[0], 2))
+    # Re-select the invariant pixels with each fit: a widespread change (a season) can
+    # pass the first moment match and bias the first fit, most visibly its offset.
+    for _ in range(max(1, rounds)):
+        change = np.sqrt((((first - b) / bsd) ** 2).sum(axis=0))
+        pif = change <= np.quantile(change, keep)
+        for i in range(after.shape[0]):
+            fits[i] = np.polyfit(a[i, pif], b[i, pif], 1)
+        first = a * fits[:, :1] + fits[:, 1:]
     for i in range(after.shape[0]):
-        gain, offset = np.polyfit(a[i, pif], b[i, pif], 1)
-        out[i] = (after[i] * gain + offset).astype(np.float32)
+        out[i] = (after[i] * fits[i, 0] + fits[i, 1]).astype(np.float32)
     return out
 
 

@@ -50,7 +50,7 @@ def classify_patches(
     at: Any,
     min_confidence: float = 0.3,
     existing_overlap: float = 0.5,
-    touch_distance: float = 1.5,
+    touch_distance: float = 3.0,
     permit_overlap: float = 0.5,
     min_rectangularity: float = 0.6,
 ) -> Any:
@@ -78,7 +78,9 @@ def classify_patches(
         building (demolished or changed footprint) rather than a new one.
     touch_distance
         A new patch closer than this (metres) to a building that stood at the earlier date is
-        an extension (``changed_footprint``).
+        an extension (``changed_footprint``). Patch outlines are uncertain by a metre or two
+        (misregistration, a sliver of ground between an extension and a rounded footprint),
+        hence 3 m.
     permit_overlap
         Fraction of a patch inside valid permits above which it is permitted.
     min_rectangularity

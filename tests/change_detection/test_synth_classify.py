@@ -131,6 +131,28 @@ def test_classification_of_each_kind_of_patch() -> None:
     assert out["suspected_illegal"].tolist() == [False, True, True, False, False, False]
 
 
+def test_an_extension_across_a_sliver_of_ground_is_not_a_new_building() -> None:
+    box = shapely.box
+    buildings = _frame([{"geometry": box(0, 0, 20, 20)}])
+    permits = _frame(
+        [
+            {
+                "permit_no": "P-9",
+                "valid_from": pd.Timestamp("2022-01-01"),
+                "valid_to": pd.NaT,
+                "geometry": box(500, 500, 520, 520),
+            }
+        ]
+    )
+    rows = [
+        {"geometry": g, "direction": "appeared", "confidence": 0.8, "rectangularity": 0.9}
+        for g in (box(22.5, 0, 30, 20), box(26.0, 30, 36, 40))
+    ]
+    out = classify_patches(_frame(rows), buildings, permits, at="2023-06-01")
+    # 2.5 m off the old footprint: an extension whose outline lost a sliver; 10 m: new.
+    assert out["class"].tolist() == ["changed_footprint", "new_unpermitted"]
+
+
 def test_object_scores_match_by_iou() -> None:
     truth = _frame(
         [
