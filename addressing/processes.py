@@ -466,16 +466,8 @@ class AddressQrProcessor(_AddressProcessor):
             "qr": {
                 "title": "QR image",
                 "description": "The image, PNG (10 pixels per module) or SVG (1 mm per module).",
-                "schema": {
-                    "oneOf": [
-                        {
-                            "type": "string",
-                            "contentMediaType": "image/png",
-                            "contentEncoding": "binary",
-                        },
-                        {"type": "string", "contentMediaType": "image/svg+xml"},
-                    ]
-                },
+                # PNG by default; with format=svg the same output is image/svg+xml.
+                "schema": {"type": "string", "format": "binary", "contentMediaType": "image/png"},
             }
         },
         {"code": "246091000000-00024-00001-000-00-000-0000-9", "format": "svg"},
