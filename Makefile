@@ -11,12 +11,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= var/helsinki.gpkg
 
-.PHONY: help run test lint bench clean
+# The `siamese` change detector's network runs in a small environment of its own (torch and
+# numpy): made from the first of TORCH_PYTHONS for which TORCH_WHEELS holds a PyTorch CPU
+# wheel (the package indexes only offer the multi-gigabyte CUDA build). TWIN_TORCH_PYTHON,
+# when set, names an interpreter with torch instead. Without either, the detector's tests skip.
+TORCH_VENV := .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed
+TORCH_PYTHONS ?= python3.11 /usr/bin/python3.11 python3.12 python3.13 python3.10
+TORCH_WHEELS ?= /opt/wheels
+
+.PHONY: help run test lint bench clean torch
 
 help:
 	@echo "make run    build the Helsinki twin (once) and serve it"
 	@echo "make test   install what the tests need and run them"
 	@echo "make lint   ruff, mypy and the import contracts"
+	@echo "make torch  the PyTorch environment of the siamese detector ($(TORCH_VENV))"
 	@echo "make bench  run the benchmarks in bench/ (figures to bench/results/)"
 
 $(STAMP): pyproject.toml
@@ -26,11 +36,34 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
+torch:
+	@if [ -n "$$TWIN_TORCH_PYTHON" ]; then \
+	  echo "torch: using TWIN_TORCH_PYTHON=$$TWIN_TORCH_PYTHON"; \
+	elif [ ! -f $(TORCH_STAMP) ]; then $(MAKE) --no-print-directory $(TORCH_STAMP); fi
+
+$(TORCH_STAMP):
+	@for p in $(TORCH_PYTHONS); do \
+	  command -v $$p >/dev/null 2>&1 || continue; \
+	  tag=$$($$p -c 'import sys; print("cp%d%d" % sys.version_info[:2])' 2>/dev/null) || continue; \
+	  wheel=$$(ls $(TORCH_WHEELS)/torch-*+cpu-$$tag-$$tag-*linux*_x86_64.whl 2>/dev/null | tail -1); \
+	  [ -n "$$wheel" ] || continue; \
+	  rm -rf $(TORCH_VENV); \
+	  $$p -m venv $(TORCH_VENV) || continue; \
+	  echo "torch: installing $$(basename $$wheel) and numpy into $(TORCH_VENV)"; \
+	  if $(TORCH_VENV)/bin/python -m pip install -q "$$wheel" numpy \
+	     && $(TORCH_VENV)/bin/python -c 'import numpy, torch'; then \
+	    touch $@; exit 0; fi; \
+	done; \
+	rm -rf $(TORCH_VENV); \
+	echo "torch: no PyTorch CPU wheel in $(TORCH_WHEELS) installs for any of" \
+	  "'$(TORCH_PYTHONS)'; the siamese detector's tests will be skipped" \
+	  "(set TWIN_TORCH_PYTHON to a Python with torch to use one)"
+
 run: $(STAMP)
 	$(BIN)/twin build --if-missing --db $(DB)
 	$(BIN)/twin serve --db $(DB)
 
-test: $(STAMP)
+test: $(STAMP) torch
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -38,16 +71,18 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP) torch
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/service_tipg.py
 	$(BIN)/python bench/routing_latency.py
 	$(BIN)/python bench/routing_greenwave.py
 	$(BIN)/python bench/routing_sumo.py
+	$(BIN)/python bench/routing_api.py
 	$(BIN)/python bench/address_parse.py
 	$(BIN)/python bench/address_geocode.py
 	$(BIN)/python bench/change_metrics.py
+	$(BIN)/python bench/change_siamese.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TORCH_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -100,12 +100,17 @@ def throughput(method: str, scene: Any, workers: int) -> dict[str, float]:
     }
 
 
+def _unsupervised() -> list[str]:
+    """The detectors that need no training (``siamese`` is measured by change_siamese.py)."""
+    return [m for m in detector_names() if m != "siamese"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     out: dict[str, Any] = {"pixel": {}, "objects": {}, "throughput": {}}
-    for method in detector_names():
+    for method in _unsupervised():
         out["pixel"][method] = {
             "levir_chips": evaluate(method, SHARED / "levir_chips", res=0.5).to_dict(),
             "dsifn_chips": evaluate(method, SHARED / "dsifn_chips", res=2.0).to_dict(),
@@ -116,7 +121,7 @@ def main() -> None:
                 f"{method:9s} {name:12s} P={s['precision']:.3f} R={s['recall']:.3f} "
                 f"F1={s['f1']:.3f} IoU={s['iou']:.3f}"
             )
-    for method in detector_names():
+    for method in _unsupervised():
         out["objects"][method] = {
             "tuning_seeds": objects(method, [0, 1, 2, 3]),
             "held_out_seeds": objects(method, [10, 11, 12, 13]),
@@ -129,7 +134,7 @@ def main() -> None:
             )
     if not args.skip_throughput:
         (scene,) = scenes([7], half=500.0)
-        for method in detector_names():
+        for method in _unsupervised():
             one = throughput(method, scene, 1)
             two = throughput(method, scene, 2)
             out["throughput"][method] = {

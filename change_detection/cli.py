@@ -1,4 +1,4 @@
-"""The ``twin change`` command group: detect, evaluate, demo and cases.
+"""The ``twin change`` command group: detect, evaluate, train, demo and cases.
 
 Heavy imports happen inside the commands, so that ``twin --help`` stays fast.
 """
@@ -25,6 +25,26 @@ def change_group() -> None:
     """Change detection between two epochs of imagery."""
 
 
+_WEIGHTS = click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Weights file of the siamese detector (from 'twin change train').",
+)
+
+
+def _detector(method: str, weights: Path | None) -> Any:
+    """The detector named ``method``; ``weights`` goes to the siamese detector only."""
+    from change_detection.detectors import get_detector
+
+    if weights is None:
+        return get_detector(method)
+    if method != "siamese":
+        msg = f"--weights applies to --method siamese, not --method {method!r}"
+        raise InvalidInput(msg)
+    return get_detector(method, weights=weights)
+
+
 @change_group.command()
 @click.argument("before", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("after", type=click.Path(dir_okay=False, path_type=Path))
@@ -48,20 +68,26 @@ def change_group() -> None:
     default=None,
     help="Also write the change patches (GeoJSON or GeoPackage by extension).",
 )
+@_WEIGHTS
 def detect(
-    before: Path, after: Path, out: Path, method: str, res: float | None, patches: Path | None
+    before: Path,
+    after: Path,
+    out: Path,
+    method: str,
+    res: float | None,
+    patches: Path | None,
+    weights: Path | None,
 ) -> None:
     """Detect change from BEFORE to AFTER and write a mask."""
-    from change_detection.detectors import get_detector
     from change_detection.errors import MaskWriteError
-    from change_detection.pipeline import detect_paths
-    from change_detection.raster import write_mask
+    from change_detection.pipeline import detect_pair
+    from change_detection.raster import read_raster, write_mask
 
-    get_detector(method)
+    detector = _detector(method, weights)
     if out.suffix.lower() not in {".png", ".tif", ".tiff"}:
         msg = f"--out={str(out)!r} has an unknown extension; use one of ['.png', '.tif', '.tiff']"
         raise MaskWriteError(msg)
-    result = detect_paths(before, after, method=method, res=res)
+    result = detect_pair(read_raster(before), read_raster(after), method=detector, res=res)
     write_mask(result.mask, out, transform=result.transform, crs=result.crs)
     summary = {
         "changed_pixels": int(result.mask.sum()),
@@ -88,15 +114,42 @@ def detect(
     help="Pixel size in metres of the chips (they carry no georeferencing).",
 )
 @click.option("--per-image", is_flag=True, help="Also print each image's metrics.")
-def evaluate(folder: Path, method: str, res: float | None, per_image: bool) -> None:
+@_WEIGHTS
+def evaluate(
+    folder: Path, method: str, res: float | None, per_image: bool, weights: Path | None
+) -> None:
     """Score a detector on FOLDER (A/ before, B/ after, label/ change)."""
     from change_detection.evaluate import evaluate as run
 
-    scores = run(method, folder, res=res)
+    scores = run(_detector(method, weights), folder, res=res)
     out: dict[str, object] = {"method": method, **scores.summary()}
     if per_image:
         out["per_image"] = scores.per_image
     click.echo(json.dumps(out))
+
+
+@change_group.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Weights file to write.",
+)
+@click.option("--epochs", type=int, default=60, show_default=True, help="Passes over the data.")
+@click.option("--size", type=int, default=128, show_default=True, help="Training crop side, px.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
+@click.option("--threads", type=int, default=2, show_default=True, help="CPU threads.")
+def train(
+    folders: tuple[Path, ...], out: Path, epochs: int, size: int, seed: int, threads: int
+) -> None:
+    """Train the siamese detector on FOLDERS (each A/ before, B/ after, label/ change)."""
+    from change_detection.siamese import folder_pairs
+    from change_detection.siamese import train as run
+
+    pairs = [p for folder in folders for p in folder_pairs(folder)]
+    summary = run(pairs, out, epochs=epochs, size=size, seed=seed, threads=threads)
+    click.echo(json.dumps(summary))
 
 
 @change_group.command()

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _BUILTIN = {
     "building": "change_detection.building:BuildingDetector",
     "cva": "change_detection.detectors:CVADetector",
+    "siamese": "change_detection.siamese:SiameseDetector",
 }
 _REGISTRY: dict[str, type[Detector]] = {}
 
