@@ -24,7 +24,12 @@ def test_registry_names_and_unknown_detector() -> None:
     assert isinstance(info.value, LookupError) and isinstance(info.value, ValueError)
 
 
-def test_a_new_detector_is_one_class_and_one_call() -> None:
+def test_a_new_detector_is_one_class_and_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from change_detection import detectors
+
+    # The registration is undone after the test, so other tests see the built-in list.
+    monkeypatch.setattr(detectors, "_REGISTRY", dict(detectors._REGISTRY))
+
     class Brighter(Detector):
         name = "brighter"
 
