@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
-
-from twin.errors import InvalidInput, TwinError
+from twin.errors import InvalidInput
+from twin.service.processes import TwinProcessor
 
 __all__ = [
     "MAX_BATCH",
@@ -58,11 +57,6 @@ PROCESSES: dict[str, dict[str, Any]] = {
 
 
 # -- reading inputs ---------------------------------------------------------------------
-def _check_names(data: Mapping[str, Any], allowed: Mapping[str, Any], process: str) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        msg = f"inputs {unknown} are not inputs of {process}; choose from {sorted(allowed)}"
-        raise InvalidInput(msg)
 
 
 def _number(data: Mapping[str, Any], name: str, default: float | None = None) -> float:
@@ -139,44 +133,8 @@ def _metadata(
 _TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 512}
 
 
-class _AddressProcessor(BaseProcessor):
-    """The shared part: the definition, the runtime, and errors turned into 400s."""
-
-    METADATA: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, processor_def: dict[str, Any]) -> None:
-        super().__init__(processor_def, self.METADATA)
-        self._def = processor_def
-
-    def execute(
-        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
-    ) -> tuple[str, Any]:
-        """Run the process; a :class:`~twin.errors.TwinError` becomes a process error (400)."""
-        try:
-            _check_names(data, self.METADATA["inputs"], self.METADATA["id"])
-            return self.run(data)
-        except TwinError as exc:
-            raise ProcessorExecuteError(user_msg=exc.msg) from None
-
-    def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
-        """The media type and the output of the process for checked input names."""
-        raise NotImplementedError
-
-    @property
-    def store(self) -> Any:
-        from twin.service.processes import store_for
-
-        return store_for(self._def)
-
-    @property
-    def base_url(self) -> str:
-        """The public URL of the service that runs the process."""
-        from twin.service._runtime import get_runtime
-
-        return get_runtime(str(self._def["twin_runtime"])).settings.public_url()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}>"
+class _AddressProcessor(TwinProcessor):
+    """The address processes' common base."""
 
 
 # -- address-parse ----------------------------------------------------------------------

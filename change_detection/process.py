@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
-
-from twin.errors import InvalidInput, TwinError
-from twin.service.processes import store_for
+from twin.errors import InvalidInput
+from twin.service.processes import TwinProcessor
 
 __all__ = ["PROCESS_METADATA", "DetectChangesProcessor", "image_path"]
 
@@ -99,8 +97,6 @@ PROCESS_METADATA: dict[str, Any] = {
     },
 }
 
-_KNOWN = frozenset(PROCESS_METADATA["inputs"])
-
 
 def image_path(value: Any, *, name: str) -> Path:
     """A server file from a path or a ``file://`` URL; InvalidInput when it is not one."""
@@ -124,50 +120,35 @@ def image_path(value: Any, *, name: str) -> Path:
     return path
 
 
-def _caller() -> tuple[int | None, str]:
-    """The role (as a number) and actor of the request that created the processor."""
+def _caller() -> str:
+    """Who sent the request that created the processor."""
     from twin.service._runtime import request_state
 
     state = request_state.get()
-    if state is None:
-        return None, "anonymous"
-    return (None if state.role is None else int(state.role)), state.actor
+    return "anonymous" if state is None else state.actor
 
 
-class DetectChangesProcessor(BaseProcessor):
-    """Two images on the server to change patches and illegal-building cases."""
+class DetectChangesProcessor(TwinProcessor):
+    """Two images on the server to change patches and illegal-building cases.
+
+    Only an editor may run it (``twin_role`` in the plugin's processor definition).
+    """
+
+    METADATA = PROCESS_METADATA
 
     def __init__(self, processor_def: dict[str, Any]) -> None:
-        super().__init__(processor_def, PROCESS_METADATA)
-        self._def = processor_def
+        super().__init__(processor_def)
         # pygeoapi builds the processor in the request's thread; an asynchronous job
         # runs in another thread, so who asked is read here.
-        self._role, self._actor = _caller()
+        self._actor = _caller()
 
-    def execute(
-        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        try:
-            return "application/json", self._run(data)
-        except TwinError as exc:
-            raise ProcessorExecuteError(user_msg=exc.msg) from None
-
-    def _check_role(self) -> None:
-        from twin.service.auth import Role
-
-        if self._role is None or self._role < int(Role.EDITOR):
-            msg = "detect-changes writes patches and cases; send an editor key (X-API-Key)"
-            raise InvalidInput(msg)
+    def run(self, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        return "application/json", self._run(data)
 
     def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
         from change_detection.detectors import get_detector
         from change_detection.store_io import run_detection
 
-        self._check_role()
-        unknown = sorted(set(data) - _KNOWN)
-        if unknown:
-            msg = f"inputs {unknown} are not inputs of detect-changes; it takes {sorted(_KNOWN)}"
-            raise InvalidInput(msg)
         method = data.get("method") or "building"
         if not isinstance(method, str):
             msg = f"input method={method!r} must be a detector name"
@@ -180,7 +161,7 @@ class DetectChangesProcessor(BaseProcessor):
                 msg = f"input {key}={data.get(key)!r} is required: an RFC 3339 date"
                 raise InvalidInput(msg)
         report = run_detection(
-            store_for(self._def),
+            self.store,
             before,
             after,
             actor=self._actor,
@@ -189,6 +170,3 @@ class DetectChangesProcessor(BaseProcessor):
             date_after=data["date_after"],
         )
         return report.to_dict()
-
-    def __repr__(self) -> str:
-        return "<DetectChangesProcessor>"

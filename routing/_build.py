@@ -213,27 +213,21 @@ def _flatten(graph: Any, signals: dict[int, tuple[float, float]], profile: Profi
     for n in signals:
         if n in index:
             signal_nodes[index[n]] = True
-    cluster, cluster_ids = _signal_clusters(tail, head, length_m, signal_nodes, osm_ids)
-    entering = (cluster[head] >= 0) & (cluster[tail] != cluster[head])
-    delay = np.where(entering, profile.signal_delay_s, 0.0)
-    return Net(
-        profile=profile,
+    return net_from_parts(
+        profile,
         osm_ids=osm_ids,
         lon=lon,
         lat=lat,
+        signal_nodes=signal_nodes,
         tail=tail,
         head=head,
         length_m=length_m,
         time_s=np.asarray(times, dtype=np.float64),
-        signal_delay_s=delay,
         names=names,
         highways=highways,
         ways=ways,
         coords=coords,
         offsets=offsets,
-        cluster=cluster,
-        cluster_ids=cluster_ids,
-        signal_nodes=signal_nodes,
     )
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import shapely
-from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from routing._osm import Station
 from routing.graph import RoadGraph
 from routing.snap import check_lonlat
-from twin.errors import InvalidInput, TwinError
+from twin.errors import InvalidInput
+from twin.service.processes import TwinProcessor
 
 __all__ = [
     "PROCESSES",
@@ -298,54 +298,20 @@ def _flag(value: Any, *, name: str) -> bool:
     return value
 
 
-def _check_known(data: Mapping[str, Any], metadata: Mapping[str, Any]) -> None:
-    unknown = sorted(set(data) - set(metadata["inputs"]))
-    if unknown:
-        msg = (
-            f"inputs {unknown} are not inputs of process {metadata['id']!r}; "
-            f"its inputs are {sorted(metadata['inputs'])}"
-        )
-        raise InvalidInput(msg)
-
-
 # -- processors ------------------------------------------------------------------------
-class _RoutingProcessor(BaseProcessor):
-    """Shared plumbing: the live store's graph, input checks, errors as execute errors."""
-
-    METADATA: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, processor_def: dict[str, Any]) -> None:
-        super().__init__(processor_def, self.METADATA)
-        self._def = processor_def
-
-    def execute(
-        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        try:
-            if not isinstance(data, Mapping):
-                msg = "inputs must be a JSON object"
-                raise InvalidInput(msg)
-            _check_known(data, self.METADATA)
-            return self.mimetype, self._run(data)
-        except TwinError as exc:
-            err = ProcessorExecuteError(user_msg=exc.msg)
-            err.http_status_code = exc.status
-            err.ogc_exception_code = exc.code
-            raise err from None
-
-    mimetype = "application/json"
+class _RoutingProcessor(TwinProcessor):
+    """The routing processes' common base: the live store's graph, JSON output."""
 
     def _graph(self, profile: str) -> RoadGraph:
         from routing.service_graph import graph_for
-        from twin.service.processes import store_for
 
-        return graph_for(store_for(self._def), profile)
+        return graph_for(self.store, profile)
+
+    def run(self, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        return "application/json", self._run(data)
 
     def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}>"
 
 
 class GreenWavePlanProcessor(_RoutingProcessor):

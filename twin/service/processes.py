@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
@@ -21,7 +21,7 @@ from twin.service.geojson import to_geojson
 from twin.store.base import Query, Store
 from twin.temporal import Instant, parse_datetime
 
-__all__ = ["FeaturesInPolygonProcessor", "requested_collections", "store_for"]
+__all__ = ["FeaturesInPolygonProcessor", "TwinProcessor", "requested_collections", "store_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,61 @@ def requested_collections(inputs: Mapping[str, Any]) -> list[str] | None:
         msg = f"input collections={value!r} must be a list of collection names"
         raise InvalidInput(msg)
     return list(value)
+
+
+class TwinProcessor(BaseProcessor):
+    """Base of a plugin's processors: the live store, checked input names, errors as 400s.
+
+    A subclass sets ``METADATA`` (pygeoapi's process description) and implements
+    :meth:`run`. An input the description does not name, or a
+    :class:`~twin.errors.TwinError` raised by :meth:`run`, fails the execution with the
+    error's message.
+    """
+
+    METADATA: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, processor_def: dict[str, Any]) -> None:
+        super().__init__(processor_def, self.METADATA)
+        self._def = processor_def
+
+    @property
+    def store(self) -> Store:
+        """The store of the service that runs the process."""
+        return store_for(self._def)
+
+    @property
+    def base_url(self) -> str:
+        """The public URL of the service that runs the process."""
+        return get_runtime(str(self._def["twin_runtime"])).settings.public_url()
+
+    def execute(
+        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
+    ) -> tuple[str, Any]:
+        try:
+            if not isinstance(data, Mapping):
+                msg = "inputs must be a JSON object"
+                raise InvalidInput(msg)
+            known = self.METADATA["inputs"]
+            unknown = sorted(set(data) - set(known))
+            if unknown:
+                msg = (
+                    f"inputs {unknown} are not inputs of {self.METADATA['id']}; "
+                    f"choose from {sorted(known)}"
+                )
+                raise InvalidInput(msg)
+            return self.run(data)
+        except TwinError as exc:
+            err = ProcessorExecuteError(user_msg=exc.msg)
+            err.http_status_code = exc.status
+            err.ogc_exception_code = exc.code
+            raise err from None
+
+    def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
+        """The media type and the output of the process, for checked input names."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
 
 
 PROCESS_METADATA: dict[str, Any] = {
