@@ -451,17 +451,10 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         {"x": 24.94, "y": 60.17, "radius_m": "50"},
         "input radius_m='50' must be a number",
     ),
-    ("address-reverse", {"x": 24.90, "y": 60.10, "radius_m": 10}, "nothing within 10 m of"),
     ("address-reverse", {"x": 24.94, "y": 60.17, "radius": 5}, "inputs ['radius'] are not inputs"),
     # codes
     ("address-qr", {}, "input code is required"),
-    ("address-qr", {"code": UNKNOWN_CODE}, "is a valid code but no standard address has it"),
     ("address-qr", {"code": BAD_CHECK}, "fails its check character"),
-    (
-        "address-qr",
-        {"code": AddressCode(HELSINKI, street=99999, doorplate=1, building=1, unit=9).code},
-        "is a valid code but no standard address has it",
-    ),
     ("address-qr", {"code": AddressCode(HELSINKI).code}, "names a division only"),
     ("address-qr", {"code": "Kaivokatu 1"}, "is not a standard address code"),
     ("address-qr", {"code": 246091}, "input code=246091 must be a string"),
@@ -471,6 +464,28 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "input format='gif' is not one of ['png', 'svg']",
     ),
 ]
+
+# well-formed requests for something that is not there: 404, with the problem named
+NOT_FOUND: list[tuple[str, dict[str, Any], str]] = [
+    ("address-reverse", {"x": 24.90, "y": 60.10, "radius_m": 10}, "nothing within 10 m of"),
+    ("address-qr", {"code": UNKNOWN_CODE}, "is a valid code but no standard address has it"),
+    (
+        "address-qr",
+        {"code": AddressCode(HELSINKI, street=99999, doorplate=1, building=1, unit=9).code},
+        "is a valid code but no standard address has it",
+    ),
+]
+
+
+@pytest.mark.parametrize(("process", "inputs", "message"), NOT_FOUND)
+def test_what_is_not_there_is_a_404_naming_it(
+    client: TestClient, process: str, inputs: dict[str, Any], message: str
+) -> None:
+    r = run(client, process, inputs)
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert message in r.json()["description"]
+    assert r.json()["code"] == "NotFound", r.json()
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from twin.plugins import HttpApi, Plugin
 from twin.service.app import create_app
 from twin.service.auth import Role
 from twin.service.extension import ServiceContext, endpoint, json_body
+from twin.service.processes import TwinProcessor
 from twin.store import Feature, open_store
 
 CONF = "http://example.org/spec/echo/1.0/conf/core"
@@ -52,6 +54,28 @@ def _no_rename(old: Any, new: Any, actor: str) -> Any:
     )
 
 
+class PoiNameProcessor(TwinProcessor):
+    """The name of one poi: 404 for an unknown id, 400 for a malformed one."""
+
+    METADATA: ClassVar[dict[str, Any]] = {
+        "id": "poi-name",
+        "title": "Name of a poi",
+        "description": "The name of one poi, by id.",
+        "keywords": ["poi"],
+        "version": "1.0",
+        "jobControlOptions": ["sync-execute", "async-execute"],
+        "inputs": {"id": {"title": "id", "schema": {"type": "string"}}},
+        "outputs": {"name": {"schema": {"type": "object"}}},
+    }
+
+    def run(self, data: Any) -> tuple[str, Any]:
+        fid = data.get("id")
+        if not isinstance(fid, str) or not fid:
+            msg = f"input id={fid!r} must be a non-empty string"
+            raise InvalidInput(msg)
+        return "application/json", {"name": self.store.get("pois", fid).properties["name"]}
+
+
 PLUGIN = Plugin(
     name="echo",
     http=lambda: HttpApi(
@@ -70,7 +94,8 @@ PLUGIN = Plugin(
                 "name": "twin.service.processes.FeaturesInPolygonProcessor",
                 "twin_role": "editor",
             }
-        }
+        },
+        "poi-name": {"processor": {"name": f"{__name__}.PoiNameProcessor"}},
     },
 )
 
@@ -141,3 +166,34 @@ def test_a_process_can_require_a_role(client: TestClient) -> None:
     assert r.json()["pois"]["numberMatched"] > 0
     # The kernel's own process stays open to all.
     assert client.post("/processes/features-in-polygon/execution", json=body).status_code == 200
+
+
+def _job(client: TestClient, url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        doc: dict[str, Any] = client.get(url, params={"f": "json"}).json()
+        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.1)
+
+
+def test_a_process_failure_keeps_its_status(client: TestClient) -> None:
+    url = "/processes/poi-name/execution"
+    ok = client.post(url, json={"inputs": {"id": "p01"}})
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"name": "Place 1"}
+    missing = client.post(url, json={"inputs": {"id": "no-such-poi"}})
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["code"] == "NotFound"
+    assert "no-such-poi" in missing.json()["description"]
+    bad = client.post(url, json={"inputs": {"id": ""}})
+    assert bad.status_code == 400, bad.text
+    assert "must be a non-empty string" in bad.json()["description"]
+    # As a job the same failure is accepted, then failed with the message (never stuck).
+    r = client.post(
+        url, json={"inputs": {"id": "no-such-poi"}}, headers={"Prefer": "respond-async"}
+    )
+    assert r.status_code == 201, r.text
+    doc = _job(client, r.headers["Location"])
+    assert doc["status"] == "failed", doc
+    assert "no-such-poi" in doc["message"], doc

@@ -6,21 +6,35 @@ synchronous execution (the answer goes back in the response) nothing of that is 
 read again, yet each one made the next slower and the disk fuller. This manager keeps
 asynchronous jobs in TinyDB as before, so that they survive a restart, and lets
 synchronous runs leave no trace.
+
+A synchronous run that fails answers with the status of the error that failed it (404 for
+an unknown code, 422 for an impossible computation ...): pygeoapi would answer every
+failure 400.
 """
 
 from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pygeoapi.process.base import ProcessorExecuteError
 from pygeoapi.process.manager.tinydb_ import TinyDBManager
-from pygeoapi.util import RequestedProcessExecutionMode
+from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
 __all__ = ["TwinJobManager"]
 
-_SYNC: ContextVar[bool] = ContextVar("twin_sync_execution", default=False)
+
+@dataclass
+class _SyncRun:
+    """The jobs a synchronous execution recorded in memory."""
+
+    job_ids: list[str] = field(default_factory=list)
+
+
+_SYNC: ContextVar[_SyncRun | None] = ContextVar("twin_sync_execution", default=None)
 
 
 class TwinJobManager(TinyDBManager):
@@ -40,25 +54,50 @@ class TwinJobManager(TinyDBManager):
     def execute_process(
         self, process_id: str, data_dict: dict[str, Any], execution_mode: Any = None, **kw: Any
     ) -> Any:
-        sync = self._runs_sync(process_id, execution_mode)
-        token = _SYNC.set(sync)
+        run = _SyncRun() if self._runs_sync(process_id, execution_mode) else None
+        token = _SYNC.set(run)
         try:
-            out = super().execute_process(process_id, data_dict, execution_mode, **kw)
+            return super().execute_process(process_id, data_dict, execution_mode, **kw)
         finally:
             _SYNC.reset(token)
-        if sync:
-            with self._memory_lock:
-                record = self._memory.pop(out[0], None)
-            location = (record or {}).get("location")
-            if location and location != "None":
-                Path(location).unlink(missing_ok=True)
+            for job_id in run.job_ids if run is not None else ():
+                with self._memory_lock:
+                    record = self._memory.pop(job_id, None)
+                location = (record or {}).get("location")
+                if location and location != "None":
+                    Path(location).unlink(missing_ok=True)
+
+    def _execute_handler_sync(
+        self, p: Any, job_id: str, data_dict: dict[str, Any], *args: Any, **kw: Any
+    ) -> Any:
+        if _SYNC.get() is None:  # an asynchronous job's thread: the job records the failure
+            return super()._execute_handler_sync(p, job_id, data_dict, *args, **kw)
+        failures: list[ProcessorExecuteError] = []
+        execute = p.execute
+
+        def keep_failure(*a: Any, **k: Any) -> Any:
+            try:
+                return execute(*a, **k)
+            except ProcessorExecuteError as err:
+                failures.append(err)
+                raise
+
+        p.execute = keep_failure
+        out = super()._execute_handler_sync(p, job_id, data_dict, *args, **kw)
+        status = getattr(failures[-1], "http_status_code", None) if failures else None
+        # a client error other than 400 (404, 409, 422 ...) keeps its status; anything else
+        # stays pygeoapi's 400 with the failure in the body
+        if out[2] == JobStatus.failed and status is not None and 400 < int(status) < 500:
+            raise failures[-1]
         return out
 
     def add_job(self, job_metadata: dict[str, Any]) -> str:
-        if _SYNC.get():
+        run = _SYNC.get()
+        if run is not None:
             job_id = str(job_metadata["identifier"])
             with self._memory_lock:
                 self._memory[job_id] = dict(job_metadata)
+            run.job_ids.append(job_id)
             return job_id
         return str(super().add_job(job_metadata))
 

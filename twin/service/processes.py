@@ -48,12 +48,14 @@ def requested_collections(inputs: Mapping[str, Any]) -> list[str] | None:
 
 
 class TwinProcessor(BaseProcessor):
-    """Base of a plugin's processors: the live store, checked input names, errors as 400s.
+    """Base of a plugin's processors: the live store, checked input names, errors with their
+    status.
 
     A subclass sets ``METADATA`` (pygeoapi's process description) and implements
     :meth:`run`. An input the description does not name, or a
     :class:`~twin.errors.TwinError` raised by :meth:`run`, fails the execution with the
-    error's message.
+    error's message; a synchronous execution answers with the error's HTTP status (404 for
+    something not there, 422 for what cannot be computed, 400 for malformed input).
     """
 
     METADATA: ClassVar[dict[str, Any]] = {}
