@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from addressing._geocode_text import Query, compact, fold, number_key, number_range
 from twin.errors import CollectionNotFound
 from twin.store import Store
+from twin.store.watch import ChangeWatch
 
 if TYPE_CHECKING:
     import pyproj
@@ -309,16 +310,21 @@ def _building_codes(store: Store) -> dict[tuple[str, str], str]:
 
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[str, int], Index] = {}
+_CACHE: dict[tuple[str, object], Index] = {}
+#: The last change to the layers an index is read from, for a server database.
+_WATCH = ChangeWatch(("addresses", "streets", "sub_addresses"))
 
 
-def _stamp(url: str) -> int:
-    """A number that changes when a GeoPackage file changes (0 for a server database)."""
+def _stamp(url: str, store: Store | str | None) -> object:
+    """What changes when the twin's address layers change: the GeoPackage file's time stamp
+    (no query), or the last change to the layers in a server database's change log."""
+    from addressing._store import store_scope
     from twin.store import is_postgres_url
     from twin.store.open import gpkg_path
 
     if is_postgres_url(url):
-        return 0
+        with store_scope(store) as s:
+            return _WATCH.revision(s)
     path = gpkg_path(url)
     stamp = 0
     for p in (path, Path(f"{path}-wal")):
@@ -328,13 +334,16 @@ def _stamp(url: str) -> int:
 
 
 def get_index(store: Store | str | None) -> Index:
-    """Return the index of a store, building it on first use (and when the file changed).
+    """Return the index of a store, building it on first use and again after the address
+    layers changed.
 
     Parameters
     ----------
     store
-        A store, a database URL, or ``None`` for ``TWIN_DB``; a URL whose index is
-        built already is not even opened.
+        A store, a database URL, or ``None`` for ``TWIN_DB``. A GeoPackage whose index is
+        built already is not even opened (its file's time stamp tells whether it changed);
+        a server database is asked for the changes since the last call (one small query;
+        a URL is opened for it, so pass the open store when calling often).
     """
     from addressing._store import store_scope
 
@@ -343,7 +352,7 @@ def get_index(store: Store | str | None) -> Index:
 
         store = StoreSettings().db
     url = store.url if isinstance(store, Store) else _url(store)
-    key = (url, _stamp(url))
+    key = (url, _stamp(url, store))
     with _LOCK:
         found = _CACHE.get(key)
         if found is None:
@@ -375,3 +384,4 @@ def clear_index() -> None:
     """Forget every index; the next search rebuilds it (after the registry was rebuilt)."""
     with _LOCK:
         _CACHE.clear()
+    _WATCH.forget()

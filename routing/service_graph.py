@@ -26,30 +26,33 @@ from routing._store_graph import WATCHED, net_from_store
 from routing.graph import RoadGraph
 from routing.profiles import Profile, get_profile
 from twin.store import Store
+from twin.store.watch import ChangeWatch
 
 __all__ = ["cached_graphs", "graph_for", "road_version"]
 
 log = logging.getLogger(__name__)
 
-#: Change log entries read per round trip while catching up.
-_PAGE = 50_000
+#: The last change to the road layers, per database.
+_WATCH = ChangeWatch(WATCHED)
+
+
+#: The sequence number and hash of the last change to the road layers.
+_Revision = tuple[int, str]
 
 
 @dataclass
 class _StoreEntry:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    seen_seq: int = 0  # the last change log entry read
-    road_seq: int = 0  # the last one that touched a watched collection
-    nets: dict[str, tuple[int, Net]] = field(default_factory=dict)
+    nets: dict[str, tuple[_Revision, Net]] = field(default_factory=dict)
 
 
 _LOCK = threading.Lock()
 _STORES: weakref.WeakKeyDictionary[Store, _StoreEntry] = weakref.WeakKeyDictionary()
-#: Per thread: (id of the store, profile) -> (the store, change seq, graph). The graphs
+#: Per thread: (id of the store, profile) -> (the store, revision, graph). The graphs
 #: live and die with their thread, which alone may touch their routing engine.
 _THREAD = threading.local()
 
-_Mine = dict[tuple[int, str], tuple["weakref.ref[Store]", int, RoadGraph]]
+_Mine = dict[tuple[int, str], tuple["weakref.ref[Store]", _Revision, RoadGraph]]
 
 
 def _mine() -> _Mine:
@@ -70,35 +73,19 @@ def _entry(store: Store) -> _StoreEntry:
         return entry
 
 
-def _catch_up(store: Store, entry: _StoreEntry) -> int:
-    """Read the change log since the last call; return the last change to the graph."""
-    watched = set(WATCHED)
-    while True:
-        changes = store.changes(since=entry.seen_seq, limit=_PAGE)
-        for c in changes:
-            if c.collection in watched:
-                entry.road_seq = max(entry.road_seq, c.seq)
-        if changes:
-            entry.seen_seq = max(entry.seen_seq, changes[-1].seq)
-        if len(changes) < _PAGE:
-            return entry.road_seq
-
-
 def road_version(store: Store) -> int:
     """The sequence number of the last change to the store's road graph (0: none yet)."""
-    entry = _entry(store)
-    with entry.lock:
-        return _catch_up(store, entry)
+    return _WATCH.last_change(store)
 
 
-def _net(store: Store, entry: _StoreEntry, profile: str) -> tuple[int, Net]:
+def _net(store: Store, entry: _StoreEntry, profile: str) -> tuple[_Revision, Net]:
     with entry.lock:
-        seq = _catch_up(store, entry)
+        rev = _WATCH.revision(store)
         cached = entry.nets.get(profile)
-        if cached is None or cached[0] != seq:
-            cached = (seq, net_from_store(store, profile))
+        if cached is None or cached[0] != rev:
+            cached = (rev, net_from_store(store, profile))
             entry.nets[profile] = cached
-            log.info("read the %s road graph of %s at change %d", profile, store.url, seq)
+            log.info("read the %s road graph of %s at change %d", profile, store.url, rev[0])
         return cached
 
 
