@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import shutil
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from addressing.plugin import plugin
 from addressing.processes import MAX_BATCH
 from addressing.qr import item_url
 from tests.addressing.test_qr import decode, rasterise, read_png
-from tests.service.conftest import settings_for
+from tests.service.conftest import settings_for, wait_for_job
 from twin.crs import local_metric_crs, transform_coords, utm_epsg
 from twin.plugins import load_plugins
 from twin.service import create_app
@@ -181,22 +180,13 @@ def test_geocode_batch_reports_bad_rows_and_geocodes_the_rest(
     assert "must be a str, got int" in errors[4] and "got NoneType" in errors[5]
 
 
-def _wait(client: TestClient, url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
-        doc: dict[str, Any] = client.get(local(url), params={"f": "json"}).json()
-        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.1)
-
-
 def test_geocode_async_job(client: TestClient) -> None:
     inputs = {"text": "Mannerheimv. 5, Helsingfors", "limit": 4}
     sync = run(client, "address-geocode", inputs).json()
     r = run(client, "address-geocode", inputs, headers={"Prefer": "respond-async"})
     assert r.status_code == 201, r.text
     assert r.headers["preference-applied"] == "respond-async"
-    status = _wait(client, r.headers["location"])
+    status = wait_for_job(client, local(r.headers["location"]))
     assert status["status"] == "successful", status
     results = next(link["href"] for link in status["links"] if link["rel"].endswith("/results"))
     assert results.startswith(BASE)
@@ -209,7 +199,7 @@ def test_geocode_async_job(client: TestClient) -> None:
 def test_a_failed_async_job_says_why(client: TestClient) -> None:
     r = run(client, "address-geocode", {"text": "   "}, headers={"Prefer": "respond-async"})
     assert r.status_code == 201
-    status = _wait(client, r.headers["location"])
+    status = wait_for_job(client, local(r.headers["location"]))
     assert status["status"] == "failed"
     assert "is empty" in status["message"]
 
@@ -477,27 +467,22 @@ NOT_FOUND: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("process", "inputs", "message"), NOT_FOUND)
-def test_what_is_not_there_is_a_404_naming_it(
-    client: TestClient, process: str, inputs: dict[str, Any], message: str
-) -> None:
-    r = run(client, process, inputs)
-    assert r.status_code == 404, r.text
-    assert r.headers["content-type"].startswith("application/json")
-    assert message in r.json()["description"]
-    assert r.json()["code"] == "NotFound", r.json()
+CASES = [(*case, 400) for case in BAD] + [(*case, 404) for case in NOT_FOUND]
 
 
 @pytest.mark.parametrize(
-    ("process", "inputs", "message"), BAD, ids=[f"{p}-{i}" for i, (p, _, _) in enumerate(BAD)]
+    ("process", "inputs", "message", "status"),
+    CASES,
+    ids=[f"{p}-{i}-{st}" for i, (p, _, _, st) in enumerate(CASES)],
 )
-def test_bad_input_is_a_400_naming_the_problem(
-    client: TestClient, process: str, inputs: dict[str, Any], message: str
+def test_bad_input_is_a_client_error_naming_the_problem(
+    client: TestClient, process: str, inputs: dict[str, Any], message: str, status: int
 ) -> None:
     r = run(client, process, inputs)
-    assert r.status_code == 400, r.text
+    assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     assert message in r.json()["description"]
+    assert r.json()["code"] == ("NotFound" if status == 404 else "InvalidParameterValue")
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from change_detection.store_io import PreparedRun, write_run
 from change_detection.synth import DemoScene
 from tests.change_detection.test_cases import fill_registry, prepared, scene  # noqa: F401
-from tests.service.conftest import EDITOR, READER, settings_for
+from tests.service.conftest import EDITOR, READER, settings_for, wait_for_job
 from twin.service import create_app
 from twin.service.features import actor_of
 from twin.store import Store, open_store
@@ -82,15 +81,6 @@ def test_sync_run_writes_patches_and_cases(
     assert props["status"] == "new" and props["before_png"].startswith("data:image/png;base64,")
 
 
-def _wait(client: TestClient, url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while True:
-        doc: dict[str, Any] = client.get(url, params={"f": "json"}).json()
-        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.2)
-
-
 def test_async_job_writes_and_a_second_run_matches(
     served: tuple[TestClient, Store],
     scene: DemoScene,  # noqa: F811
@@ -98,7 +88,7 @@ def test_async_job_writes_and_a_second_run_matches(
     client, store = served
     r = client.post(EXECUTE, json=_inputs(scene), headers={**EDITOR, "Prefer": "respond-async"})
     assert r.status_code == 201, r.text
-    status = _wait(client, r.headers["location"])
+    status = wait_for_job(client, r.headers["location"], timeout=120)
     assert status["status"] == "successful", status
     results = next(link["href"] for link in status["links"] if link["rel"].endswith("/results"))
     first = client.get(results, params={"f": "json"}).json()

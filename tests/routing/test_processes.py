@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from routing.graph import RoadGraph
-from tests.service.conftest import settings_for
+from tests.service.conftest import settings_for, wait_for_job
 from twin.build import build_twin
 from twin.plugins import load_plugins
 from twin.service import create_app
@@ -110,12 +109,7 @@ def test_isochrone_as_a_job(client: TestClient) -> None:
     )
     assert r.status_code == 201, r.text
     job = r.headers["Location"]
-    deadline = time.monotonic() + 60
-    while True:
-        status = client.get(job, params={"f": "json"}).json()
-        if status["status"] in ("successful", "failed") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    status = wait_for_job(client, job)
     assert status["status"] == "successful", status
     res = client.get(f"{job}/results", params={"f": "json"}).json()
     assert res["features"][0]["properties"]["station_id"] == STATION

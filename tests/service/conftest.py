@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -196,6 +197,17 @@ def fresh_client(
     with TestClient(app, base_url="http://127.0.0.1:5000") as c:
         yield c, store
     store.close()
+
+
+def wait_for_job(client: Any, url: str, *, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll a job's status document until it is successful or failed (or ``timeout`` s)."""
+    path = httpx.URL(url).raw_path.decode()
+    deadline = time.monotonic() + timeout
+    while True:
+        doc: dict[str, Any] = client.get(path, params={"f": "json"}).json()
+        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.service.conftest import EDITOR, READER, fill_city, settings_for
+from tests.service.conftest import EDITOR, READER, fill_city, settings_for, wait_for_job
 from twin.errors import ConflictError, InvalidInput
 from twin.plugins import HttpApi, Plugin
 from twin.service.app import create_app
@@ -168,15 +167,6 @@ def test_a_process_can_require_a_role(client: TestClient) -> None:
     assert client.post("/processes/features-in-polygon/execution", json=body).status_code == 200
 
 
-def _job(client: TestClient, url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        doc: dict[str, Any] = client.get(url, params={"f": "json"}).json()
-        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.1)
-
-
 def test_a_process_failure_keeps_its_status(client: TestClient) -> None:
     url = "/processes/poi-name/execution"
     ok = client.post(url, json={"inputs": {"id": "p01"}})
@@ -194,6 +184,6 @@ def test_a_process_failure_keeps_its_status(client: TestClient) -> None:
         url, json={"inputs": {"id": "no-such-poi"}}, headers={"Prefer": "respond-async"}
     )
     assert r.status_code == 201, r.text
-    doc = _job(client, r.headers["Location"])
+    doc = wait_for_job(client, r.headers["Location"])
     assert doc["status"] == "failed", doc
     assert "no-such-poi" in doc["message"], doc

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from shapely.geometry import box, shape
 from starlette.testclient import TestClient
 
-from tests.service.conftest import READER, settings_for
+from tests.service.conftest import READER, settings_for, wait_for_job
 from twin.service import create_app
 from twin.store import open_store
 
@@ -67,15 +66,6 @@ def test_bad_input_is_400(client: TestClient) -> None:
     assert "must be a GeoJSON Polygon or MultiPolygon" in r.text
 
 
-def _wait(client: TestClient, url: str) -> dict:
-    deadline = time.monotonic() + 30
-    while True:
-        doc = client.get(url, params={"f": "json"}).json()
-        if doc["status"] in ("successful", "failed") or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.1)
-
-
 def test_async_job_survives_a_restart(city_url: str, tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     with TestClient(create_app(city_url, settings=settings)) as c:
@@ -87,7 +77,7 @@ def test_async_job_survives_a_restart(city_url: str, tmp_path: Path) -> None:
         assert r.status_code == 201
         assert r.headers["preference-applied"] == "respond-async"
         job = r.headers["location"]
-        status = _wait(c, job)
+        status = wait_for_job(c, job, timeout=30)
         assert status["status"] == "successful"
         results = next(link["href"] for link in status["links"] if link["rel"].endswith("/results"))
         first = c.get(results, params={"f": "json"}).json()
