@@ -17,6 +17,13 @@ vegetation and from shadows: a shadow newly cast next to a change means somethin
 appeared there. The cleaning step keeps building-shaped patches: it removes speckle, long
 thin structures (roads, tracks) and patches under a minimum area.
 
+Whole new neighbourhoods on fields and scrub (LEVIR-CD) call for other options,
+:data:`NEW_NEIGHBOURHOOD` (the detector :class:`NewNeighbourhoodDetector`): there the
+yards and streets changed as much as the roofs, and a roof is told by turning **grey**
+where the ground was coloured (:mod:`change_detection._bld_greygain`), scored per segment
+of the later epoch and dropped where the segment's outline was there before
+(:mod:`change_detection._bld_objects`).
+
 The arrays a detector receives are scaled so that a bright roof is about 1 (see
 :func:`change_detection.pipeline.unit_scale`); bands are red, green, blue and optionally
 near-infrared, in that order.
@@ -32,7 +39,14 @@ import numpy as np
 
 from change_detection.detectors import Detector
 
-__all__ = ["BuildingDetector", "BuildingParams", "building_index", "illumination_change"]
+__all__ = [
+    "NEW_NEIGHBOURHOOD",
+    "BuildingDetector",
+    "BuildingParams",
+    "NewNeighbourhoodDetector",
+    "building_index",
+    "illumination_change",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +71,19 @@ class BuildingParams:
     scene's median;
     ``blob_ref`` is the compactness top-hat of the change that counts as a roof;
     ``cast_weight`` and ``cast_reach`` weigh and spread the shadow cue of the direction;
-    ``rise_weight`` and ``rise_sigma`` weigh and smooth the rise of the building index.
+    ``rise_weight`` and ``rise_sigma`` weigh and smooth the rise of the building index;
+    ``index_weight`` weighs the index-weighted spectral change above, ``grey_weight`` the
+    grey-gain cue (:mod:`change_detection._bld_greygain`: a lit, non-vegetated place that
+    turned grey), off by default; ``grey_sat_gain`` and ``grey_spread`` are its saturation
+    drop and robust spread, ``grey_demolished`` also scores grey that vanished;
+    ``objects`` turns on the object step (:mod:`change_detection._bld_objects`): the score
+    is averaged over Felzenszwalb segments (``object_scale``, ``object_min_area``) of the
+    later epoch, damped where a segment's outline was there before (``persist_ref`` +
+    ``persist_width``), and a segment is kept when its mean reaches ``object_cut`` times the
+    pixel score's automatic threshold; with ``complete_low`` > 0 a touching segment of
+    at least that fraction of the cut, alike in colour, joins a kept one (the shaded plane
+    of a roof, see :func:`change_detection._bld_objects.complete_roofs`).
+    :data:`NEW_NEIGHBOURHOOD` holds the options for whole new neighbourhoods.
     """
 
     min_line: float = 2.0
@@ -91,6 +117,32 @@ class BuildingParams:
     cast_reach: float = 4.0
     rise_weight: float = 0.0
     rise_sigma: float = 3.0
+    index_weight: float = 1.0
+    grey_weight: float = 0.0
+    grey_sat_gain: float = 0.1
+    grey_spread: float = 2.0
+    grey_demolished: bool = True
+    objects: bool = False
+    object_scale: float = 50.0
+    object_min_area: float = 15.0
+    object_cut: float = 0.7
+    persist_ref: float = 0.2
+    persist_width: float = 0.4
+    complete_low: float = 0.0
+
+
+#: Options for whole new neighbourhoods on fields and scrub (LEVIR-CD): the grey-gain cue
+#: alone, new buildings only, refined by objects. Chosen on the LEVIR ``train_*``/``val_*``
+#: chips; off by default because on generated city blocks the grey-gain cue turns
+#: re-coloured surfaces into new buildings.
+NEW_NEIGHBOURHOOD: dict[str, Any] = {
+    "index_weight": 0.0,
+    "grey_weight": 1.0,
+    "grey_demolished": False,
+    "min_threshold": 0.0,
+    "objects": True,
+    "complete_low": 0.6,
+}
 
 
 def _line_kernel(length: int, angle: float) -> np.ndarray:
@@ -143,6 +195,16 @@ def _grow(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     import cv2
 
     return cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _soft(data: np.ndarray) -> np.ndarray:
+    """The first three bands (grey repeated if fewer) and any near-infrared, lightly smoothed,
+    as :func:`building_index` sees them."""
+    from scipy import ndimage as ndi
+
+    rgb = data[:3] if data.shape[0] >= 3 else np.repeat(data[:1], 3, axis=0)
+    rgb = ndi.gaussian_filter(rgb, sigma=(0, 0.7, 0.7)).astype(np.float32)
+    return np.concatenate([rgb, data[3:4]]) if data.shape[0] >= 4 else rgb
 
 
 def _vegetation(data: np.ndarray, p: BuildingParams) -> np.ndarray:
@@ -200,15 +262,13 @@ def building_index(
     tuple of numpy.ndarray
         (building index, vegetation 0-1, shadow 0-1), each (rows, cols).
     """
-    from scipy import ndimage as ndi
-
     p = params or BuildingParams()
-    rgb = data[:3] if data.shape[0] >= 3 else np.repeat(data[:1], 3, axis=0)
-    rgb = ndi.gaussian_filter(rgb, sigma=(0, 0.7, 0.7)).astype(np.float32)
+    soft = _soft(data)
+    rgb = soft[:3]
     bright = rgb.max(axis=0)
     lengths = (max(1, round(p.min_line / res)), max(3, round(p.max_line / res)))
     angles = (0.0, 45.0, 90.0, 135.0)
-    veg = _vegetation(np.concatenate([rgb, data[3:4]]) if data.shape[0] >= 4 else rgb, p)
+    veg = _vegetation(soft, p)
     level = float(np.median(bright)) or 1.0
     shadow = np.clip((p.shadow_rel - bright / level) / p.shadow_width, 0.0, 1.0)
     # A roof stands out of its surroundings in some colour, brighter or darker.
@@ -233,11 +293,64 @@ class BuildingDetector(Detector):
         known = {f.name for f in fields(BuildingParams)}
         unknown = sorted(set(params) - known)
         if unknown:
-            msg = f"detector 'building' has no option(s) {unknown!r}; choose from {sorted(known)}"
+            msg = (
+                f"detector {self.name!r} has no option(s) {unknown!r}; choose from {sorted(known)}"
+            )
             raise TypeError(msg)
         self.params = BuildingParams(**params)
 
     def score(
+        self, before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, res: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        score, direction = self._pixel_score(before, after, valid, res=res)
+        if p.objects:
+            score = self._object_score(before, after, valid, score, res=res)
+        return score, direction
+
+    def _object_score(
+        self,
+        before: np.ndarray,
+        after: np.ndarray,
+        valid: np.ndarray,
+        score: np.ndarray,
+        *,
+        res: float,
+    ) -> np.ndarray:
+        """The segment-mean score in units of the pair's cut (see :meth:`auto_threshold`).
+
+        The cut is ``object_cut`` times the pixel score's own automatic threshold: a
+        segment is kept when its mean score reaches that fraction of it.
+        """
+        from change_detection._bld_objects import (
+            complete_roofs,
+            edge_persistence,
+            segment,
+            segment_score,
+        )
+
+        p = self.params
+        pixel_cut = self._pixel_threshold(score[valid] if valid.any() else score.ravel())
+        cut = max(p.object_cut * pixel_cut, 1e-6)
+        labels = segment(after, res=res, scale=p.object_scale, min_area=p.object_min_area)
+        persistence = edge_persistence(before, after, labels)
+        seg = segment_score(
+            score, labels, persistence, persist_ref=p.persist_ref, persist_width=p.persist_width
+        )
+        if p.complete_low > 0:
+            seg = complete_roofs(
+                seg,
+                labels,
+                after,
+                persistence,
+                cut=cut,
+                low=p.complete_low,
+                persist_ref=p.persist_ref,
+            )
+        out: np.ndarray = (seg / cut)[labels].astype(np.float32)
+        return out
+
+    def _pixel_score(
         self, before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, res: float
     ) -> tuple[np.ndarray, np.ndarray]:
         from scipy import ndimage as ndi
@@ -246,12 +359,16 @@ class BuildingDetector(Detector):
         factor = max(1, round(p.work_res / res))
         if factor > 1:
             shape = before.shape[1:]
-            score, direction = self.score(
+            score, direction = self._pixel_score(
                 _shrink(before, factor), _shrink(after, factor), valid, res=res * factor
             )
             return _grow(score, shape), _grow(direction, shape)
-        bi0, veg0, _sh0 = building_index(before, res=res, params=p)
-        bi1, veg1, _sh1 = building_index(after, res=res, params=p)
+        if p.index_weight > 0:
+            bi0, veg0, _sh0 = building_index(before, res=res, params=p)
+            bi1, veg1, _sh1 = building_index(after, res=res, params=p)
+        else:  # the index is not used: only the vegetation is needed
+            veg0, veg1 = (_vegetation(_soft(x), p) for x in (before, after))
+            bi0 = bi1 = np.zeros(before.shape[1:], dtype=np.float32)
         sigma = max(0.5, p.smooth / res)
         n = min(before.shape[0], 4)
         spectral = np.sqrt(((after[:n] - before[:n]) ** 2).sum(axis=0))
@@ -278,7 +395,10 @@ class BuildingDetector(Detector):
             rise = ndi.gaussian_filter(np.clip(bi1 - bi0, 0.0, None), max(0.5, p.rise_sigma / res))
             rise = np.clip(rise / p.index_ref * p.rise_weight, 0.0, 1.0)
             score = np.maximum(score, rise * gate)
+        score = score * p.index_weight
         built = (bi1 - bi0) / p.index_ref + (veg0 - veg1)
+        if p.grey_weight > 0:
+            score, built = self._with_grey_gain(before, after, veg0, veg1, score, built, res)
         # A shadow cast next to a change means something tall appeared there; a shadow
         # lifted, that something vanished.
         darker = np.sign(smooth0[:3].sum(axis=0) - smooth1[:3].sum(axis=0))
@@ -287,10 +407,42 @@ class BuildingDetector(Detector):
         direction = np.clip(ndi.gaussian_filter(built, sigma), -1.0, 1.0)
         return score.astype(np.float32), direction.astype(np.float32)
 
-    def auto_threshold(self, score: np.ndarray) -> float:
+    def _with_grey_gain(
+        self,
+        before: np.ndarray,
+        after: np.ndarray,
+        veg0: np.ndarray,
+        veg1: np.ndarray,
+        score: np.ndarray,
+        built: np.ndarray,
+        res: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Add the grey-gain cue to the score and its direction to ``built``."""
+        from change_detection._bld_greygain import grey_gain
+
+        p = self.params
+        gain = grey_gain(
+            before,
+            after,
+            veg0,
+            veg1,
+            res=res,
+            smooth=p.smooth,
+            sat_gain=p.grey_sat_gain,
+            spread=p.grey_spread,
+        )
+        cue = gain.score if p.grey_demolished else gain.built
+        score = np.maximum(score, p.grey_weight * cue)
+        return score, built + gain.direction
+
+    def _pixel_threshold(self, score: np.ndarray) -> float:
         from change_detection.detectors import otsu_threshold
 
         return max(otsu_threshold(score), self.params.min_threshold)
+
+    def auto_threshold(self, score: np.ndarray) -> float:
+        # The object score is already in units of the pair's own cut.
+        return 1.0 if self.params.objects else self._pixel_threshold(score)
 
     def clean(self, mask: np.ndarray, *, res: float) -> np.ndarray:
         import cv2
@@ -328,3 +480,13 @@ class BuildingDetector(Detector):
             keep[0] = False
             m = keep[labels].astype(np.uint8)
         return m.astype(bool)
+
+
+class NewNeighbourhoodDetector(BuildingDetector):
+    """The building detector with :data:`NEW_NEIGHBOURHOOD` as its defaults: new roofs on
+    fields and scrub, found by the grey-gain cue and refined by objects."""
+
+    name = "building_new"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**{**NEW_NEIGHBOURHOOD, **params})

@@ -33,6 +33,12 @@ _WEIGHTS = click.option(
 )
 
 
+METHOD_HELP = (
+    "Detector: building (building-aware, the default), building_new (new neighbourhoods on "
+    "open land), cva (change vector analysis) or siamese (learned; needs --weights)."
+)
+
+
 def _detector(method: str, weights: Path | None) -> Any:
     """The detector named ``method``; ``weights`` goes to the siamese detector only."""
     from change_detection.detectors import get_detector
@@ -55,7 +61,7 @@ def _detector(method: str, weights: Path | None) -> Any:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Mask to write, 0/255 on BEFORE's grid: .png, .tif or .tiff.",
 )
-@click.option("--method", default="building", show_default=True, help="Detector name.")
+@click.option("--method", default="building", show_default=True, help=METHOD_HELP)
 @click.option(
     "--res",
     type=float,
@@ -106,7 +112,7 @@ def detect(
 
 @change_group.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--method", default="building", show_default=True, help="Detector name.")
+@click.option("--method", default="building", show_default=True, help=METHOD_HELP)
 @click.option(
     "--res",
     type=float,
@@ -156,7 +162,7 @@ def train(
 @db_option
 @click.option("--size", type=float, default=500.0, show_default=True, help="Side in metres.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the epochs.")
-@click.option("--method", default="building", show_default=True, help="Detector name.")
+@click.option("--method", default="building", show_default=True, help=METHOD_HELP)
 def demo(db: str, size: float, seed: int, method: str) -> None:
     """Generated epochs of the twin's city, permits and one detection run into the twin."""
     from change_detection.demo import run_demo

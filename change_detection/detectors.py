@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: Built-in detectors, name -> "module:Class"; imported on first use.
 _BUILTIN = {
     "building": "change_detection.building:BuildingDetector",
+    "building_new": "change_detection.building:NewNeighbourhoodDetector",
     "cva": "change_detection.detectors:CVADetector",
     "siamese": "change_detection.siamese:SiameseDetector",
 }

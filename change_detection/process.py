@@ -71,7 +71,8 @@ PROCESS_METADATA: dict[str, Any] = {
         ),
         "method": _input(
             "Detector",
-            "The detector's name (building by default).",
+            "The detector's name: building (the default), building_new, cva or siamese "
+            "(siamese needs TWIN_SIAMESE_WEIGHTS on the server).",
             {"type": "string", "default": "building"},
             False,
         ),

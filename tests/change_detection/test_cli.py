@@ -67,7 +67,7 @@ def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
         return [str(a), str(b), "--out", str(tmp_path / "nope" / "m.png")], "does not exist"
     if case == "method":
         return [str(a), str(b), "--out", str(out), "--method", "magic"], (
-            "method='magic' is not a detector; choose one of ['building', 'cva'"
+            "method='magic' is not a detector; choose one of ['building', 'building_new', 'cva'"
         )
     raise AssertionError(case)
 

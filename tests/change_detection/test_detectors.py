@@ -15,7 +15,8 @@ from tests.change_detection.cd_helpers import texture
 
 
 def test_registry_names_and_unknown_detector() -> None:
-    assert {"building", "cva"} <= set(detector_names())
+    assert {"building", "building_new", "cva", "siamese"} <= set(detector_names())
+    assert type(get_detector("building_new")).__name__ == "NewNeighbourhoodDetector"
     with pytest.raises(UnknownDetector) as info:
         get_detector("magic")
     assert str(info.value) == (
