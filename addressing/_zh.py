@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from addressing._types import Component
 from addressing._zh_model import tag
+from addressing._zh_rules import apply_rules
 from addressing.normalise import normalise_value
 
 __all__ = ["ZH_LABELS", "later_poi_is_subpoi", "parse_zh"]
@@ -30,7 +31,8 @@ def parse_zh(text: str) -> list[Component]:
         end = e
     if label:
         phrases.append((label, start, end))
-    return [_component(text, lab, s, e) for lab, s, e in later_poi_is_subpoi(phrases)]
+    phrases = apply_rules(text, later_poi_is_subpoi(phrases))
+    return [_component(text, lab, s, e) for lab, s, e in phrases]
 
 
 def later_poi_is_subpoi(phrases: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:

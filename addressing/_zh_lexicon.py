@@ -1,15 +1,18 @@
 """Hand-written keyword lists of Chinese addresses.
 
 These are general words of the Chinese address language (road types, building parts,
-words of direction), written for this package. They feed the tagger's features and
-the synthetic address generator.
+words of direction), written for this package, and the former forms of county names
+(:func:`former_forms`). They feed the tagger's features and the synthetic address
+generator.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-__all__ = ["KEYWORDS", "keyword_table"]
+from addressing._divisions import short_forms
+
+__all__ = ["KEYWORDS", "former_forms", "keyword_table"]
 
 _ROAD = (
     "路 街 大道 大街 巷 弄 公路 国道 省道 县道 线 道 胡同 里 横路 支路 小路 环路 高速 大桥 桥 堤"
@@ -35,6 +38,10 @@ _POI = (
     "建材城 汽配城 轻纺城 商贸城 茶城 电商园 创新园 孵化园 科创园 大楼 商务楼 商住楼 "
     "人家 雅居 世家 名邸 公社 广场店 营业部 服务站 卫生室 菜市场 农贸市场"
 )
+_INSTITUTION = (
+    "政府 人民政府 镇政府 派出所 卫生院 中心小学 中学 初级中学 邮局 邮政所 信用社 农商银行 "
+    "工业园区 工业园 工业区 汽车站 客运站 菜市场 农贸市场 敬老院 文化站 供电所 医院"
+)
 _SUBPOI = "东区 西区 南区 北区 一期 二期 三期 四期 东门 西门 南门 北门 大门 正门 后门 侧门"
 _HOUSE = "号楼 幢 栋 座 号 楼 号院 号馆 号厂房 排 号楼 大楼"
 _CELL = "单元 单 门 梯 号门 入口"
@@ -53,7 +60,8 @@ _ASSIST = (
 )
 _REDUNDANT = (
     "的 和 与 电联 请电联 到了打电话 打电话 送货前电联 电话联系 委托件 急件 放门卫 放快递柜 周末不送 "
-    "工作日送 送货上门 谢谢 null 先电联 联系电话 收件 代收 转交 请送到 送到"
+    "工作日送 送货上门 谢谢 null 先电联 联系电话 收件 代收 转交 请送到 送到 收件人 下午派送 上午派送 "
+    "节假日正常派送 节假日不送 晚上送 转寄 放门口 放前台"
 )
 _INDUSTRY = (
     "科技 实业 服饰 纺织 电子 机械 贸易 化工 电器 五金 建设 物流 印染 塑料 制衣 包装 汽配 "
@@ -72,6 +80,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "community": _COMMUNITY,
         "devzone": _DEVZONE,
         "poi": _POI,
+        "institution": _INSTITUTION,
         "subpoi": _SUBPOI,
         "house": _HOUSE,
         "cell": _CELL,
@@ -98,3 +107,21 @@ def keyword_table() -> dict[str, tuple[str, ...]]:
         for w in words:
             table.setdefault(w, []).append(family)
     return {w: tuple(f) for w, f in table.items()}
+
+
+def former_forms(name: str) -> list[str]:
+    """Return the other county-level names a county may still be written with.
+
+    Counties become districts or cities and autonomous counties are written short:
+    people keep writing ``洞头县`` for ``洞头区`` or ``石柱县`` for
+    ``石柱土家族自治县``.
+
+    Examples
+    --------
+    >>> former_forms("洞头区")
+    ['洞头县', '洞头市']
+    """
+    out: list[str] = []
+    for short in short_forms(name, "district"):
+        out += [short + suffix for suffix in ("县", "区", "市") if short + suffix != name]
+    return out

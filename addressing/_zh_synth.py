@@ -13,7 +13,7 @@ import random
 from functools import cache
 
 from addressing._divisions import Division, divisions, short_forms
-from addressing._zh_lexicon import KEYWORDS
+from addressing._zh_lexicon import KEYWORDS, former_forms
 
 __all__ = ["Segment", "generate"]
 
@@ -98,6 +98,9 @@ def _form(rng: random.Random, d: Division, p_short: float = 0.3) -> str:
     shorts = short_forms(d.name, d.level)
     if shorts and rng.random() < p_short:
         return rng.choice(shorts)
+    if shorts and d.level == "district" and rng.random() < 0.06:
+        # a county under its former name or type: 洞头县 for 洞头区, 石柱县
+        return rng.choice(former_forms(d.name))
     return d.name
 
 
@@ -200,6 +203,14 @@ def _road(rng: random.Random) -> str:
         ],
     )
     return stem + suffix
+
+
+def _town(rng: random.Random) -> str:
+    """A township (镇, 乡) or subdistrict (街道), some named after a road or estate."""
+    suffix = _weighted(rng, [(4, "镇"), (3, "街道"), (1.2, "乡")])
+    if suffix == "街道" and rng.random() < 0.15:
+        return (_road(rng) if rng.random() < 0.7 else _name(rng, 2, 2) + "新村") + suffix
+    return _name(rng, 2, 3) + suffix
 
 
 def _roadno(rng: random.Random) -> str:
@@ -361,6 +372,20 @@ def _person(rng: random.Random) -> str:
     return _name(rng, 2, 4) + _word(rng, "poi")
 
 
+def _assist(rng: random.Random) -> str:
+    """Words that place an address relative to a landmark (对面, 向东30米, 左转)."""
+    r = rng.random()
+    if r < 0.55:
+        return _word(rng, "assist")
+    side = rng.choice(["东", "西", "南", "北", "东南", "西北", "东北", "西南"])
+    if r < 0.75:
+        metres = f"{rng.choice([10, 20, 30, 50, 80, 100, 150, 200, 300, 500])}米"
+        return rng.choice(["向", "往", ""]) + rng.choice([side, "前", side + "侧"]) + metres
+    if r < 0.85:
+        return rng.choice(["左转", "右转", "往里走", "进去", "直走", "拐弯", "往前走"])
+    return side + rng.choice(["侧", "边", "面", "门口", "角", "", ""])
+
+
 def _bare(rng: random.Random) -> str:
     """A place name written without its type word (临平, 九堡)."""
     return _name(rng, 2, 2)
@@ -375,7 +400,7 @@ def _streets(rng: random.Random, village: bool) -> list[Segment]:
         if rng.random() < 0.6:
             body.append(("roadno", f"{rng.randint(1, 120)}号"))
         return body
-    if rng.random() < 0.6:
+    if rng.random() < (0.35 if village else 0.6):
         body.append(("road", _road(rng)))
         r = rng.random()
         if r < 0.05:  # a crossing: 昌盛南路与文昌路交叉口
@@ -391,6 +416,10 @@ def _streets(rng: random.Random, village: bool) -> list[Segment]:
             )
             if rng.random() < 0.85:
                 body.append(("subroadno", f"{rng.randint(1, 120)}号"))
+        elif r < 0.13:  # a section of the road: 鄞县大道西段4号
+            body.append(("subroad", rng.choice("东西南北中") + "段"))
+            if rng.random() < 0.8:
+                body.append(("subroadno", f"{_number(rng, 400)}号"))
         elif r < 0.74:
             body.append(("roadno", _roadno(rng)))
             if body[-1][1].isdigit() and rng.random() < 0.25:
@@ -422,17 +451,22 @@ def _address(rng: random.Random) -> list[Segment]:
         if zone:
             segs.append(("devzone", zone))
     if rng.random() < 0.45:
-        town = _name(rng, 2, 3) + _weighted(rng, [(4, "镇"), (3, "街道"), (1.2, "乡")])
-        segs.append(("town", _bare(rng) if rng.random() < 0.12 else town))
+        segs.append(("town", _bare(rng) if rng.random() < 0.12 else _town(rng)))
+        if rng.random() < 0.03:  # a township and a subdistrict of it: 南宾镇万安街道
+            segs.append(("town", _town(rng)))
+        if rng.random() < 0.04:  # the township's own institutions: 镇政府, 工业园区
+            segs.append(("poi", _word(rng, "institution")))
     village = rng.random() < 0.15
     if village:
         name = _name(rng, 2, 3) + _weighted(rng, [(4, "村"), (2, "社区"), (0.3, "居委会")])
         segs.append(("community", _bare(rng) if rng.random() < 0.12 else name))
+    if village and rng.random() < 0.1:
+        return segs  # a village is often the whole address
     body = _streets(rng, village)
     if industrial and not body:
         body = [("road", _road(rng)), ("roadno", _roadno(rng))]
     if rng.random() < 0.05 and body:
-        body.insert(1, ("assist", _word(rng, "assist")))
+        body.insert(1, ("assist", _assist(rng)))
     places = tuple(
         form
         for label, text in segs
@@ -450,7 +484,10 @@ def _address(rng: random.Random) -> list[Segment]:
                 body.append(("assist", rng.choice(["院内", "内", "里面", "旁边", "对面"])))
             body.append(("subpoi", _subpoi(rng)))
     elif village and not body and rng.random() < 0.7:
-        body.append(("poi", _bare(rng) if rng.random() < 0.7 else _poi(rng)))
+        r = rng.random()
+        # a hamlet within the village: 程家村, 张头, or a named place
+        hamlet = _name(rng, 1, 2) + "村" if r < 0.3 else _bare(rng) if r < 0.75 else _poi(rng)
+        body.append(("poi", hamlet))
         body.append(("roadno", f"{rng.randint(1, 300)}{rng.choice(['号', '号', ''])}"))
     elif not body and segs and segs[-1][0] in {"town", "community"} and rng.random() < 0.4:
         body.append(("roadno", f"{_number(rng, 300)}号"))
@@ -471,29 +508,31 @@ def _tail(rng: random.Random, segs: list[Segment]) -> None:
         )
     if rng.random() < (0.12 if not dash else 0.03):
         parts.append(("floorno", _floor(rng)))
-    if rng.random() < (0.6 if parts else 0.3 if after_poi else 0.15):
+    floor_last = bool(parts) and parts[-1][0] == "floorno"
+    if rng.random() < (0.3 if floor_last else 0.6 if parts else 0.3 if after_poi else 0.15):
         parts.append(("roomno", _dash_room(rng) if dash and parts else _room(rng)))
+    mark = _weighted(rng, [(0.9, "-"), (0.05, "--"), (0.05, "一")])
     for i, seg in enumerate(parts):
         if i and dash:
-            segs.append(("redundant", "-"))
+            segs.append(("redundant", mark))
         elif i and rng.random() < 0.03:
             segs.append(("redundant", " "))
         segs.append(seg)
-    if rng.random() < 0.04:
-        segs.append(("assist", _word(rng, "assist")))
+    if rng.random() < 0.05:
+        segs.append(("assist", _assist(rng)))
         if rng.random() < 0.7:
             segs.append(("poi" if rng.random() < 0.5 else "person", _poi(rng)))
     # a company, shop or office at the end, mostly after a building or a floor
     last = segs[-1][0] if segs else ""
-    p_person = (
-        0.14 if last in {"floorno", "houseno", "subpoi"} else 0.04 if last == "roomno" else 0.08
-    )
+    p_person = {"floorno": 0.25, "houseno": 0.14, "subpoi": 0.14, "roomno": 0.04}.get(last, 0.08)
     if rng.random() < p_person:
         segs.append(("person", _person(rng)))
     if rng.random() < 0.08:
         if rng.random() < 0.3:
             segs.append(("redundant", " "))
         segs.append(("redundant", _word(rng, "redundant")))
+    elif rng.random() < 0.01:  # a postcode at the end
+        segs.append(("redundant", f"{rng.randint(10, 85)}{rng.randint(0, 9999):04d}"))
 
 
 def _later_poi_is_subpoi(segs: list[Segment]) -> list[Segment]:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from addressing import parse
 from addressing._zh import ZH_LABELS, later_poi_is_subpoi
 from addressing._zh_model import TRAINING, model_path
+from addressing._zh_rules import apply_rules
 from addressing._zh_synth import generate
 
 
@@ -165,3 +166,61 @@ def test_a_later_place_of_interest_is_a_subpoi() -> None:
 def test_generated_second_places_of_interest_are_subpois() -> None:
     for segs in generate(2000, seed=11):
         assert sum(label == "poi" for label, _ in segs) <= 1
+
+
+def _cover(text: str, phrases: list[tuple[str, int, int]]) -> None:
+    pos = 0
+    for _, s, e in phrases:
+        assert s == pos and e > s, phrases
+        pos = e
+    assert pos == len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "tagged", "expected"),
+    [
+        # a bare number right after the road is the door number
+        ("双燕路1783", [("road", 0, 3), ("roomno", 3, 7)], [("road", "双燕路"), ("roadno", "1783")]),
+        # ... but not when building parts follow it
+        ("双燕路17-3-301", [("road", 0, 3), ("houseno", 3, 5), ("redundant", 5, 6),
+                            ("cellno", 6, 7), ("redundant", 7, 8), ("roomno", 8, 11)],
+         [("road", "双燕路"), ("houseno", "17"), ("redundant", "-"), ("cellno", "3"),
+          ("redundant", "-"), ("roomno", "301")]),
+        # a name written twice in a row: one name and a redundant copy
+        ("杭州江干区彭埠镇彭埠镇", [("city", 0, 2), ("district", 2, 5), ("town", 5, 11)],
+         [("city", "杭州"), ("district", "江干区"), ("town", "彭埠镇"), ("redundant", "彭埠镇")]),
+        # a city name after the street part begins the company name that follows it
+        ("西园路10号1071室杭州逸翔化工有限公司",
+         [("road", 0, 3), ("roadno", 3, 6), ("roomno", 6, 11), ("city", 11, 13), ("poi", 13, 21)],
+         [("road", "西园路"), ("roadno", "10号"), ("roomno", "1071室"),
+          ("poi", "杭州逸翔化工有限公司")]),
+        # ... while one before the street part stays a division
+        ("杭州逸翔化工有限公司", [("city", 0, 2), ("poi", 2, 10)],
+         [("city", "杭州"), ("poi", "逸翔化工有限公司")]),
+        # 收 after a name is a delivery note
+        ("老市场三楼谢某某收", [("poi", 0, 3), ("floorno", 3, 5), ("person", 5, 9)],
+         [("poi", "老市场"), ("floorno", "三楼"), ("person", "谢某某"), ("redundant", "收")]),
+    ],
+)  # fmt: skip
+def test_rules_fix_systematic_slips(
+    text: str, tagged: list[tuple[str, int, int]], expected: list[tuple[str, str]]
+) -> None:
+    _cover(text, tagged)
+    got = apply_rules(text, tagged)
+    _cover(text, got)
+    assert [(label, text[s:e]) for label, s, e in got] == expected
+
+
+def test_rules_leave_a_road_number_alone() -> None:
+    text = "文三路90号1201"
+    tagged = [("road", 0, 3), ("roadno", 3, 6), ("roomno", 6, 10)]
+    assert apply_rules(text, tagged) == tagged
+
+
+def test_generator_writes_sections_directions_and_postcodes() -> None:
+    segs = [seg for addr in generate(6000, seed=5) for seg in addr]
+    subroads = {t for label, t in segs if label == "subroad"}
+    assert any(t.endswith("段") for t in subroads)
+    assists = {t for label, t in segs if label == "assist"}
+    assert any(t.endswith("米") for t in assists)
+    assert any(label == "redundant" and t.isdigit() and len(t) == 6 for label, t in segs)
