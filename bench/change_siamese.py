@@ -2,14 +2,16 @@
 
 The chips are ``../shared/data/change/levir_chips`` (9, 0.5 m) and ``dsifn_chips`` (10). Each
 fold trains a new model on every chip but one (optionally with generated Helsinki pairs
-too) and scores the chip left out, at the detector's fixed threshold (probability 0.5);
+too) and scores the chip left out, at the detector's fixed threshold (probability 0.5,
+averaged over the eight turns and flips of the pair unless ``--no-tta``); the training
+recipe (crops, focus, scale, lr) and network of every fold are recorded with its scores;
 the counts are summed over folds (micro average, as ``twin change evaluate``). Every model
 is trained from scratch on exactly the pairs listed in its fold; nothing else (no
 pretrained weights) goes in. Weights are written to a temporary folder and deleted: no
 model trained on shared data is kept.
 
-Run: ``.venv/bin/python bench/change_siamese.py [--folds K] [--epochs N] [--helsinki N]``
-(``make torch`` first). Writes ``bench/results/change_siamese.json``.
+Run: ``.venv/bin/python bench/change_siamese.py [--folds K] [--epochs N] [--helsinki N]
+[--no-register] ...`` (``make torch`` first; ``--help`` lists the recipe options). Writes ``bench/results/change_siamese.json``.
 """
 
 from __future__ import annotations
@@ -67,21 +69,38 @@ def fold(
 ) -> dict[str, Any]:
     weights = tmp / f"fold{k}.pt"
     summary = train(
-        training, weights, epochs=args.epochs, size=args.size, seed=args.seed, threads=args.threads
+        training,
+        weights,
+        epochs=args.epochs,
+        size=args.size,
+        seed=args.seed,
+        threads=args.threads,
+        crops=args.crops,
+        focus=args.focus,
+        scale=tuple(args.scale),
+        lr=args.lr,
     )
-    probs = predict(weights, [(p.before, p.after, p.valid) for p in test], threads=args.threads)
+    probs = predict(
+        weights,
+        [(p.before, p.after, p.valid) for p in test],
+        threads=args.threads,
+        tta=not args.no_tta,
+    )
     weights.unlink()
     scores = {}
     for p, prob in zip(test, probs, strict=True):
-        s = pixel_scores((prob > 0.5) & p.valid, p.label)
+        s = pixel_scores((prob > args.threshold) & p.valid, p.label)
         scores[p.name] = s
     print(f"fold {k}: {[(n, s.summary()) for n, s in scores.items()]}", flush=True)
     return {
         "test": [p.name for p in test],
         "trained_on": summary["trained_on"],
         "seconds": summary["seconds"],
-        "final_loss": summary["loss"][-1],
+        "steps": summary["steps"],
+        "loss": summary["loss"],
         "parameters": summary["parameters"],
+        "recipe": summary["recipe"],
+        "network": summary["network"],
         "scores": scores,
     }
 
@@ -100,12 +119,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per fold")
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
     parser.add_argument("--helsinki", type=int, default=0, help="generated pairs to add")
+    parser.add_argument("--crops", type=float, default=1.0, help="crops per pass, chip areas")
+    parser.add_argument("--focus", type=float, default=0.0, help="share of crops on change")
+    parser.add_argument("--scale", type=float, nargs=2, default=(1.0, 1.0))
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--threshold", type=float, default=0.5, help="probability of change")
+    parser.add_argument("--no-tta", action="store_true", help="no turned/flipped averaging")
+    parser.add_argument(
+        "--register",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="co-register each pair as detection does (the chips come co-registered)",
+    )
     args = parser.parse_args()
     if torch_python() is None:
         raise SystemExit("no PyTorch environment: run 'make torch' or set TWIN_TORCH_PYTHON")
     if not SHARED.is_dir():
         raise SystemExit(f"shared change data not found at {SHARED}")
-    chips = [p for name in FOLDERS for p in folder_pairs(SHARED / name)]
+    chips = [p for name in FOLDERS for p in folder_pairs(SHARED / name, register=args.register)]
     extra = helsinki_pairs(args.helsinki) if args.helsinki else []
     k = args.folds or len(chips)
     groups = [chips[i::k] for i in range(k)]
@@ -133,7 +164,9 @@ def main() -> None:
         + " over levir_chips + dsifn_chips; each fold trains a new model from scratch on the "
         "other chips"
         + (f" and {len(extra)} generated Helsinki pairs" if extra else "")
-        + "; threshold 0.5; counts summed over folds",
+        + f"; threshold {args.threshold}"
+        + ("" if args.no_tta else ", probabilities averaged over the 8 turns and flips")
+        + "; counts summed over folds",
         "settings": vars(args),
         "parameters": folds[0]["parameters"],
         "all": total.to_dict() | {"per_image": per_image},

@@ -8,11 +8,18 @@ files::
     python change_detection/siamese_worker.py train --data PAIRS.npz --out WEIGHTS.pt
     python change_detection/siamese_worker.py predict --weights WEIGHTS.pt --data PAIRS.npz \
         --out PROBS.npz
+    python change_detection/siamese_worker.py serve --weights WEIGHTS.pt
 
 ``PAIRS.npz`` holds, for pair ``i``, ``a_i`` and ``b_i`` (``float32`` bands, rows, cols),
 ``v_i`` (valid pixels) and, for training, ``y_i`` (change, ``uint8`` 0/1). Prediction writes
 ``p_i``: the change probability per pixel. A summary goes to stdout as one JSON line; an
 error is one ``error: ...`` line on stderr and exit status 2.
+
+``serve`` loads the weights once and then predicts for each request it reads from stdin,
+one JSON object per line (``{"data": PAIRS.npz, "out": PROBS.npz}``), answering each
+with one JSON line on stdout (the summary, or ``{"error": ...}``); it first prints
+``{"ready": true, ...}`` and ends at the end of its input. Tiled detection keeps one such
+worker per process instead of starting PyTorch for every tile.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +39,11 @@ from torch import nn
 from torch.nn import functional as F
 
 FORMAT = "twin-siamese"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 DEFAULT_WIDTHS = (8, 16, 32, 64)
 DEFAULT_POOL = 2
+DEFAULT_FUSE = "diff"
 
 
 class WorkerError(Exception):
@@ -51,9 +61,22 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+def _conv(cin: int, cout: int, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
 class SiameseDiff(nn.Module):
-    """A shared-weight encoder applied to both epochs, absolute feature differences at each
+    """A shared-weight encoder applied to both epochs, a fusion of their features at each
     scale, and a light U-Net decoder to one change logit per pixel.
+
+    With ``fuse="diff"`` the fusion is the absolute difference of the two epochs' features;
+    with ``fuse="cat"`` a 1x1 convolution of that difference and of the features' mean, so
+    the decoder also sees what the surface is (a roof, a road, trees), not only how much it
+    changed. Both fusions are symmetric: swapping the epochs gives the same answer.
 
     The epochs are first averaged over ``pool`` x ``pool`` pixels, and the logits brought back
     to the input grid bilinearly: buildings at 0.5 m stay several pixels wide at 1 m, and the
@@ -61,23 +84,32 @@ class SiameseDiff(nn.Module):
     """
 
     def __init__(
-        self, bands: int = 3, widths: tuple[int, ...] = DEFAULT_WIDTHS, pool: int = DEFAULT_POOL
+        self,
+        bands: int = 3,
+        widths: tuple[int, ...] = DEFAULT_WIDTHS,
+        pool: int = DEFAULT_POOL,
+        fuse: str = DEFAULT_FUSE,
     ) -> None:
         super().__init__()
+        if fuse not in ("diff", "cat"):
+            raise WorkerError(f"unknown fusion {fuse!r}: 'diff' or 'cat'")
         self.widths = tuple(widths)
         self.pool = int(pool)
+        self.fuse = fuse
         chans = [bands, *self.widths]
         self.encoder = nn.ModuleList(_block(chans[i], chans[i + 1]) for i in range(len(widths)))
+        self.fusion = nn.ModuleList(
+            _conv(2 * w, w, 1) if fuse == "cat" else nn.Identity() for w in self.widths
+        )
         self.decoder = nn.ModuleList()
         for i in range(len(widths) - 1, 0, -1):
-            self.decoder.append(
-                nn.Sequential(
-                    nn.Conv2d(widths[i] + widths[i - 1], widths[i - 1], 3, padding=1, bias=False),
-                    nn.BatchNorm2d(widths[i - 1]),
-                    nn.ReLU(inplace=True),
-                )
-            )
+            self.decoder.append(_conv(widths[i] + widths[i - 1], widths[i - 1]))
         self.head = nn.Conv2d(widths[0], 1, 1)
+
+    @property
+    def bands(self) -> int:
+        """Bands of each epoch the network reads."""
+        return int(self.encoder[0][0].in_channels)
 
     @property
     def stride(self) -> int:
@@ -95,10 +127,17 @@ class SiameseDiff(nn.Module):
         size = a.shape[-2:]
         if self.pool > 1:
             a, b = F.avg_pool2d(a, self.pool), F.avg_pool2d(b, self.pool)
-        fa, fb = self._encode(a), self._encode(b)
-        diffs = [torch.abs(x - y) for x, y in zip(fa, fb, strict=True)]
-        x = diffs[-1]
-        for step, skip in zip(self.decoder, reversed(diffs[:-1]), strict=True):
+        n = a.shape[0]
+        both = self._encode(torch.cat([a, b]))  # one pass over both epochs
+        fused = []
+        for f, fuse in zip(both, self.fusion, strict=True):
+            fa, fb = f[:n], f[n:]
+            diff = torch.abs(fa - fb)
+            fused.append(
+                fuse(torch.cat([diff, 0.5 * (fa + fb)], 1)) if self.fuse == "cat" else diff
+            )
+        x = fused[-1]
+        for step, skip in zip(self.decoder, reversed(fused[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = step(torch.cat([x, skip], dim=1))
         x = self.head(x)
@@ -158,24 +197,74 @@ def _seed(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def _crops(
-    pairs: list[dict[str, np.ndarray]], size: int, rng: np.random.Generator
-) -> list[tuple[int, int, int]]:
-    """(pair, row, col) of random crops: about one chip's area in crops per pair."""
-    out = []
-    for k, p in enumerate(pairs):
-        rows, cols = p["y"].shape
-        n = max(1, round(rows * cols / (size * size)))
-        for _ in range(n):
-            out.append(
-                (k, int(rng.integers(0, rows - size + 1)), int(rng.integers(0, cols - size + 1)))
-            )
-    order = rng.permutation(len(out))
-    return [out[i] for i in order]
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained.
+
+    Parameters
+    ----------
+    epochs
+        Passes over the training set; a pass draws ``crops`` chip areas of crops per pair.
+    size
+        Side of the training crops in pixels (after rescaling).
+    seed
+        Seed of the initial weights, crops and augmentation.
+    batch, lr
+        Crops per optimisation step; peak learning rate of the one-cycle schedule.
+    crops
+        Crops per pair and pass, in units of the pair's area over a crop's.
+    focus
+        Share of crops placed over a changed pixel (the rest anywhere).
+    scale
+        Range of the random rescaling: a crop of ``size * s`` pixels is resampled to
+        ``size``, so the model sees the same objects at several ground resolutions.
+    jitter
+        Spread of the random gain and offset of each band of each epoch (standardised units).
+    noise
+        Largest standard deviation of the pixel noise added to each epoch.
+    """
+
+    epochs: int = 60
+    size: int = 128
+    seed: int = 0
+    batch: int = 8
+    lr: float = 2e-3
+    crops: float = 1.0
+    focus: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    jitter: float = 0.1
+    noise: float = 0.05
 
 
-def _augment(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """One random flip and quarter turn, the same for every array."""
+def _crop_at(
+    p: dict[str, np.ndarray], side: int, focus: float, rng: np.random.Generator
+) -> tuple[int, int]:
+    """Top-left corner of a ``side`` crop of pair ``p``; over a changed pixel with
+    probability ``focus`` when the pair has any."""
+    rows, cols = p["y"].shape
+    changed = p["changed"]
+    if changed.size and rng.random() < focus:
+        at = int(changed[rng.integers(0, changed.size)])
+        r = at // cols - int(rng.integers(0, side))
+        c = at % cols - int(rng.integers(0, side))
+        return min(max(r, 0), rows - side), min(max(c, 0), cols - side)
+    return int(rng.integers(0, rows - side + 1)), int(rng.integers(0, cols - side + 1))
+
+
+def _resize(x: np.ndarray, size: int, *, binary: bool) -> np.ndarray:
+    """``x`` (…, rows, cols) resampled bilinearly to ``size`` x ``size``; a binary mask is
+    thresholded back at one half."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    t = t.reshape(1, -1, *x.shape[-2:])
+    out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    res: np.ndarray = out.reshape(*x.shape[:-2], size, size).numpy()
+    return (res > 0.5).astype(np.float32) if binary else res
+
+
+def _dihedral(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """One of the eight quarter turns and flips, the same for every array."""
     turns = int(rng.integers(0, 4))
     flip = bool(rng.integers(0, 2))
     out = []
@@ -185,6 +274,36 @@ def _augment(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarra
             x = x[..., ::-1]
         out.append(np.ascontiguousarray(x))
     return out
+
+
+def _relight(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
+    """One epoch with its own random gain and offset per band and pixel noise."""
+    bands = x.shape[0]
+    gain = rng.normal(1.0, recipe.jitter, size=(bands, 1, 1))
+    offset = rng.normal(0.0, recipe.jitter, size=(bands, 1, 1)) + rng.normal(0.0, recipe.jitter)
+    out = x * gain + offset
+    if recipe.noise > 0:
+        out = out + rng.normal(0.0, rng.uniform(0.0, recipe.noise), size=x.shape)
+    return out.astype(np.float32)
+
+
+def _sample(
+    p: dict[str, np.ndarray], recipe: Recipe, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """One augmented training crop (a, b, y, v) of pair ``p``."""
+    rows, cols = p["y"].shape
+    lo, hi = recipe.scale
+    side = min(rows, cols, max(8, round(recipe.size * float(rng.uniform(lo, hi)))))
+    r, c = _crop_at(p, side, recipe.focus, rng)
+    win = (slice(r, r + side), slice(c, c + side))
+    a = _resize(p["a"][:, win[0], win[1]], recipe.size, binary=False)
+    b = _resize(p["b"][:, win[0], win[1]], recipe.size, binary=False)
+    y = _resize(p["y"][win], recipe.size, binary=True)
+    v = _resize(p["v"][win], recipe.size, binary=True)
+    a, b, y, v = _dihedral([a, b, y, v], rng)
+    if rng.random() < 0.5:  # the order of the epochs does not matter
+        a, b = b, a
+    return _relight(a, recipe, rng), _relight(b, recipe, rng), y, v
 
 
 def _loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -199,59 +318,57 @@ def _loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> to
 
 def train(
     pairs: list[dict[str, np.ndarray]],
+    recipe: Recipe = Recipe(),
     *,
-    epochs: int = 60,
-    size: int = 128,
-    seed: int = 0,
-    batch: int = 8,
-    lr: float = 2e-3,
     threads: int = 2,
     widths: tuple[int, ...] = DEFAULT_WIDTHS,
+    pool: int = DEFAULT_POOL,
+    fuse: str = DEFAULT_FUSE,
 ) -> tuple[SiameseDiff, dict[str, Any]]:
     """Train a new model on labelled pairs; return it with a summary of the run."""
     bands = pairs[0]["a"].shape[0]
     if any(p["a"].shape[0] != bands for p in pairs):
         raise WorkerError("every training pair must have the same number of bands")
     smallest = min(min(p["a"].shape[1:]) for p in pairs)
-    _seed(seed, threads)
-    model = SiameseDiff(bands, widths)
-    size = min(size, smallest) // model.stride * model.stride
+    _seed(recipe.seed, threads)
+    model = SiameseDiff(bands, widths, pool, fuse)
+    size = min(recipe.size, smallest) // model.stride * model.stride
     if size < model.stride:
         raise WorkerError(f"training pairs are too small: the smallest side is {smallest} px")
-    rng = np.random.default_rng(seed)
+    lo, hi = recipe.scale
+    if not 0 < lo <= hi:
+        raise WorkerError(f"scale range {recipe.scale!r} must be 0 < low <= high")
+    if not recipe.crops > 0 or not 0 <= recipe.focus <= 1 or recipe.epochs < 1:
+        raise WorkerError(
+            f"epochs {recipe.epochs!r}, crops {recipe.crops!r} and focus {recipe.focus!r} "
+            "must be positive (focus at most 1)"
+        )
+    recipe = replace(recipe, size=size)
+    rng = np.random.default_rng(recipe.seed)
     prepared = []
     for p in pairs:
         a, b = standardise(p["a"], p["b"], p["v"].astype(bool))
-        prepared.append(
-            {"a": a, "b": b, "y": (p["y"] > 0).astype(np.float32), "v": p["v"].astype(np.float32)}
-        )
-    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(_crops(prepared, size, np.random.default_rng(0))) / batch)
+        y = (p["y"] > 0).astype(np.float32)
+        v = p["v"].astype(np.float32)
+        prepared.append({"a": a, "b": b, "y": y, "v": v, "changed": np.flatnonzero(y * v)})
+    per_pass = [max(1, round(recipe.crops * p["y"].size / (size * size))) for p in prepared]
+    steps_per_epoch = math.ceil(sum(per_pass) / recipe.batch)
+    optim = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        optim, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch)
+        optim, max_lr=recipe.lr, total_steps=max(1, recipe.epochs * steps_per_epoch)
     )
     start = time.perf_counter()
     history = []
     model.train()
-    for _ in range(epochs):
-        crops = _crops(prepared, size, rng)[: steps_per_epoch * batch]
+    for _ in range(recipe.epochs):
+        order = np.repeat(np.arange(len(prepared)), per_pass)
+        order = rng.permutation(order)[: steps_per_epoch * recipe.batch]
         total, n = 0.0, 0
-        for s in range(0, len(crops), batch):
-            items = []
-            for k, r, c in crops[s : s + batch]:
-                p = prepared[k]
-                win = (slice(r, r + size), slice(c, c + size))
-                arrs = [p["a"][:, win[0], win[1]], p["b"][:, win[0], win[1]]]
-                arrs += [p["y"][win], p["v"][win]]
-                a, b, y, v = _augment(arrs, rng)
-                if rng.random() < 0.5:  # the order of the epochs does not matter
-                    a, b = b, a
-                gain = rng.normal(1.0, 0.1, size=(a.shape[0], 1, 1)).astype(np.float32)
-                items.append((a * gain, b, y, v))
-            a_t = torch.from_numpy(np.stack([i[0] for i in items]))
-            b_t = torch.from_numpy(np.stack([i[1] for i in items]))
-            y_t = torch.from_numpy(np.stack([i[2] for i in items]))
-            v_t = torch.from_numpy(np.stack([i[3] for i in items]))
+        for s in range(0, len(order), recipe.batch):
+            items = [_sample(prepared[k], recipe, rng) for k in order[s : s + recipe.batch]]
+            a_t, b_t, y_t, v_t = (
+                torch.from_numpy(np.stack([item[j] for item in items])) for j in range(4)
+            )
             optim.zero_grad()
             loss = _loss(model(a_t, b_t), y_t, v_t)
             loss.backward()
@@ -263,9 +380,12 @@ def train(
     summary = {
         "pairs": len(pairs),
         "bands": bands,
-        "epochs": epochs,
+        "recipe": asdict(recipe),
+        "network": {"widths": list(model.widths), "pool": model.pool, "fuse": model.fuse},
+        "epochs": recipe.epochs,
         "crop": size,
-        "seed": seed,
+        "seed": recipe.seed,
+        "steps": recipe.epochs * steps_per_epoch,
         "parameters": sum(p.numel() for p in model.parameters()),
         "seconds": round(time.perf_counter() - start, 1),
         "loss": history,
@@ -275,8 +395,12 @@ def train(
 
 def save(model: SiameseDiff, path: Path, summary: dict[str, Any]) -> None:
     """Write the weights with what is needed to rebuild the network."""
-    bands = model.encoder[0][0].in_channels
-    config = {"bands": bands, "widths": list(model.widths), "pool": model.pool}
+    config = {
+        "bands": model.bands,
+        "widths": list(model.widths),
+        "pool": model.pool,
+        "fuse": model.fuse,
+    }
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save(
         {
@@ -291,7 +415,10 @@ def save(model: SiameseDiff, path: Path, summary: dict[str, Any]) -> None:
 
 
 def load(path: Path) -> tuple[SiameseDiff, dict[str, Any]]:
-    """A model from a weights file written by :func:`save` (tensors only; no code runs)."""
+    """A model from a weights file written by :func:`save` (tensors only; no code runs).
+
+    Version 1 files (absolute-difference fusion only) are read too.
+    """
     if not path.is_file():
         raise WorkerError(f"weights file {str(path)!r} does not exist")
     try:
@@ -300,35 +427,59 @@ def load(path: Path) -> tuple[SiameseDiff, dict[str, Any]]:
         raise WorkerError(f"weights file {str(path)!r} cannot be read: {exc}") from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise WorkerError(f"weights file {str(path)!r} is not a {FORMAT} weights file")
-    if blob.get("version") != VERSION:
+    if blob.get("version") not in READABLE:
         raise WorkerError(
             f"weights file {str(path)!r} has version {blob.get('version')!r}; "
-            f"this model reads version {VERSION}"
+            f"this model reads versions {', '.join(str(v) for v in READABLE)}"
         )
-    config = blob["config"]
-    model = SiameseDiff(
-        int(config["bands"]), tuple(int(w) for w in config["widths"]), int(config["pool"])
-    )
+    config = {"fuse": "diff", **blob["config"]}
     try:
+        model = SiameseDiff(
+            int(config["bands"]),
+            tuple(int(w) for w in config["widths"]),
+            int(config["pool"]),
+            str(config["fuse"]),
+        )
         model.load_state_dict(blob["state"])
-    except (RuntimeError, KeyError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise WorkerError(f"weights file {str(path)!r} does not fit the network: {exc}") from exc
     model.eval()
     return model, {**config, "trained": json.loads(blob.get("trained", "{}"))}
 
 
-def _predict_tile(model: SiameseDiff, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    logits = model(torch.from_numpy(a[None].copy()), torch.from_numpy(b[None].copy()))
-    out: np.ndarray = torch.sigmoid(logits)[0].numpy()
-    return out
+def _predict_tile(model: SiameseDiff, a: np.ndarray, b: np.ndarray, *, tta: bool) -> np.ndarray:
+    """Change probability of one tile; with ``tta`` the mean over the eight quarter turns and
+    flips of the tile (each turned back)."""
+    ta, tb = torch.from_numpy(a[None].copy()), torch.from_numpy(b[None].copy())
+    if not tta:
+        out: np.ndarray = torch.sigmoid(model(ta, tb))[0].numpy()
+        return out
+    total = torch.zeros(a.shape[1:])
+    for flip in (False, True):
+        fa, fb = (torch.flip(ta, (-1,)), torch.flip(tb, (-1,))) if flip else (ta, tb)
+        for k in range(4):
+            prob = torch.sigmoid(model(torch.rot90(fa, k, (-2, -1)), torch.rot90(fb, k, (-2, -1))))
+            prob = torch.rot90(prob, -k, (-2, -1))
+            total += torch.flip(prob, (-1,))[0] if flip else prob[0]
+    mean: np.ndarray = (total / 8).numpy()
+    return mean
 
 
 @torch.no_grad()
 def predict(
-    model: SiameseDiff, a: np.ndarray, b: np.ndarray, valid: np.ndarray, *, tile: int = 512
+    model: SiameseDiff,
+    a: np.ndarray,
+    b: np.ndarray,
+    valid: np.ndarray,
+    *,
+    tile: int = 512,
+    tta: bool = True,
 ) -> np.ndarray:
-    """Change probability per pixel of one pair, tile by tile with overlapping margins."""
-    bands = model.encoder[0][0].in_channels
+    """Change probability per pixel of one pair, tile by tile with overlapping margins.
+
+    With ``tta`` each tile's probability is the mean over its eight quarter turns and flips.
+    """
+    bands = model.bands
     if a.shape[0] < bands:
         raise WorkerError(f"the model needs {bands} bands; the pair has {a.shape[0]}")
     a, b = standardise(a[:bands], b[:bands], valid.astype(bool))
@@ -343,16 +494,41 @@ def predict(
             re, ce = min(rows, r1 + margin), min(cols, c1 + margin)
             pa, pb = a[:, rs:re, cs:ce], b[:, rs:re, cs:ce]
             h, w = pa.shape[1:]
-            ph, pw = -h % model.stride, -w % model.stride
+            # square tiles, so that a quarter turn keeps the shape
+            side = max(h, w) + (-max(h, w) % model.stride)
+            ph, pw = side - h, side - w
             if ph or pw:
                 pad = ((0, 0), (0, ph), (0, pw))
                 if ph < h and pw < w:
                     pa, pb = np.pad(pa, pad, mode="reflect"), np.pad(pb, pad, mode="reflect")
                 else:
                     pa, pb = np.pad(pa, pad, mode="edge"), np.pad(pb, pad, mode="edge")
-            prob = _predict_tile(model, pa, pb)[:h, :w]
+            prob = _predict_tile(model, pa, pb, tta=tta)[:h, :w]
             out[r0:r1, c0:c1] = prob[r0 - rs : r1 - rs, c0 - cs : c1 - cs]
     return np.where(valid, out, 0.0).astype(np.float32)
+
+
+def _predict_file(model: SiameseDiff, data: Path, out: Path, *, tta: bool) -> int:
+    """Predict every pair of a pairs file into a probabilities file; return the count."""
+    pairs = read_pairs(data, labels=False)
+    probs = {f"p_{i}": predict(model, q["a"], q["b"], q["v"], tta=tta) for i, q in enumerate(pairs)}
+    np.savez(out, **probs)
+    return len(pairs)
+
+
+def _serve(model: SiameseDiff, info: dict[str, Any], *, tta: bool) -> None:
+    """Answer prediction requests from stdin until it ends (see the module's docstring)."""
+    print(json.dumps({"ready": True, **info}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            n = _predict_file(model, Path(req["data"]), Path(req["out"]), tta=tta)
+            answer: dict[str, Any] = {"pairs": n}
+        except (WorkerError, KeyError, TypeError, ValueError, OSError) as exc:
+            answer = {"error": str(exc) or type(exc).__name__}
+        print(json.dumps(answer), flush=True)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -361,34 +537,62 @@ def _main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train")
     t.add_argument("--data", type=Path, required=True)
     t.add_argument("--out", type=Path, required=True)
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--size", type=int, default=128)
+    t.add_argument("--epochs", type=int, default=Recipe.epochs)
+    t.add_argument("--size", type=int, default=Recipe.size)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--crops", type=float, default=Recipe.crops)
+    t.add_argument("--focus", type=float, default=Recipe.focus)
+    t.add_argument("--scale", type=float, nargs=2, default=Recipe.scale)
+    t.add_argument("--lr", type=float, default=Recipe.lr)
+    t.add_argument("--widths", type=int, nargs="+", default=DEFAULT_WIDTHS)
+    t.add_argument("--pool", type=int, default=DEFAULT_POOL)
+    t.add_argument("--fuse", choices=("diff", "cat"), default=DEFAULT_FUSE)
     p = sub.add_parser("predict")
     p.add_argument("--weights", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-tta", action="store_true", help="one pass per tile, not eight")
+    v = sub.add_parser("serve")
+    v.add_argument("--weights", type=Path, required=True)
+    v.add_argument("--threads", type=int, default=2)
+    v.add_argument("--no-tta", action="store_true", help="one pass per tile, not eight")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             pairs = read_pairs(args.data, labels=True)
+            recipe = Recipe(
+                epochs=args.epochs,
+                size=args.size,
+                seed=args.seed,
+                lr=args.lr,
+                crops=args.crops,
+                focus=args.focus,
+                scale=tuple(args.scale),
+            )
             model, summary = train(
-                pairs, epochs=args.epochs, size=args.size, seed=args.seed, threads=args.threads
+                pairs,
+                recipe,
+                threads=args.threads,
+                widths=tuple(args.widths),
+                pool=args.pool,
+                fuse=args.fuse,
             )
             summary["data"] = read_about(args.data)
             tmp = args.out.with_name(args.out.name + ".part")
             save(model, tmp, summary)
             tmp.replace(args.out)
             print(json.dumps(summary))
+        elif args.command == "serve":
+            torch.set_num_threads(max(1, args.threads))
+            model, info = load(args.weights)
+            _serve(model, info, tta=not args.no_tta)
         else:
             torch.set_num_threads(max(1, args.threads))
             model, info = load(args.weights)
-            pairs = read_pairs(args.data, labels=False)
-            probs = {f"p_{i}": predict(model, q["a"], q["b"], q["v"]) for i, q in enumerate(pairs)}
-            np.savez(args.out, **probs)
-            print(json.dumps({"pairs": len(pairs), **info}))
+            n = _predict_file(model, args.data, args.out, tta=not args.no_tta)
+            print(json.dumps({"pairs": n, **info}))
     except WorkerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

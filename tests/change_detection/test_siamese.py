@@ -237,3 +237,114 @@ def test_the_worker_imports_only_numpy_torch_and_the_standard_library() -> None:
             roots.add(node.module.split(".")[0])
     assert {"numpy", "torch"} <= roots
     assert roots - {"numpy", "torch", "__future__"} <= set(sys.stdlib_module_names)
+
+
+@needs_torch
+def test_averaged_prediction_follows_turns_flips_and_epoch_order(
+    folders: tuple[Path, Path], trained: Path
+) -> None:
+    pair = folder_pairs(folders[1])[2]
+    turned = [
+        np.ascontiguousarray(np.rot90(x, 1, axes=(-2, -1))) for x in (pair.before, pair.after)
+    ]
+    valid = np.ascontiguousarray(np.rot90(pair.valid, 1))
+    flipped = [np.ascontiguousarray(x[..., ::-1]) for x in (pair.before, pair.after)]
+    plain, back, mirror, swapped, single = predict(
+        trained,
+        [
+            (pair.before, pair.after, pair.valid),
+            (turned[0], turned[1], valid),
+            (flipped[0], flipped[1], pair.valid[:, ::-1]),
+            (pair.after, pair.before, pair.valid),
+        ],
+    ) + predict(trained, [(pair.before, pair.after, pair.valid)], tta=False)
+    assert plain.max() > 0.5  # the pair has change the model finds
+    np.testing.assert_allclose(np.rot90(back, -1), plain, atol=1e-4)
+    np.testing.assert_allclose(mirror[:, ::-1], plain, atol=1e-4)
+    np.testing.assert_allclose(swapped, plain, atol=1e-4)
+    # one pass differs from the mean of eight, but not by much
+    assert not np.allclose(single, plain, atol=1e-3)
+    assert float(np.abs(single - plain).mean()) < 0.1
+
+
+@needs_torch
+def test_version_1_weights_still_load_and_unknown_versions_do_not(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import subprocess
+
+    python = torch_python()
+    assert python is not None
+    script = (
+        "import sys, torch\n"
+        f"sys.path.insert(0, {str(WORKER.parent)!r})\n"
+        "import siamese_worker as w\n"
+        "m = w.SiameseDiff(3, (8, 16, 32, 64), 2, 'diff')\n"
+        "for version, name in ((1, 'v1.pt'), (9, 'v9.pt')):\n"
+        "    blob = {'format': w.FORMAT, 'version': version, 'state': m.state_dict(),\n"
+        "            'config': {'bands': 3, 'widths': [8, 16, 32, 64], 'pool': 2},\n"
+        "            'trained': '{}'}\n"
+        f"    torch.save(blob, {str(tmp_path)!r} + '/' + name)\n"
+    )
+    subprocess.run([python, "-c", script], check=True, capture_output=True)
+    pair = folder_pairs(folders[1])[0]
+    (prob,) = predict(tmp_path / "v1.pt", [(pair.before, pair.after, pair.valid)])
+    assert prob.shape == pair.valid.shape
+    assert prob.min() >= 0.0 and prob.max() <= 1.0 and prob.std() > 0
+    with pytest.raises(WeightsError, match="has version 9; this model reads versions 1, 2"):
+        predict(tmp_path / "v9.pt", [(pair.before, pair.after, pair.valid)])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("crops", 0.0, "crops=0.0 must be a positive number"),
+        ("focus", 1.5, "focus=1.5 must be a share between 0 and 1"),
+        ("scale", (1.5, 0.75), r"scale=\(1.5, 0.75\) must be a range"),
+        ("lr", -1.0, "lr=-1.0 must be a positive number"),
+    ],
+)
+def test_bad_training_options_are_a_clear_error(
+    folders: tuple[Path, Path], tmp_path: Path, option: str, value: object, message: str
+) -> None:
+    out = tmp_path / "w.pt"
+    with pytest.raises(InvalidInput, match=message):
+        train(folder_pairs(folders[0])[:1], out, **{option: value})  # type: ignore[arg-type]
+    assert not out.exists()
+
+
+@needs_torch
+def test_a_kept_worker_answers_as_a_fresh_one_and_is_reused(
+    folders: tuple[Path, Path], trained: Path, tmp_path: Path
+) -> None:
+    from change_detection import _siamese_server as servers
+
+    pairs = [(p.before, p.after, p.valid) for p in folder_pairs(folders[1])[:2]]
+    fresh = predict(trained, pairs, tta=False, keep_worker=False)
+    kept = predict(trained, pairs, tta=False)
+    assert all(np.array_equal(x, y) for x, y in zip(fresh, kept, strict=True))
+    python = torch_python()
+    assert python is not None
+    server = servers.server_for(python, WORKER, trained, threads=2, tta=False)
+    pid = server.proc.pid
+    predict(trained, pairs[:1], tta=False)
+    assert servers.server_for(python, WORKER, trained, threads=2, tta=False).proc.pid == pid
+    # a worker that died is started again on the next request
+    server.proc.kill()
+    server.proc.wait()
+    again = predict(trained, pairs, tta=False)
+    assert all(np.array_equal(x, y) for x, y in zip(fresh, again, strict=True))
+    assert servers.server_for(python, WORKER, trained, threads=2, tta=False).proc.pid != pid
+    # a weights file rewritten since gets a new worker; bad input is still a clear error
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(trained.read_bytes())
+    predict(copy, pairs[:1], tta=False)
+    copy.write_bytes(b"not a weights file\n" * 20)
+    with pytest.raises(WeightsError, match="cannot be read"):
+        predict(copy, pairs[:1], tta=False)
+    grey = np.zeros((1, 32, 32), dtype=np.float32)
+    with pytest.raises(InvalidInput, match="needs 3 bands; the pair has 1"):
+        predict(trained, [(grey, grey, np.ones((32, 32), dtype=bool))], tta=False)
+    assert len(servers._SERVERS) <= servers.MAX_SERVERS
+    servers.stop_servers()
+    assert servers._SERVERS == {}
