@@ -9,6 +9,10 @@ A segment whose **outline was already there** before is an old object whose colo
 changed (a roof repainted, a road resurfaced, another sensor or season), not a new one:
 the gradients along its border keep their orientation between the epochs, where a roof
 on a field has no matching edge underneath (:func:`edge_persistence`).
+
+New streets, driveways and yards of concrete turn grey too, and are often found with the
+roofs; they are brighter than the roofs of the scene (shingle, tiles), so a segment much
+brighter than the typical found one is damped (:func:`damp_pavement`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "complete_roofs",
+    "damp_pavement",
     "edge_persistence",
     "object_score",
     "segment",
@@ -224,4 +229,53 @@ def complete_roofs(
             & (persistence[o] < persist_ref)
         )
         np.maximum.at(out, o[join], seg_score[k[join]])
+    return out
+
+
+def damp_pavement(
+    seg_score: np.ndarray,
+    labels: np.ndarray,
+    after: np.ndarray,
+    *,
+    cut: float,
+    ratio: float,
+    width: float,
+    min_found: int = 3,
+) -> np.ndarray:
+    """Damp found segments much brighter than the typical found one (new pavement).
+
+    The reference is the median brightness (mean of the first three bands of ``after``)
+    over the pixels of the segments above the cut; a segment ``ratio`` times brighter
+    keeps its score, one ``ratio + width`` times brighter loses it. With fewer than
+    ``min_found`` segments above the cut there is no reference and nothing changes.
+
+    Parameters
+    ----------
+    seg_score
+        One score per label (see :func:`segment_score`).
+    labels, after
+        The segments and the later epoch (bands, rows, cols) they were cut from.
+    cut
+        The score a segment must exceed to be a roof.
+    ratio, width
+        The brightness ratio to the reference where damping starts, and its ramp.
+    min_found
+        Found segments needed for a reference.
+
+    Returns
+    -------
+    numpy.ndarray
+        The scores, damped.
+    """
+    n = len(seg_score)
+    flat = labels.ravel()
+    count = np.maximum(np.bincount(flat, minlength=n), 1)
+    k = min(after.shape[0], 3)
+    bright = np.bincount(flat, after[:k].mean(axis=0).ravel(), minlength=n) / count
+    found = seg_score > cut
+    if int(found.sum()) < min_found:
+        return seg_score.copy()
+    ref = float(np.median(np.repeat(bright[found], count[found])))
+    keep = np.clip((ratio + width - bright / max(ref, 1e-6)) / width, 0.0, 1.0)
+    out: np.ndarray = seg_score * keep
     return out

@@ -22,7 +22,8 @@ Whole new neighbourhoods on fields and scrub (LEVIR-CD) call for other options,
 yards and streets changed as much as the roofs, and a roof is told by turning **grey**
 where the ground was coloured (:mod:`change_detection._bld_greygain`), scored per segment
 of the later epoch and dropped where the segment's outline was there before
-(:mod:`change_detection._bld_objects`).
+(:mod:`change_detection._bld_objects`); a segment that got brighter inside a new outline
+adds to it (:mod:`change_detection._bld_newobj`), for roofs on ground that was grey.
 
 The arrays a detector receives are scaled so that a bright roof is about 1 (see
 :func:`change_detection.pipeline.unit_scale`); bands are red, green, blue and optionally
@@ -82,7 +83,13 @@ class BuildingParams:
     ``persist_width``), and a segment is kept when its mean reaches ``object_cut`` times the
     pixel score's automatic threshold; with ``complete_low`` > 0 a touching segment of
     at least that fraction of the cut, alike in colour, joins a kept one (the shaded plane
-    of a roof, see :func:`change_detection._bld_objects.complete_roofs`).
+    of a roof, see :func:`change_detection._bld_objects.complete_roofs`); with
+    ``new_weight`` > 0 the new-outline cue (:mod:`change_detection._bld_newobj`: a segment
+    that got brighter by ``new_lum``, with edges along its border stronger by ``new_edge``
+    times the scene's median and not there before) adds that fraction of the cut to a
+    segment's score, for roofs on ground that was grey already; with ``pave_ratio`` > 0 a
+    segment that many times (+ ``pave_width``) brighter than the typical found one is
+    damped (new pavement, see :func:`change_detection._bld_objects.damp_pavement`).
     :data:`NEW_NEIGHBOURHOOD` holds the options for whole new neighbourhoods.
     """
 
@@ -129,12 +136,17 @@ class BuildingParams:
     persist_ref: float = 0.2
     persist_width: float = 0.4
     complete_low: float = 0.0
+    new_weight: float = 0.0
+    new_lum: float = 0.1
+    new_edge: float = 0.3
+    pave_ratio: float = 0.0
+    pave_width: float = 0.3
 
 
 #: Options for whole new neighbourhoods on fields and scrub (LEVIR-CD): the grey-gain cue
-#: alone, new buildings only, refined by objects. Chosen on the LEVIR ``train_*``/``val_*``
-#: chips; off by default because on generated city blocks the grey-gain cue turns
-#: re-coloured surfaces into new buildings.
+#: alone, new buildings only, refined by objects, with the new-outline cue for roofs on
+#: grey ground and bright new pavement damped. Chosen on the LEVIR ``train_*``/``val_*`` chips; off by default because on
+#: generated city blocks the grey-gain cue turns re-coloured surfaces into new buildings.
 NEW_NEIGHBOURHOOD: dict[str, Any] = {
     "index_weight": 0.0,
     "grey_weight": 1.0,
@@ -142,6 +154,8 @@ NEW_NEIGHBOURHOOD: dict[str, Any] = {
     "min_threshold": 0.0,
     "objects": True,
     "complete_low": 0.6,
+    "new_weight": 0.5,
+    "pave_ratio": 1.2,
 }
 
 
@@ -324,6 +338,7 @@ class BuildingDetector(Detector):
         """
         from change_detection._bld_objects import (
             complete_roofs,
+            damp_pavement,
             edge_persistence,
             segment,
             segment_score,
@@ -337,6 +352,21 @@ class BuildingDetector(Detector):
         seg = segment_score(
             score, labels, persistence, persist_ref=p.persist_ref, persist_width=p.persist_width
         )
+        if p.new_weight > 0:
+            from change_detection._bld_newobj import new_outline
+
+            cue = new_outline(
+                before,
+                after,
+                labels,
+                _vegetation(_soft(after), p),
+                persistence,
+                lum_ref=p.new_lum,
+                edge_ref=p.new_edge,
+                persist_ref=p.persist_ref,
+                persist_width=p.persist_width,
+            )
+            seg = seg + p.new_weight * cut * cue
         if p.complete_low > 0:
             seg = complete_roofs(
                 seg,
@@ -347,6 +377,8 @@ class BuildingDetector(Detector):
                 low=p.complete_low,
                 persist_ref=p.persist_ref,
             )
+        if p.pave_ratio > 0:
+            seg = damp_pavement(seg, labels, after, cut=cut, ratio=p.pave_ratio, width=p.pave_width)
         out: np.ndarray = (seg / cut)[labels].astype(np.float32)
         return out
 
