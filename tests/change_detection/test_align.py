@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from change_detection.align import align_pair, estimate_shift, normalise, warp_onto
+from change_detection.align import (
+    align_pair,
+    estimate_shift,
+    normalise,
+    shift_is_consistent,
+    warp_onto,
+)
 from change_detection.raster import Raster, read_band_files, read_raster
 from tests.change_detection.cd_helpers import texture, write_tif
 
@@ -98,3 +104,19 @@ def test_oscd_dates_align_on_the_label_grid(change_data: Path, city: str) -> Non
     pair = align_pair(d1, d2)
     assert pair.after.shape == label.shape
     assert max(abs(v) for v in pair.shift) < 1.0
+
+
+def test_a_shift_the_quadrants_do_not_confirm_is_not_applied(tmp_path: Path) -> None:
+    ref = texture((256, 256), seed=6)
+    moved = np.stack([ndi.shift(b, (1.4, -0.7), order=3, mode="nearest") for b in ref])
+    assert shift_is_consistent(ref, moved, estimate_shift(ref, moved)) is True
+    # an unrelated later image: whatever peak the correlation finds, no quadrant confirms it
+    other = texture((256, 256), seed=7)
+    peak = estimate_shift(ref, other)
+    assert shift_is_consistent(ref, other, peak) is False
+    before = read_raster(write_tif(tmp_path / "a.tif", ref))
+    assert align_pair(before, read_raster(write_tif(tmp_path / "b.tif", other))).shift == (0, 0)
+    applied = align_pair(before, read_raster(write_tif(tmp_path / "c.tif", moved)))
+    assert applied.shift == pytest.approx((-1.4, 0.7), abs=0.08)
+    # too small to cut into quadrants of 64 pixels: not checked
+    assert shift_is_consistent(ref[:, :100, :100], moved[:, :100, :100], (0.0, 0.0)) is None
