@@ -16,14 +16,16 @@
   speed-up from 1 to 2 workers.
 
 Run: ``.venv/bin/python bench/change_metrics.py [--skip-throughput] [--skip-objects]
-[--pixel-sets levir,dsifn,oscd]``. Writes ``bench/results/change_metrics.json`` (with
-``--skip-objects`` or fewer pixel sets, ``change_metrics_partial.json``).
+[--skip-pixel] [--pixel-sets levir,dsifn,oscd] [--siamese-weights FILE]``. Writes
+``bench/results/change_metrics.json`` (with a part skipped or fewer pixel sets,
+``change_metrics_partial.json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -154,6 +156,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-objects", action="store_true")
+    parser.add_argument("--skip-pixel", action="store_true")
+    parser.add_argument(
+        "--siamese-weights",
+        type=Path,
+        help="also time the siamese detector with these weights (any model: its speed does "
+        "not depend on what it learned)",
+    )
     parser.add_argument(
         "--pixel-sets",
         default=",".join(PIXEL_SETS),
@@ -165,7 +174,9 @@ def main() -> None:
     if unknown:
         parser.error(f"--pixel-sets: {unknown!r} unknown; choose from {list(PIXEL_SETS)}")
     out: dict[str, Any] = {"pixel": {}, "objects": {}, "throughput": {}}
-    detectors: dict[str, Detector] = {m: get_detector(m) for m in _unsupervised()}
+    detectors: dict[str, Detector] = {
+        m: get_detector(m) for m in ([] if args.skip_pixel else _unsupervised())
+    }
     for method, detector in detectors.items():
         start = time.perf_counter()
         out["pixel"][method] = pixel(detector, sets)
@@ -191,9 +202,16 @@ def main() -> None:
                 f"{method:9s} objects {name:15s} P={s['precision']:.3f} R={s['recall']:.3f} "
                 f"({s['matched']}/{s['predicted']} predicted, {s['truth']} true)"
             )
+    timed = _unsupervised()
+    if args.siamese_weights is not None:
+        if not args.siamese_weights.is_file():
+            parser.error(f"--siamese-weights: {args.siamese_weights} is not a file")
+        # the local cluster's workers are started after this, with this environment
+        os.environ["TWIN_SIAMESE_WEIGHTS"] = str(args.siamese_weights.resolve())
+        timed.append("siamese")
     if not args.skip_throughput:
         (scene,) = scenes([7], half=500.0)
-        for method in _unsupervised():
+        for method in timed:
             one = throughput(method, scene, 1)
             two = throughput(method, scene, 2)
             out["throughput"][method] = {
@@ -206,7 +224,7 @@ def main() -> None:
                 f"{two['km2_per_min']:.3f} (2 workers), speed-up "
                 f"{out['throughput'][method]['speedup']:.2f}x on {one['km2']} km²"
             )
-    partial = args.skip_objects or set(sets) != set(PIXEL_SETS)
+    partial = args.skip_objects or args.skip_pixel or set(sets) != set(PIXEL_SETS)
     dest = ROOT / "bench" / "results" / f"change_metrics{'_partial' if partial else ''}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(out, indent=2))
