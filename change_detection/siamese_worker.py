@@ -127,11 +127,11 @@ class SiameseDiff(nn.Module):
         size = a.shape[-2:]
         if self.pool > 1:
             a, b = F.avg_pool2d(a, self.pool), F.avg_pool2d(b, self.pool)
-        n = a.shape[0]
-        both = self._encode(torch.cat([a, b]))  # one pass over both epochs
+        # Each epoch is encoded on its own: in training, batch normalisation then
+        # standardises each epoch's features apart (one pass over both, with both epochs
+        # relit apart, scored lower in leave-one-out).
         fused = []
-        for f, fuse in zip(both, self.fusion, strict=True):
-            fa, fb = f[:n], f[n:]
+        for fa, fb, fuse in zip(self._encode(a), self._encode(b), self.fusion, strict=True):
             diff = torch.abs(fa - fb)
             fused.append(
                 fuse(torch.cat([diff, 0.5 * (fa + fb)], 1)) if self.fuse == "cat" else diff
@@ -219,9 +219,9 @@ class Recipe:
         Range of the random rescaling: a crop of ``size * s`` pixels is resampled to
         ``size``, so the model sees the same objects at several ground resolutions.
     jitter
-        Spread of the random gain and offset of each band of each epoch (standardised units).
+        Spread of the random gain of each band of the first epoch of a crop.
     noise
-        Largest standard deviation of the pixel noise added to each epoch.
+        Largest standard deviation of the pixel noise added to it (none by default).
     """
 
     epochs: int = 60
@@ -233,7 +233,7 @@ class Recipe:
     focus: float = 0.0
     scale: tuple[float, float] = (1.0, 1.0)
     jitter: float = 0.1
-    noise: float = 0.05
+    noise: float = 0.0
 
 
 def _crop_at(
@@ -277,11 +277,10 @@ def _dihedral(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarr
 
 
 def _relight(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
-    """One epoch with its own random gain and offset per band and pixel noise."""
+    """One epoch with a random gain per band (and, with ``recipe.noise``, pixel noise)."""
     bands = x.shape[0]
     gain = rng.normal(1.0, recipe.jitter, size=(bands, 1, 1))
-    offset = rng.normal(0.0, recipe.jitter, size=(bands, 1, 1)) + rng.normal(0.0, recipe.jitter)
-    out = x * gain + offset
+    out = x * gain
     if recipe.noise > 0:
         out = out + rng.normal(0.0, rng.uniform(0.0, recipe.noise), size=x.shape)
     return out.astype(np.float32)
@@ -303,7 +302,8 @@ def _sample(
     a, b, y, v = _dihedral([a, b, y, v], rng)
     if rng.random() < 0.5:  # the order of the epochs does not matter
         a, b = b, a
-    return _relight(a, recipe, rng), _relight(b, recipe, rng), y, v
+    # the first epoch relit against the second
+    return _relight(a, recipe, rng), b.astype(np.float32), y, v
 
 
 def _loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
