@@ -146,15 +146,53 @@ def evaluate(
 @click.option("--size", type=int, default=128, show_default=True, help="Training crop side, px.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
 @click.option("--threads", type=int, default=2, show_default=True, help="CPU threads.")
+@click.option(
+    "--crops",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Crops per pair and pass, in chip areas.",
+)
+@click.option(
+    "--focus", type=float, default=0.0, show_default=True, help="Share of crops over a change."
+)
+@click.option(
+    "--scale",
+    type=(float, float),
+    default=(1.0, 1.0),
+    show_default=True,
+    help="Range of the random rescaling of the crops (LOW HIGH).",
+)
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate.")
 def train(
-    folders: tuple[Path, ...], out: Path, epochs: int, size: int, seed: int, threads: int
+    folders: tuple[Path, ...],
+    out: Path,
+    epochs: int,
+    size: int,
+    seed: int,
+    threads: int,
+    crops: float,
+    focus: float,
+    scale: tuple[float, float],
+    lr: float,
 ) -> None:
     """Train the siamese detector on FOLDERS (each A/ before, B/ after, label/ change)."""
     from change_detection.siamese import folder_pairs
     from change_detection.siamese import train as run
 
     pairs = [p for folder in folders for p in folder_pairs(folder)]
-    summary = run(pairs, out, epochs=epochs, size=size, seed=seed, threads=threads)
+    summary = run(
+        pairs,
+        out,
+        epochs=epochs,
+        size=size,
+        seed=seed,
+        threads=threads,
+        crops=crops,
+        focus=focus,
+        scale=scale,
+        lr=lr,
+    )
     click.echo(json.dumps(summary))
 
 

@@ -348,3 +348,25 @@ def test_a_kept_worker_answers_as_a_fresh_one_and_is_reused(
     assert len(servers._SERVERS) <= servers.MAX_SERVERS
     servers.stop_servers()
     assert servers._SERVERS == {}
+
+
+@needs_torch
+def test_the_cli_passes_the_training_recipe(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    code, text = _run(
+        "train", str(folders[0]), "--out", str(out), "--epochs", "1", "--focus", "0.5",
+        "--scale", "0.8", "1.2", "--lr", "0.001", "--crops", "2",
+    )  # fmt: skip
+    assert code == 0, text
+    recipe = json.loads(text.strip().splitlines()[-1])["recipe"]
+    assert (recipe["focus"], recipe["scale"], recipe["lr"], recipe["crops"]) == (
+        0.5,
+        [0.8, 1.2],
+        0.001,
+        2.0,
+    )
+    assert out.is_file()
+    bad = tmp_path / "bad.pt"
+    code, text = _run("train", str(folders[0]), "--out", str(bad), "--focus", "2")
+    assert code == 2 and "focus=2.0 must be a share between 0 and 1" in text
+    assert not bad.exists()
