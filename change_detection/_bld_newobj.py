@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from change_detection._bld_objects import _borders, _gradient
+from change_detection._bld_objects import _borders, _gradient, outline_keep, segment_means
 
 __all__ = ["new_outline"]
 
@@ -65,11 +65,10 @@ def new_outline(
     from scipy import ndimage as ndi
 
     n = int(labels.max()) + 1
-    flat = labels.ravel()
-    count = np.maximum(np.bincount(flat, minlength=n), 1)
     k = min(before.shape[0], 3)
-    rise = np.bincount(flat, (after[:k].mean(axis=0) - before[:k].mean(axis=0)).ravel(), n)
-    leaves = np.bincount(flat, veg_after.ravel(), minlength=n) / count
+    _, (rise, leaves) = segment_means(
+        labels, n, after[:k].mean(axis=0) - before[:k].mean(axis=0), veg_after
+    )
     border = _borders(labels)
     lab = labels[border]
     # The strongest gradient within ``reach`` pixels: a segment's own border pixels may sit
@@ -80,11 +79,10 @@ def new_outline(
     scale = max(float(np.median(new)), 1e-6) if new.size else 1.0
     per_border = np.maximum(np.bincount(lab, minlength=n), 1)
     gain = np.bincount(lab, new - old, minlength=n) / per_border / scale
-    keep = 1.0 - np.clip((persistence - persist_ref) / persist_width, 0.0, 1.0)
     out: np.ndarray = (
-        np.clip(rise / count / lum_ref, 0.0, 1.0)
+        np.clip(rise / lum_ref, 0.0, 1.0)
         * np.clip(gain / edge_ref, 0.0, 1.0)
         * (1.0 - leaves)
-        * keep
+        * outline_keep(persistence, persist_ref, persist_width)
     )
     return out

@@ -23,10 +23,28 @@ __all__ = [
     "complete_roofs",
     "damp_pavement",
     "edge_persistence",
-    "object_score",
+    "outline_keep",
     "segment",
+    "segment_means",
     "segment_score",
 ]
+
+
+def segment_means(
+    labels: np.ndarray, n: int, *values: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The pixel count of each of ``n`` segments (at least 1) and the mean of each of
+    ``values`` (rows, cols) over every segment."""
+    flat = labels.ravel()
+    count = np.maximum(np.bincount(flat, minlength=n), 1)
+    return count, [np.bincount(flat, v.ravel(), minlength=n) / count for v in values]
+
+
+def outline_keep(persistence: np.ndarray, persist_ref: float, persist_width: float) -> np.ndarray:
+    """1 for a segment whose outline is new, falling to 0 as its persistence rises from
+    ``persist_ref`` by ``persist_width`` (see :func:`edge_persistence`)."""
+    out: np.ndarray = 1.0 - np.clip((persistence - persist_ref) / persist_width, 0.0, 1.0)
+    return out
 
 
 def segment(image: np.ndarray, *, res: float, scale: float, min_area: float) -> np.ndarray:
@@ -130,29 +148,8 @@ def segment_score(
     numpy.ndarray
         One value per label.
     """
-    n = int(labels.max()) + 1
-    flat = labels.ravel()
-    mean = np.bincount(flat, score.ravel(), minlength=n) / np.maximum(
-        np.bincount(flat, minlength=n), 1
-    )
-    keep = 1.0 - np.clip((persistence - persist_ref) / persist_width, 0.0, 1.0)
-    out: np.ndarray = mean * keep
-    return out
-
-
-def object_score(
-    score: np.ndarray,
-    labels: np.ndarray,
-    persistence: np.ndarray,
-    *,
-    persist_ref: float,
-    persist_width: float,
-) -> np.ndarray:
-    """:func:`segment_score` painted back on the pixels (rows, cols)."""
-    seg = segment_score(
-        score, labels, persistence, persist_ref=persist_ref, persist_width=persist_width
-    )
-    out: np.ndarray = seg[labels].astype(np.float32)
+    _, (mean,) = segment_means(labels, int(labels.max()) + 1, score)
+    out: np.ndarray = mean * outline_keep(persistence, persist_ref, persist_width)
     return out
 
 
@@ -206,11 +203,9 @@ def complete_roofs(
     """
     from change_detection._bld_greygain import saturation
 
-    n = len(seg_score)
-    flat = labels.ravel()
-    count = np.maximum(np.bincount(flat, minlength=n), 1)
-    sat = np.bincount(flat, saturation(after).ravel(), minlength=n) / count
-    bright = np.bincount(flat, after[:3].max(axis=0).ravel(), minlength=n) / count
+    count, (sat, bright) = segment_means(
+        labels, len(seg_score), saturation(after), after[:3].max(axis=0)
+    )
     pairs = _neighbours(labels)
     out = seg_score.copy()
     if not len(pairs):
@@ -267,11 +262,8 @@ def damp_pavement(
     numpy.ndarray
         The scores, damped.
     """
-    n = len(seg_score)
-    flat = labels.ravel()
-    count = np.maximum(np.bincount(flat, minlength=n), 1)
     k = min(after.shape[0], 3)
-    bright = np.bincount(flat, after[:k].mean(axis=0).ravel(), minlength=n) / count
+    count, (bright,) = segment_means(labels, len(seg_score), after[:k].mean(axis=0))
     found = seg_score > cut
     if int(found.sum()) < min_found:
         return seg_score.copy()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import subprocess
 import threading
 from pathlib import Path
 from typing import IO, Any
+
+from change_detection.siamese import worker_env, worker_failure
 
 __all__ = ["WorkerServer", "server_for", "stop_servers"]
 
@@ -23,9 +24,6 @@ class WorkerServer:
     """One ``siamese_worker.py serve`` process and its request lock."""
 
     def __init__(self, python: str, worker: Path, weights: Path, *, threads: int, tta: bool):
-        from change_detection.siamese import worker_failure
-
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         args = [python, str(worker), "serve", f"--weights={weights}", f"--threads={threads}"]
         self.proc = subprocess.Popen(
             [*args, *([] if tta else ["--no-tta"])],
@@ -33,7 +31,7 @@ class WorkerServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env=worker_env(),
         )
         self.python = python
         self.lock = threading.Lock()
@@ -59,8 +57,6 @@ class WorkerServer:
 
     def predict(self, data: Path, out: Path) -> dict[str, Any]:
         """Predict the pairs file ``data`` into ``out``; the worker's answer."""
-        from change_detection.siamese import worker_failure
-
         with self.lock:
             stdin = self.proc.stdin
             try:

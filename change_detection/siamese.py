@@ -104,15 +104,19 @@ def _run_worker(args: list[str]) -> dict[str, Any]:
     times slower than one thread otherwise, measured with two threads on two shared cores).
     """
     python = _require_python()
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     proc = subprocess.run(
-        [python, str(WORKER), *args], capture_output=True, text=True, env=env, check=False
+        [python, str(WORKER), *args], capture_output=True, text=True, env=worker_env(), check=False
     )
     if proc.returncode != 0:
         raise worker_failure(python, proc.stderr.strip().splitlines(), proc.returncode)
     last = proc.stdout.strip().splitlines()[-1:] or ["{}"]
     out: dict[str, Any] = json.loads(last[0])
     return out
+
+
+def worker_env() -> dict[str, str]:
+    """The worker's environment: this one, with ``OMP_WAIT_POLICY=PASSIVE`` unless set."""
+    return {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 def worker_failure(python: str, stderr: Sequence[str], code: int) -> Exception:

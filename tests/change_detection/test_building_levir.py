@@ -13,7 +13,6 @@ from change_detection._bld_objects import (
     complete_roofs,
     damp_pavement,
     edge_persistence,
-    object_score,
     segment,
     segment_score,
 )
@@ -100,9 +99,11 @@ def test_edge_persistence_tells_a_recoloured_roof_from_a_new_one() -> None:
 def test_object_score_is_the_segment_mean_damped_by_persistence() -> None:
     labels = np.array([[0, 0, 1, 1]])
     score = np.array([[1.0, 0.0, 0.4, 0.4]])
-    out = object_score(score, labels, np.array([0.0, 1.0]), persist_ref=0.6, persist_width=0.2)
+    seg = segment_score(score, labels, np.array([0.0, 1.0]), persist_ref=0.6, persist_width=0.2)
+    out = seg[labels]  # painted back on the pixels
     assert out.tolist() == [[0.5, 0.5, 0.0, 0.0]]
-    out = object_score(score, labels, np.array([0.7, 0.0]), persist_ref=0.6, persist_width=0.2)
+    seg = segment_score(score, labels, np.array([0.7, 0.0]), persist_ref=0.6, persist_width=0.2)
+    out = seg[labels]
     assert np.allclose(out, [[0.25, 0.25, 0.4, 0.4]])
 
 
