@@ -4,7 +4,7 @@ The chips are ``../shared/data/change/levir_chips`` (9, 0.5 m) and ``dsifn_chips
 fold trains a new model on every chip but one (optionally with generated Helsinki pairs
 too) and scores the chip left out, at the detector's fixed threshold (probability 0.5,
 averaged over the eight turns and flips of the pair unless ``--no-tta``); the training
-recipe (crops, focus, scale, lr) and network of every fold are recorded with its scores;
+recipe (crops, focus, scale, lr, paste) and network of every fold are recorded with its scores;
 the counts are summed over folds (micro average, as ``twin change evaluate``). Every model
 is trained from scratch on exactly the pairs listed in its fold; nothing else (no
 pretrained weights) goes in. Weights are written to a temporary folder and deleted: no
@@ -79,6 +79,7 @@ def fold(
         focus=args.focus,
         scale=tuple(args.scale),
         lr=args.lr,
+        paste=args.paste,
     )
     probs = predict(
         weights,
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--focus", type=float, default=0.0, help="share of crops on change")
     parser.add_argument("--scale", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--paste", type=float, default=0.0, help="share of crops pasted into")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability of change")
     parser.add_argument("--no-tta", action="store_true", help="no turned/flipped averaging")
     parser.add_argument(

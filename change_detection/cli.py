@@ -164,6 +164,13 @@ def evaluate(
     help="Range of the random rescaling of the crops (LOW HIGH).",
 )
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option(
+    "--paste",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of crops given the changed objects of another pair's crop.",
+)
 def train(
     folders: tuple[Path, ...],
     out: Path,
@@ -175,6 +182,7 @@ def train(
     focus: float,
     scale: tuple[float, float],
     lr: float,
+    paste: float,
 ) -> None:
     """Train the siamese detector on FOLDERS (each A/ before, B/ after, label/ change)."""
     from change_detection.siamese import folder_pairs
@@ -192,6 +200,7 @@ def train(
         focus=focus,
         scale=scale,
         lr=lr,
+        paste=paste,
     )
     click.echo(json.dumps(summary))
 

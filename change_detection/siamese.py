@@ -217,6 +217,7 @@ def train(
     focus: float = 0.0,
     scale: tuple[float, float] = (1.0, 1.0),
     lr: float = 2e-3,
+    paste: float = 0.0,
 ) -> dict[str, Any]:
     """Train a new model on labelled pairs and write its weights to ``out``.
 
@@ -246,6 +247,9 @@ def train(
         at ground resolutions from 0.75 to 1.5 times the image's; none by default).
     lr
         Peak learning rate (one-cycle schedule, AdamW).
+    paste
+        Share of the crops into which the changed objects of a crop of another pair are
+        pasted, in both epochs at the same place, with their label (none by default).
 
     Returns
     -------
@@ -264,9 +268,10 @@ def train(
     if not crops > 0:
         msg = f"crops={crops!r} must be a positive number"
         raise InvalidInput(msg)
-    if not 0.0 <= focus <= 1.0:
-        msg = f"focus={focus!r} must be a share between 0 and 1"
-        raise InvalidInput(msg)
+    for name, share in (("focus", focus), ("paste", paste)):
+        if not 0.0 <= share <= 1.0:
+            msg = f"{name}={share!r} must be a share between 0 and 1"
+            raise InvalidInput(msg)
     if not 0.0 < scale[0] <= scale[1]:
         msg = f"scale={scale!r} must be a range 0 < low <= high"
         raise InvalidInput(msg)
@@ -303,6 +308,7 @@ def train(
                 str(scale[0]),
                 str(scale[1]),
                 f"--lr={lr}",
+                f"--paste={paste}",
             ]
         )
     log.info("trained %s on %d pairs in %ss", target, len(pairs), summary.get("seconds"))

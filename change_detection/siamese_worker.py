@@ -1,7 +1,8 @@
 """The Siamese change model on the PyTorch side: network, training loop and prediction.
 
 This module runs in its own small environment (Python with ``torch`` and ``numpy``), apart
-from the twin's, and imports nothing but those and the standard library. It runs as a script
+from the twin's, and imports nothing but those, the standard library and its sibling
+``siamese_crops`` (the training recipe and augmentation). It runs as a script
 (the ``change_detection`` package itself imports the twin), and the twin talks to it through
 files::
 
@@ -29,7 +30,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+# run as a script: this file's folder is on the path
+from siamese_crops import Recipe, sample
 
 FORMAT = "twin-siamese"
 VERSION = 2
@@ -197,115 +201,6 @@ def _seed(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How a model is trained.
-
-    Parameters
-    ----------
-    epochs
-        Passes over the training set; a pass draws ``crops`` chip areas of crops per pair.
-    size
-        Side of the training crops in pixels (after rescaling).
-    seed
-        Seed of the initial weights, crops and augmentation.
-    batch, lr
-        Crops per optimisation step; peak learning rate of the one-cycle schedule.
-    crops
-        Crops per pair and pass, in units of the pair's area over a crop's.
-    focus
-        Share of crops placed over a changed pixel (the rest anywhere).
-    scale
-        Range of the random rescaling: a crop of ``size * s`` pixels is resampled to
-        ``size``, so the model sees the same objects at several ground resolutions.
-    jitter
-        Spread of the random gain of each band of the first epoch of a crop.
-    noise
-        Largest standard deviation of the pixel noise added to it (none by default).
-    """
-
-    epochs: int = 60
-    size: int = 128
-    seed: int = 0
-    batch: int = 8
-    lr: float = 2e-3
-    crops: float = 1.0
-    focus: float = 0.0
-    scale: tuple[float, float] = (1.0, 1.0)
-    jitter: float = 0.1
-    noise: float = 0.0
-
-
-def _crop_at(
-    p: dict[str, np.ndarray], side: int, focus: float, rng: np.random.Generator
-) -> tuple[int, int]:
-    """Top-left corner of a ``side`` crop of pair ``p``; over a changed pixel with
-    probability ``focus`` when the pair has any."""
-    rows, cols = p["y"].shape
-    changed = p["changed"]
-    if changed.size and rng.random() < focus:
-        at = int(changed[rng.integers(0, changed.size)])
-        r = at // cols - int(rng.integers(0, side))
-        c = at % cols - int(rng.integers(0, side))
-        return min(max(r, 0), rows - side), min(max(c, 0), cols - side)
-    return int(rng.integers(0, rows - side + 1)), int(rng.integers(0, cols - side + 1))
-
-
-def _resize(x: np.ndarray, size: int, *, binary: bool) -> np.ndarray:
-    """``x`` (…, rows, cols) resampled bilinearly to ``size`` x ``size``; a binary mask is
-    thresholded back at one half."""
-    if x.shape[-1] == size and x.shape[-2] == size:
-        return x
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    t = t.reshape(1, -1, *x.shape[-2:])
-    out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
-    res: np.ndarray = out.reshape(*x.shape[:-2], size, size).numpy()
-    return (res > 0.5).astype(np.float32) if binary else res
-
-
-def _dihedral(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """One of the eight quarter turns and flips, the same for every array."""
-    turns = int(rng.integers(0, 4))
-    flip = bool(rng.integers(0, 2))
-    out = []
-    for x in arrs:
-        x = np.rot90(x, turns, axes=(-2, -1))
-        if flip:
-            x = x[..., ::-1]
-        out.append(np.ascontiguousarray(x))
-    return out
-
-
-def _relight(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
-    """One epoch with a random gain per band (and, with ``recipe.noise``, pixel noise)."""
-    bands = x.shape[0]
-    gain = rng.normal(1.0, recipe.jitter, size=(bands, 1, 1))
-    out = x * gain
-    if recipe.noise > 0:
-        out = out + rng.normal(0.0, rng.uniform(0.0, recipe.noise), size=x.shape)
-    return out.astype(np.float32)
-
-
-def _sample(
-    p: dict[str, np.ndarray], recipe: Recipe, rng: np.random.Generator
-) -> tuple[np.ndarray, ...]:
-    """One augmented training crop (a, b, y, v) of pair ``p``."""
-    rows, cols = p["y"].shape
-    lo, hi = recipe.scale
-    side = min(rows, cols, max(8, round(recipe.size * float(rng.uniform(lo, hi)))))
-    r, c = _crop_at(p, side, recipe.focus, rng)
-    win = (slice(r, r + side), slice(c, c + side))
-    a = _resize(p["a"][:, win[0], win[1]], recipe.size, binary=False)
-    b = _resize(p["b"][:, win[0], win[1]], recipe.size, binary=False)
-    y = _resize(p["y"][win], recipe.size, binary=True)
-    v = _resize(p["v"][win], recipe.size, binary=True)
-    a, b, y, v = _dihedral([a, b, y, v], rng)
-    if rng.random() < 0.5:  # the order of the epochs does not matter
-        a, b = b, a
-    # the first epoch relit against the second
-    return _relight(a, recipe, rng), b.astype(np.float32), y, v
-
-
 def _loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy plus soft Dice of the change class, over valid pixels."""
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
@@ -318,14 +213,16 @@ def _loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> to
 
 def train(
     pairs: list[dict[str, np.ndarray]],
-    recipe: Recipe = Recipe(),
+    recipe: Recipe | None = None,
     *,
     threads: int = 2,
     widths: tuple[int, ...] = DEFAULT_WIDTHS,
     pool: int = DEFAULT_POOL,
     fuse: str = DEFAULT_FUSE,
 ) -> tuple[SiameseDiff, dict[str, Any]]:
-    """Train a new model on labelled pairs; return it with a summary of the run."""
+    """Train a new model on labelled pairs (by ``recipe``, the default one when none);
+    return it with a summary of the run."""
+    recipe = recipe or Recipe()
     bands = pairs[0]["a"].shape[0]
     if any(p["a"].shape[0] != bands for p in pairs):
         raise WorkerError("every training pair must have the same number of bands")
@@ -338,10 +235,11 @@ def train(
     lo, hi = recipe.scale
     if not 0 < lo <= hi:
         raise WorkerError(f"scale range {recipe.scale!r} must be 0 < low <= high")
-    if not recipe.crops > 0 or not 0 <= recipe.focus <= 1 or recipe.epochs < 1:
+    shares = (recipe.focus, recipe.paste)
+    if not recipe.crops > 0 or not all(0 <= x <= 1 for x in shares) or recipe.epochs < 1:
         raise WorkerError(
-            f"epochs {recipe.epochs!r}, crops {recipe.crops!r} and focus {recipe.focus!r} "
-            "must be positive (focus at most 1)"
+            f"epochs {recipe.epochs!r}, crops {recipe.crops!r}, focus {recipe.focus!r} and "
+            f"paste {recipe.paste!r} must be positive (focus and paste at most 1)"
         )
     recipe = replace(recipe, size=size)
     rng = np.random.default_rng(recipe.seed)
@@ -351,6 +249,7 @@ def train(
         y = (p["y"] > 0).astype(np.float32)
         v = p["v"].astype(np.float32)
         prepared.append({"a": a, "b": b, "y": y, "v": v, "changed": np.flatnonzero(y * v)})
+    donors = [p for p in prepared if p["changed"].size]
     per_pass = [max(1, round(recipe.crops * p["y"].size / (size * size))) for p in prepared]
     steps_per_epoch = math.ceil(sum(per_pass) / recipe.batch)
     optim = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
@@ -365,7 +264,7 @@ def train(
         order = rng.permutation(order)[: steps_per_epoch * recipe.batch]
         total, n = 0.0, 0
         for s in range(0, len(order), recipe.batch):
-            items = [_sample(prepared[k], recipe, rng) for k in order[s : s + recipe.batch]]
+            items = [sample(prepared[k], recipe, rng, donors) for k in order[s : s + recipe.batch]]
             a_t, b_t, y_t, v_t = (
                 torch.from_numpy(np.stack([item[j] for item in items])) for j in range(4)
             )
@@ -545,6 +444,7 @@ def _main(argv: list[str] | None = None) -> int:
     t.add_argument("--focus", type=float, default=Recipe.focus)
     t.add_argument("--scale", type=float, nargs=2, default=Recipe.scale)
     t.add_argument("--lr", type=float, default=Recipe.lr)
+    t.add_argument("--paste", type=float, default=Recipe.paste)
     t.add_argument("--widths", type=int, nargs="+", default=DEFAULT_WIDTHS)
     t.add_argument("--pool", type=int, default=DEFAULT_POOL)
     t.add_argument("--fuse", choices=("diff", "cat"), default=DEFAULT_FUSE)
@@ -570,6 +470,7 @@ def _main(argv: list[str] | None = None) -> int:
                 crops=args.crops,
                 focus=args.focus,
                 scale=tuple(args.scale),
+                paste=args.paste,
             )
             model, summary = train(
                 pairs,

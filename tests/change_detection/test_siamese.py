@@ -225,18 +225,24 @@ def test_a_named_torch_python_must_exist(monkeypatch: pytest.MonkeyPatch) -> Non
         torch_python()
 
 
-def test_the_worker_imports_only_numpy_torch_and_the_standard_library() -> None:
+def test_the_worker_imports_only_numpy_torch_the_standard_library_and_its_sibling() -> None:
     import sys
 
-    tree = ast.parse(WORKER.read_text())
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            roots.add(node.module.split(".")[0])
-    assert {"numpy", "torch"} <= roots
-    assert roots - {"numpy", "torch", "__future__"} <= set(sys.stdlib_module_names)
+    def roots_of(path: Path) -> set[str]:
+        roots = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                roots.add(node.module.split(".")[0])
+        return roots
+
+    crops = WORKER.with_name("siamese_crops.py")
+    roots = roots_of(WORKER) | roots_of(crops)
+    assert {"numpy", "torch", "siamese_crops"} <= roots
+    allowed = {"numpy", "torch", "__future__", "siamese_crops"}
+    assert roots - allowed <= set(sys.stdlib_module_names)
+    assert "siamese_crops" not in roots_of(crops)
 
 
 @needs_torch
@@ -302,6 +308,7 @@ def test_version_1_weights_still_load_and_unknown_versions_do_not(
         ("focus", 1.5, "focus=1.5 must be a share between 0 and 1"),
         ("scale", (1.5, 0.75), r"scale=\(1.5, 0.75\) must be a range"),
         ("lr", -1.0, "lr=-1.0 must be a positive number"),
+        ("paste", -0.5, "paste=-0.5 must be a share between 0 and 1"),
     ],
 )
 def test_bad_training_options_are_a_clear_error(
@@ -355,18 +362,59 @@ def test_the_cli_passes_the_training_recipe(folders: tuple[Path, Path], tmp_path
     out = tmp_path / "w.pt"
     code, text = _run(
         "train", str(folders[0]), "--out", str(out), "--epochs", "1", "--focus", "0.5",
-        "--scale", "0.8", "1.2", "--lr", "0.001", "--crops", "2",
+        "--scale", "0.8", "1.2", "--lr", "0.001", "--crops", "2", "--paste", "0.3",
     )  # fmt: skip
     assert code == 0, text
     recipe = json.loads(text.strip().splitlines()[-1])["recipe"]
-    assert (recipe["focus"], recipe["scale"], recipe["lr"], recipe["crops"]) == (
+    assert (recipe["focus"], recipe["scale"], recipe["lr"], recipe["crops"], recipe["paste"]) == (
         0.5,
         [0.8, 1.2],
         0.001,
         2.0,
+        0.3,
     )
     assert out.is_file()
     bad = tmp_path / "bad.pt"
     code, text = _run("train", str(folders[0]), "--out", str(bad), "--focus", "2")
     assert code == 2 and "focus=2.0 must be a share between 0 and 1" in text
     assert not bad.exists()
+
+
+@needs_torch
+def test_pasted_objects_bring_both_epochs_and_their_label(tmp_path: Path) -> None:
+    import subprocess
+
+    python = torch_python()
+    assert python is not None
+    out = tmp_path / "pasted.npz"
+    script = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(WORKER.parent)!r})\n"
+        "from siamese_crops import _paste\n"
+        "rng = np.random.default_rng(0)\n"
+        "def crop(label):\n"
+        "    return [rng.normal(size=(3, 16, 16)).astype(np.float32),\n"
+        "            rng.normal(size=(3, 16, 16)).astype(np.float32),\n"
+        "            label.astype(np.float32), np.ones((16, 16), np.float32)]\n"
+        "base_y = np.zeros((16, 16)); base_y[0:3, 0:3] = 1\n"
+        "donor_y = np.zeros((16, 16)); donor_y[6:10, 5:9] = 1\n"
+        "base, donor = crop(base_y), crop(donor_y)\n"
+        "pasted = _paste(base, donor)\n"
+        "names = ('a', 'b', 'y', 'v')\n"
+        "arrays = {f'base_{n}': x for n, x in zip(names, base)}\n"
+        "arrays |= {f'donor_{n}': x for n, x in zip(names, donor)}\n"
+        "arrays |= {f'pasted_{n}': x for n, x in zip(names, pasted)}\n"
+        f"np.savez({str(out)!r}, **arrays)\n"
+    )
+    subprocess.run([python, "-c", script], check=True, capture_output=True)
+    z = np.load(out)
+    grown = np.zeros((16, 16), dtype=bool)
+    grown[5:11, 4:10] = True  # the donor's object and one pixel around it
+    for name in ("a", "b"):
+        # both epochs get the donor's pixels there, and keep their own elsewhere
+        assert np.array_equal(z[f"pasted_{name}"][:, grown], z[f"donor_{name}"][:, grown])
+        assert np.array_equal(z[f"pasted_{name}"][:, ~grown], z[f"base_{name}"][:, ~grown])
+    # the label is the donor's object plus the base's own change outside it
+    assert int(z["pasted_y"].sum()) == 16 + 9
+    assert np.array_equal(z["pasted_y"][grown], z["donor_y"][grown])
+    assert np.array_equal(z["pasted_y"][~grown], z["base_y"][~grown])
