@@ -18,7 +18,7 @@ from pathlib import Path
 
 from twin.errors import StoreError
 
-__all__ = ["Division", "divisions", "expand_division", "short_forms"]
+__all__ = ["Division", "divisions", "expand_division", "nations", "short_forms"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,9 @@ def _resource_dir() -> Path:
 
 
 @cache
-def _nations() -> tuple[str, ...]:
+def nations() -> tuple[str, ...]:
+    """Return the names of China's nationalities as written in division names, longest
+    first (``蒙古族``, ``蒙古``...), from ``cpca/resources/56_nations.csv``."""
     path = _resource_dir() / "56_nations.csv"
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     out = set(names) | {n[:-1] for n in names if n.endswith("族") and len(n) > 2} | {"各族"}
@@ -71,7 +73,7 @@ def _nations() -> tuple[str, ...]:
 
 @cache
 def _autonomous_suffix() -> re.Pattern[str]:
-    return re.compile(f"(?:{'|'.join(_nations())})+自治[州县旗区]$")
+    return re.compile(f"(?:{'|'.join(nations())})+自治[州县旗区]$")
 
 
 @cache

@@ -3,8 +3,8 @@
 A Chinese address is cut into *units*: a run of digits, a run of Latin letters, or one
 other character. The tagger gives each unit a label; the features of a unit are its
 neighbourhood of units, the character classes around it, and the dictionary words
-(divisions from ``cpca``, the hand-written keywords of :mod:`addressing._zh_lexicon`)
-that cover it.
+(divisions from ``cpca``, townships and villages from ``jionlp``, the hand-written
+keywords of :mod:`addressing._zh_lexicon`) that cover it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from functools import cache
 from addressing._divisions import divisions, short_forms
 from addressing._text import fold_width
 from addressing._zh_lexicon import keyword_table
+from addressing._zh_places import add_place_tags
 
 __all__ = ["featurise", "units"]
 
@@ -100,7 +101,9 @@ def _matches(text: str) -> list[list[str]]:
     """Return, for each character, the dictionary tags covering it (``city:B``...).
 
     Divisions written twice (``浙江省杭州市浙江杭州市``) also get ``dup`` tags saying
-    whether the same division is written again later or was written earlier.
+    whether the same division is written again later or was written earlier. Township
+    and village names get the tags of :func:`addressing._zh_places.add_place_tags`,
+    looked for under the divisions found.
     """
     table, prefixes = _dictionary()
     canonical = _canonical()
@@ -127,11 +130,14 @@ def _matches(text: str) -> list[list[str]]:
                         found.append((i, j, names))
             j += 1
     if len(found) > 1:
-        for a, b, names in found:
+        sets = [frozenset(names) for _, _, names in found]
+        for x, (a, b, _) in enumerate(found):
             dup: set[str] = set()
-            for c, d, other in found:
-                shared = set(names) & set(other)
-                if not shared or (c, d) == (a, b) or (c < b and a < d):
+            for y, (c, d, _) in enumerate(found):
+                if c < b and a < d:  # the same span, or overlapping
+                    continue
+                shared = sets[x] & sets[y]
+                if not shared:
                     continue
                 level = min(shared).split(":")[0]
                 side = "dupL:" if c >= b else "dupE:"
@@ -141,9 +147,20 @@ def _matches(text: str) -> list[list[str]]:
                 dup.add(side + cmp)
                 if c == b or d == a:
                     dup.add(side + "adj")
-            for k in range(a, b):
-                out[k].extend(sorted(dup))
+            if dup:
+                marks = sorted(dup)
+                for k in range(a, b):
+                    out[k].extend(marks)
+    add_place_tags(text, found, out)
     return out
+
+
+def _merged(char_tags: list[list[str]], start: int, end: int) -> list[str]:
+    """The tags of the characters of a unit of several characters, once each, sorted."""
+    seen: list[str] = []
+    for k in range(start, end):
+        seen.extend(char_tags[k])
+    return sorted(set(seen))
 
 
 def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[str]]]:
@@ -174,43 +191,36 @@ def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[str]]]:
                 tag = f"grp{k}/{min(len(groups), 4)}"
                 for c in range(m.start() + g.start(), m.start() + g.end()):
                     char_tags[c].append(tag)
-    unit_tags: list[list[str]] = []
-    for s, e in spans:
-        if e - s == 1:
-            unit_tags.append(char_tags[s])
-        else:
-            seen: list[str] = []
-            for k in range(s, e):
-                seen.extend(char_tags[k])
-            unit_tags.append(sorted(set(seen)))
-    # dictionary tags that end at a unit, and that begin at one, for its neighbours
-    ends = [["d-1=" + t for t in tags if t[-1] in "ES"] for tags in unit_tags]
-    begins = [["d+1=" + t for t in tags if t[-1] in "BS"] for tags in unit_tags]
+    unit_tags = [char_tags[s] if e - s == 1 else _merged(char_tags, s, e) for s, e in spans]
     n = len(toks)
     pad = ["<s>", "<s>", *shapes, "</s>", "</s>"]
-    kpad = ["^", "^", *kinds, "$", "$"]
-    feats: list[list[str]] = []
-    for i in range(n):
-        p = i + 2
-        w_1, w0, w1 = pad[p - 1], pad[p], pad[p + 1]
-        f = [
+    kpad = ["^", *kinds, "$"]
+    feats = [
+        [
             "b",
             "w=" + w0,
             "w-1=" + w_1,
             "w+1=" + w1,
-            "w-2=" + pad[p - 2],
-            "w+2=" + pad[p + 2],
+            "w-2=" + w_2,
+            "w+2=" + w2,
             "w-1w=" + w_1 + w0,
             "ww+1=" + w0 + w1,
-            "w-1w+1=" + w_1 + w1,
-            "k=" + kpad[p - 1] + kpad[p] + kpad[p + 1],
+            "k=" + k_1 + k0 + k1,
         ]
+        for w_2, w_1, w0, w1, w2, k_1, k0, k1 in zip(
+            pad, pad[1:], shapes, pad[3:], pad[4:], kpad, kinds, kpad[2:], strict=False
+        )
+    ]
+    # the unit's dictionary tags; those that end at the unit before and that begin at
+    # the unit after
+    for i, f in enumerate(feats):
         if kinds[i] == "L":
             f.append("lw=" + toks[i].lower())
-        f.extend(["d=" + t for t in unit_tags[i]])
-        if i > 0:
-            f.extend(ends[i - 1])
-        if i + 1 < n:
-            f.extend(begins[i + 1])
-        feats.append(f)
+        tags = unit_tags[i]
+        if tags:
+            f.extend(["d=" + t for t in tags])
+        if i and unit_tags[i - 1]:
+            f.extend(["d-1=" + t for t in unit_tags[i - 1] if t[-1] in "ES"])
+        if i + 1 < n and unit_tags[i + 1]:
+            f.extend(["d+1=" + t for t in unit_tags[i + 1] if t[-1] in "BS"])
     return spans, feats

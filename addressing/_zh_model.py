@@ -18,7 +18,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from addressing import _divisions, _zh_features, _zh_lexicon, _zh_synth
+from addressing import (
+    _divisions,
+    _townships,
+    _zh_features,
+    _zh_lexicon,
+    _zh_places,
+    _zh_synth,
+    _zh_synth_places,
+)
 from addressing._zh_features import featurise
 
 __all__ = ["TRAINING", "cache_dir", "model_path", "tag", "train"]
@@ -53,10 +61,19 @@ def cache_dir() -> Path:
 
 def _fingerprint(settings: dict[str, Any]) -> str:
     h = hashlib.sha256(repr(sorted(settings.items())).encode())
-    for mod in (_zh_synth, _zh_features, _zh_lexicon, _divisions):
+    for mod in (
+        _zh_synth,
+        _zh_synth_places,
+        _zh_features,
+        _zh_places,
+        _zh_lexicon,
+        _divisions,
+        _townships,
+    ):
         h.update(Path(str(mod.__file__)).read_bytes())
     h.update(Path(__file__).read_bytes())
     h.update(Path(_divisions._resource_dir() / "adcodes.csv").read_bytes())
+    h.update(_townships.location_zip().read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -2,9 +2,11 @@
 
 The tagger of :mod:`addressing._zh_model` learns from these addresses only. They are
 assembled from the division list of ``cpca`` (province, prefecture, county, with their
-short forms), the hand-written keywords of :mod:`addressing._zh_lexicon`, and names
-made of random characters, in the orders and with the noise (duplicated divisions,
-dashes, spaces, delivery notes) seen in real address text.
+short forms), real township and village names of the location tree of ``jionlp``
+(:mod:`addressing._zh_synth_places`), the hand-written keywords of
+:mod:`addressing._zh_lexicon`, and names made of random characters, in the orders and
+with the noise (duplicated divisions, dashes, spaces, delivery notes) seen in real
+address text.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from functools import cache
 
 from addressing._divisions import Division, divisions, short_forms
 from addressing._zh_lexicon import KEYWORDS, former_forms
+from addressing._zh_synth_places import Place, named_after_places, township, written
+from addressing._zh_synth_places import village as real_village
 
 __all__ = ["Segment", "generate"]
 
@@ -104,7 +108,9 @@ def _form(rng: random.Random, d: Division, p_short: float = 0.3) -> str:
     return d.name
 
 
-def _admin(rng: random.Random) -> list[Segment]:
+def _admin(rng: random.Random) -> tuple[list[Segment], Division]:
+    """Divisions as an address writes them, and the lowest division drawn (written or
+    not), under which the township and village are drawn."""
     top, children = _tree()
     zhejiang = [d for d in top if d.code.startswith("33")]
     prov = zhejiang[0] if zhejiang and rng.random() < 0.45 else rng.choice(top)
@@ -170,7 +176,7 @@ def _admin(rng: random.Random) -> list[Segment]:
         out = spaced
     if rng.random() < 0.01:
         out.insert(0, ("country", "中国"))
-    return out
+    return out, chain[-1]
 
 
 def _road(rng: random.Random) -> str:
@@ -432,7 +438,7 @@ def _streets(rng: random.Random, village: bool) -> list[Segment]:
 
 
 def _address(rng: random.Random) -> list[Segment]:
-    segs: list[Segment] = _admin(rng)
+    segs, lowest = _admin(rng)
     industrial = False
     if rng.random() < 0.06:
         r = rng.random()
@@ -450,16 +456,34 @@ def _address(rng: random.Random) -> list[Segment]:
             zone = _name(rng, 2, 3) + _word(rng, "devzone")
         if zone:
             segs.append(("devzone", zone))
+    place: Place | None = None
     if rng.random() < 0.45:
-        segs.append(("town", _bare(rng) if rng.random() < 0.12 else _town(rng)))
+        place = township(rng, lowest.code) if rng.random() < 0.5 else None
+        if place is not None:
+            segs.append(("town", written(rng, place[1], p_short=0.2)))
+            if rng.random() < 0.04:
+                # the township written first, then the whole address: the first copy
+                # is redundant (伦教街道佛山市顺德区伦教街道...)
+                segs.insert(0, ("redundant", written(rng, place[1], p_short=0.1)))
+        else:
+            segs.append(("town", _bare(rng) if rng.random() < 0.12 else _town(rng)))
         if rng.random() < 0.03:  # a township and a subdistrict of it: 南宾镇万安街道
             segs.append(("town", _town(rng)))
         if rng.random() < 0.04:  # the township's own institutions: 镇政府, 工业园区
             segs.append(("poi", _word(rng, "institution")))
-    village = rng.random() < 0.15
+    # villages are mostly written under their township
+    town = bool(segs) and segs[-1][0] in {"town", "poi"}
+    village = rng.random() < (0.25 if town else 0.07)
     if village:
-        name = _name(rng, 2, 3) + _weighted(rng, [(4, "村"), (2, "社区"), (0.3, "居委会")])
-        segs.append(("community", _bare(rng) if rng.random() < 0.12 else name))
+        real = None
+        if rng.random() < 0.35:
+            home = place or township(rng, lowest.code)
+            real = real_village(rng, home) if home else None
+        if real:
+            segs.append(("community", written(rng, real, p_short=0.15, village_name=True)))
+        else:
+            name = _name(rng, 2, 3) + _weighted(rng, [(4, "村"), (2, "社区"), (0.3, "居委会")])
+            segs.append(("community", _bare(rng) if rng.random() < 0.12 else name))
     if village and rng.random() < 0.1:
         return segs  # a village is often the whole address
     body = _streets(rng, village)
@@ -491,7 +515,7 @@ def _address(rng: random.Random) -> list[Segment]:
         body.append(("roadno", f"{rng.randint(1, 300)}{rng.choice(['号', '号', ''])}"))
     elif not body and segs and segs[-1][0] in {"town", "community"} and rng.random() < 0.4:
         body.append(("roadno", f"{_number(rng, 300)}号"))
-    segs += body
+    segs += named_after_places(rng, body, place or township(rng, lowest.code), p=0.12)
     _tail(rng, segs)
     return segs
 
