@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--focus", type=float, default=0.0, help="share of crops on change")
     parser.add_argument("--scale", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--paste", type=float, default=0.0, help="share of crops pasted into")
+    parser.add_argument("--paste", type=float, default=0.5, help="share of crops pasted into")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability of change")
     parser.add_argument("--no-tta", action="store_true", help="no turned/flipped averaging")
     parser.add_argument(

@@ -167,7 +167,7 @@ def evaluate(
 @click.option(
     "--paste",
     type=float,
-    default=0.0,
+    default=0.5,
     show_default=True,
     help="Share of crops given the changed objects of another pair's crop.",
 )

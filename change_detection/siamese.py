@@ -217,7 +217,7 @@ def train(
     focus: float = 0.0,
     scale: tuple[float, float] = (1.0, 1.0),
     lr: float = 2e-3,
-    paste: float = 0.0,
+    paste: float = 0.5,
 ) -> dict[str, Any]:
     """Train a new model on labelled pairs and write its weights to ``out``.
 
@@ -249,7 +249,9 @@ def train(
         Peak learning rate (one-cycle schedule, AdamW).
     paste
         Share of the crops into which the changed objects of a crop of another pair are
-        pasted, in both epochs at the same place, with their label (none by default).
+        pasted, in both epochs at the same place, with their label (0.5 by default: in
+        leave-one-out over the shared chips it scored F1 0.551 and 0.550 over two seeds,
+        against 0.520 and 0.513 without; 0.25 and 0.75 scored lower).
 
     Returns
     -------

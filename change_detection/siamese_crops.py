@@ -58,7 +58,7 @@ class Recipe:
     scale: tuple[float, float] = (1.0, 1.0)
     jitter: float = 0.1
     noise: float = 0.0
-    paste: float = 0.0
+    paste: float = 0.5
 
 
 def _crop_at(

@@ -90,7 +90,13 @@ def trained(folders: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
     if torch_python() is None:
         pytest.skip("no PyTorch environment for the siamese detector")
     out = tmp_path_factory.mktemp("weights") / "siamese.pt"
-    code, text = _run("train", str(folders[0]), "--out", str(out), "--epochs", "60", "--size", "48")
+    # The figures quoted in these tests were measured without pasting (the default of 0.5
+    # was chosen on the shared chips; on these one-roof-colour scenes it scores a little
+    # lower on pair 101).
+    code, text = _run(
+        "train", str(folders[0]), "--out", str(out), "--epochs", "60", "--size", "48",
+        "--paste", "0",
+    )  # fmt: skip
     assert code == 0, text
     summary = json.loads(text)
     assert summary["trained_on"] == [f"train/pair_{s:03d}.png" for s in range(8)]
