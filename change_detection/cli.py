@@ -142,7 +142,7 @@ def evaluate(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Weights file to write.",
 )
-@click.option("--epochs", type=int, default=60, show_default=True, help="Passes over the data.")
+@click.option("--epochs", type=int, default=90, show_default=True, help="Passes over the data.")
 @click.option("--size", type=int, default=128, show_default=True, help="Training crop side, px.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
 @click.option("--threads", type=int, default=2, show_default=True, help="CPU threads.")

@@ -48,7 +48,7 @@ class Recipe:
         combinations of change and surroundings from the same few labelled pairs.
     """
 
-    epochs: int = 60
+    epochs: int = 90
     size: int = 128
     seed: int = 0
     batch: int = 8
