@@ -18,7 +18,7 @@ from pathlib import Path
 
 from twin.errors import StoreError
 
-__all__ = ["Division", "divisions", "expand_division", "nations", "short_forms"]
+__all__ = ["Division", "divisions", "expand_division", "nations", "prefecture_key", "short_forms"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,13 @@ def _resource_dir() -> Path:
         msg = "the package 'cpca' is not installed; install it with 'pip install cpca'"
         raise StoreError(msg)
     return Path(spec.origin).parent / "resources"
+
+
+def prefecture_key(code: str) -> str:
+    """Return the code prefix of the prefecture holding division ``code``: its first four
+    digits, or two for a municipality (``"330106"`` -> ``"3301"``, ``"310114"`` -> ``"31"``).
+    """
+    return code[:2] if code[:2] in _MUNICIPALITIES else code[:4]
 
 
 @cache

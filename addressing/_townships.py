@@ -29,6 +29,7 @@ from addressing._divisions import nations
 from twin.errors import StoreError
 
 __all__ = [
+    "VILLAGE_TYPES",
     "Gazetteer",
     "gazetteer",
     "location_zip",
@@ -46,7 +47,9 @@ _RESOURCE = ("dictionary", "china_location.zip")
 # the type words of townships, longest first; what is left is the short form
 _TOWN_SUFFIX = re.compile(r"(?:街道办事处|地区办事处|办事处|街道|苏木|[镇乡])$")
 _ZONE = re.compile(r"(?:开发区|园区|工业区|工业园|新区|高新区|产业园|集聚区|示范区|管委会)$")
-_VILLAGE_SUFFIX = re.compile(r"(?:社区居委会|社区|居委会|村委会|村|嘎查|居民区|生活区)$")
+#: the type words of villages and communities, a longer one before its own ending
+VILLAGE_TYPES = ("社区居委会", "社区", "居委会", "村委会", "村", "嘎查", "居民区", "生活区")
+_VILLAGE_SUFFIX = re.compile(f"(?:{'|'.join(VILLAGE_TYPES)})$")
 
 
 @cache

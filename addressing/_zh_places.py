@@ -20,20 +20,17 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from addressing._divisions import divisions
-from addressing._townships import gazetteer, township_kind, township_short_forms
+from addressing._divisions import divisions, prefecture_key
+from addressing._townships import VILLAGE_TYPES, gazetteer, township_kind, township_short_forms
 
 __all__ = ["Context", "add_place_tags", "context_of"]
 
 type Tags = tuple[tuple[str, ...], ...]
 """Tags as written at the first, middle and last character of a name (``tc:B``...)."""
 
-_MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 # how far after its township a village may begin (a space, a dash, 的)
 _VILLAGE_GAP = 2
 _VILLAGE_MAX = 12
-# the type words of villages and communities (see addressing._townships)
-_VILLAGE_TYPES = ("村", "社区", "居委会", "村委会", "嘎查", "居民区", "生活区", "社区居委会")
 
 
 class Context(NamedTuple):
@@ -54,10 +51,6 @@ class Context(NamedTuple):
     counties: tuple[str, ...]
     near: tuple[str, ...]
     prefectures: tuple[str, ...]
-
-
-def _prefecture(code: str) -> str:
-    return code[:2] if code[:2] in _MUNICIPALITIES else code[:4]
 
 
 @cache
@@ -106,16 +99,16 @@ def context_of(names: Iterable[tuple[str, ...]]) -> Context:
         county_codes, city_codes = _group_codes(group)
         counties.update(county_codes)
         cities.update(city_codes)
-    prefs = {_prefecture(c) for c in cities}
+    prefs = {prefecture_key(c) for c in cities}
     if prefs and counties:
-        inside = {c for c in counties if _prefecture(c) in prefs}
+        inside = {c for c in counties if prefecture_key(c) in prefs}
         if inside:
             counties = inside
-    prefs |= {_prefecture(c) for c in counties}
+    prefs |= {prefecture_key(c) for c in counties}
     known = gazetteer().townships
     return Context(
         tuple(sorted({c[:6] for c in counties if c[:6] in known})),
-        tuple(sorted({_prefecture(c) for c in counties if c[:6] not in known})),
+        tuple(sorted({prefecture_key(c) for c in counties if c[:6] not in known})),
         tuple(sorted(prefs)),
     )
 
@@ -172,7 +165,7 @@ def _town_index() -> tuple[
             for form in township_short_forms(name):
                 table.setdefault(form, []).append((county, name, "ts"))
     index = {k: tuple(v) for k, v in table.items()}
-    areas = {k: frozenset(_prefecture(c) for c, _, _ in v) for k, v in index.items()}
+    areas = {k: frozenset(prefecture_key(c) for c, _, _ in v) for k, v in index.items()}
     return index, _starts(index), areas
 
 
@@ -202,7 +195,7 @@ def _in_county(form: str, county: str) -> tuple[Tags, tuple[tuple[str, str], ...
 def _in_prefecture(form: str, pref: str) -> tuple[Tags, Tags, tuple[tuple[str, str], ...]] | None:
     """The county-level and prefecture-level tags of a township form in the prefecture
     ``pref``, and the townships it stands for there; ``None`` if it has none."""
-    here = [h for h in _town_index()[0][form] if _prefecture(h[0]) == pref]
+    here = [h for h in _town_index()[0][form] if prefecture_key(h[0]) == pref]
     if not here:
         return None
     kinds = frozenset(k for *_, k in here)
@@ -262,7 +255,7 @@ def _village_at(text: str, i: int, block: str) -> tuple[int, Tags] | None:
             continue
         if piece + "\t" in block:
             return end, _VT
-        if any(piece + t + "\t" in block for t in _VILLAGE_TYPES):
+        if any(piece + t + "\t" in block for t in VILLAGE_TYPES):
             return end, _VTS
     return None
 

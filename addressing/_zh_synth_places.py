@@ -11,6 +11,7 @@ import random
 import re
 from functools import cache
 
+from addressing._divisions import prefecture_key
 from addressing._townships import (
     gazetteer,
     township_kind,
@@ -23,21 +24,15 @@ __all__ = ["Place", "local_short_name", "named_after_places", "township", "villa
 type Place = tuple[str, str]
 """A township as ``(county code, official name)``."""
 
-_MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
-
-
-@cache
-def _by_prefecture() -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
-    for county in gazetteer().townships:
-        key = county[:2] if county[:2] in _MUNICIPALITIES else county[:4]
-        out.setdefault(key, []).append(county)
-    return {k: tuple(v) for k, v in out.items()}
-
 
 @cache
 def _towns(county: str) -> tuple[str, ...]:
     return tuple(t for t in gazetteer().townships.get(county, ()) if township_kind(t) == "town")
+
+
+@cache
+def _counties_with_towns(prefecture: str) -> tuple[str, ...]:
+    return tuple(c for c in gazetteer().counties_in(prefecture) if _towns(c))
 
 
 def township(rng: random.Random, code: str) -> Place | None:
@@ -45,8 +40,7 @@ def township(rng: random.Random, code: str) -> Place | None:
     county of its prefecture when the list does not know the county; ``None`` if none."""
     county = code[:6]
     if not _towns(county):
-        key = county[:2] if county[:2] in _MUNICIPALITIES else county[:4]
-        others = [c for c in _by_prefecture().get(key, ()) if _towns(c)]
+        others = _counties_with_towns(prefecture_key(county))
         if not others:
             return None
         county = rng.choice(others)
