@@ -29,6 +29,19 @@ _PLACEHOLDERS = frozenset({"市辖区", "县", "省直辖县级行政区划", "�
 _PROV_SUFFIX = re.compile(r"(?:壮族|回族|维吾尔)?自治区$|特别行政区$|[省市]$")
 _CITY_SUFFIX = re.compile(r"(?:地区|盟|市)$")
 _COUNTY_SUFFIX = re.compile(r"(?:新区|矿区|林区|特区|[区县市旗])$")
+# Counties abolished or merged before the list was made, which addresses still name
+# (``绍兴县`` became ``柯桥区`` in 2013), with their former GB/T 2260 codes.
+_FORMER_COUNTIES = (
+    ("330621", "绍兴县"),
+    ("330227", "鄞县"),
+    ("330721", "金华县"),
+    ("330821", "衢县"),
+    ("520321", "遵义县"),
+    ("310108", "闸北区"),
+    ("320202", "崇安区"),
+    ("320203", "南长区"),
+    ("320204", "北塘区"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +98,8 @@ def _autonomous_suffix() -> re.Pattern[str]:
 
 @cache
 def divisions() -> tuple[Division, ...]:
-    """Return every division of the ``cpca`` list, provinces first.
+    """Return every division of the ``cpca`` list, provinces first, and a few counties
+    abolished before it was made that addresses still name (``绍兴县``).
 
     Returns
     -------
@@ -110,6 +124,14 @@ def divisions() -> tuple[Division, ...]:
                 if code[:2] in _MUNICIPALITIES:
                     parent = code[:2] + "0" * 10
             out.append(Division(code, name, level, parent))
+    known = {d.code for d in out}
+    for county, name in _FORMER_COUNTIES:
+        code = county + "0" * 6
+        parent = county[:4] + "0" * 8
+        if county[:2] in _MUNICIPALITIES:
+            parent = county[:2] + "0" * 10
+        if code not in known and parent in known:
+            out.append(Division(code, name, "district", parent))
     out.sort(key=lambda d: ("prov", "city", "district").index(d.level))
     log.debug("read %d divisions from %s", len(out), path)
     return tuple(out)

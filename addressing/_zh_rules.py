@@ -8,6 +8,8 @@ Each rule follows the grammar of Chinese addresses, not any one corpus:
   company or shop name, begins that name (``...1071室杭州逸翔化工科技有限公司``);
 * a name written twice in a row is one name and a redundant copy (``彭埠镇彭埠镇``);
 * ``收`` (for the attention of) after a name is a delivery note, not part of it;
+* a company name (``...有限公司``, ``...厂``) is one name: a sub-place the tagger ended
+  inside it, on no place word, is joined with the rest (``鑫龙水准仪器有限公司``);
 * a place name right after the county that begins with a township (``大联镇邮局``)
   names the township first, when the address names no township otherwise.
 
@@ -66,6 +68,8 @@ def apply_rules(text: str, phrases: list[Phrase]) -> list[Phrase]:
             out = _township_first(text, out)
     if "收" in text:
         out = _note_after_name(text, out)
+    if "person" in labels and "subpoi" in labels:
+        out = _company_in_one(text, out)
     return out
 
 
@@ -125,6 +129,23 @@ def _note_after_name(text: str, phrases: list[Phrase]) -> list[Phrase]:
             out += [(label, s, e - 1), ("redundant", e - 1, e)]
         else:
             out.append((label, s, e))
+    return out
+
+
+_COMPANY = re.compile(r"(?:公司|厂|商行|经营部)$")
+# what a sub-place name ends with when it is one (东区, 东门, 3号楼, 商务中心...)
+_PLACE_WORD = re.compile(r"(?:[区园楼门场城苑座号层栋幢库馆院室部处店期]|中心|大厦|广场)$")
+
+
+def _company_in_one(text: str, phrases: list[Phrase]) -> list[Phrase]:
+    out: list[Phrase] = []
+    for label, s, e in phrases:
+        if label == "person" and out and out[-1][0] == "subpoi" and out[-1][2] == s:
+            prev = out[-1]
+            if _COMPANY.search(text, s, e) and not _PLACE_WORD.search(text, prev[1], prev[2]):
+                out[-1] = ("subpoi", prev[1], e)
+                continue
+        out.append((label, s, e))
     return out
 
 

@@ -200,6 +200,14 @@ def _cover(text: str, phrases: list[tuple[str, int, int]]) -> None:
         # 收 after a name is a delivery note
         ("老市场三楼谢某某收", [("poi", 0, 3), ("floorno", 3, 5), ("person", 5, 9)],
          [("poi", "老市场"), ("floorno", "三楼"), ("person", "谢某某"), ("redundant", "收")]),
+        # a company name cut on no place word is one name
+        ("顶塘工业园鑫龙水准仪器有限公司",
+         [("poi", 0, 5), ("subpoi", 5, 8), ("person", 8, 15)],
+         [("poi", "顶塘工业园"), ("subpoi", "鑫龙水准仪器有限公司")]),
+        # ... while a sub-place that ends on one (东区, 北门) keeps the company apart
+        ("金泽大厦东区长风机械厂",
+         [("poi", 0, 4), ("subpoi", 4, 6), ("person", 6, 11)],
+         [("poi", "金泽大厦"), ("subpoi", "东区"), ("person", "长风机械厂")]),
     ],
 )  # fmt: skip
 def test_rules_fix_systematic_slips(
@@ -224,3 +232,20 @@ def test_generator_writes_sections_directions_and_postcodes() -> None:
     assists = {t for label, t in segs if label == "assist"}
     assert any(t.endswith("米") for t in assists)
     assert any(label == "redundant" and t.isdigit() and len(t) == 6 for label, t in segs)
+
+
+def test_an_abolished_county_is_still_a_county() -> None:
+    from addressing._divisions import divisions
+
+    shaoxing = [d for d in divisions() if d.name == "绍兴县"]
+    assert [(d.code, d.level, d.parent) for d in shaoxing] == [
+        ("330621000000", "district", "330600000000")
+    ]
+    # 绍兴县 (now 柯桥区) holds 兴县, a county in Shanxi: the whole name is the county
+    got = [(c.label, c.text) for c in parse("浙江省绍兴市绍兴县钱清镇")]
+    assert got == [
+        ("prov", "浙江省"),
+        ("city", "绍兴市"),
+        ("district", "绍兴县"),
+        ("town", "钱清镇"),
+    ]
