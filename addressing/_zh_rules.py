@@ -8,6 +8,8 @@ Each rule follows the grammar of Chinese addresses, not any one corpus:
   company or shop name, begins that name (``...1071室杭州逸翔化工科技有限公司``);
 * a name written twice in a row is one name and a redundant copy (``彭埠镇彭埠镇``);
 * ``收`` (for the attention of) after a name is a delivery note, not part of it;
+* a township name never ends on its type word twice: in ``新降镇镇前大道`` the second
+  ``镇`` begins the road;
 * a company name (``...有限公司``, ``...厂``) is one name: a sub-place the tagger ended
   inside it, on no place word, is joined with the rest (``鑫龙水准仪器有限公司``);
 * a place name right after the county that begins with a township (``大联镇邮局``)
@@ -59,6 +61,8 @@ def apply_rules(text: str, phrases: list[Phrase]) -> list[Phrase]:
     """
     out = _split_doubled(text, phrases)
     labels = {p[0] for p in out}
+    if "town" in labels:
+        out = _type_word_once(text, out)
     if "road" in labels and "roadno" not in labels:
         out = _door_number(text, out)
     if labels & _DIVISIONS:
@@ -88,6 +92,16 @@ def _split_doubled(text: str, phrases: list[Phrase]) -> list[Phrase]:
                 out += [("redundant", s, s + k), (label, s + k, e)]
                 continue
         out.append((label, s, e))
+    return out
+
+
+def _type_word_once(text: str, phrases: list[Phrase]) -> list[Phrase]:
+    out = list(phrases)
+    for k in range(len(out) - 1):
+        label, s, e = out[k]
+        if label == "town" and e - s >= 4 and text[e - 2 : e] in {"镇镇", "乡乡"}:
+            out[k] = (label, s, e - 1)
+            out[k + 1] = (out[k + 1][0], e - 1, out[k + 1][2])
     return out
 
 

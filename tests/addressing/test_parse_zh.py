@@ -200,6 +200,9 @@ def _cover(text: str, phrases: list[tuple[str, int, int]]) -> None:
         # 收 after a name is a delivery note
         ("老市场三楼谢某某收", [("poi", 0, 3), ("floorno", 3, 5), ("person", 5, 9)],
          [("poi", "老市场"), ("floorno", "三楼"), ("person", "谢某某"), ("redundant", "收")]),
+        # a township does not end on its type word twice
+        ("新降镇镇前大道129号", [("town", 0, 4), ("road", 4, 7), ("roadno", 7, 11)],
+         [("town", "新降镇"), ("road", "镇前大道"), ("roadno", "129号")]),
         # a company name cut on no place word is one name
         ("顶塘工业园鑫龙水准仪器有限公司",
          [("poi", 0, 5), ("subpoi", 5, 8), ("person", 8, 15)],
