@@ -10,8 +10,12 @@ is trained from scratch on exactly the pairs listed in its fold; nothing else (n
 pretrained weights) goes in. Weights are written to a temporary folder and deleted: no
 model trained on shared data is kept.
 
-Run: ``.venv/bin/python bench/change_siamese.py [--folds K] [--epochs N] [--helsinki N]
-[--no-register] ...`` (``make torch`` first; ``--help`` lists the recipe options). Writes ``bench/results/change_siamese.json``.
+A model holds ``--members`` networks (three by default) trained from successive seeds;
+their probabilities are averaged.
+
+Run: ``.venv/bin/python bench/change_siamese.py [--folds K] [--epochs N] [--members M]
+[--helsinki N] [--no-register] ...`` (``make torch`` first; ``--help`` lists the recipe
+options). Writes ``bench/results/change_siamese.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ from typing import Any
 import numpy as np
 
 from change_detection.evaluate import PixelScores, pixel_scores
-from change_detection.siamese import LabelledPair, folder_pairs, predict, torch_python, train
+from change_detection.siamese import (
+    DEFAULT_MEMBERS,
+    LabelledPair,
+    folder_pairs,
+    predict,
+    torch_python,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "change"
@@ -80,6 +91,7 @@ def fold(
         scale=tuple(args.scale),
         lr=args.lr,
         paste=args.paste,
+        members=args.members,
     )
     probs = predict(
         weights,
@@ -125,6 +137,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--paste", type=float, default=0.5, help="share of crops pasted into")
+    parser.add_argument(
+        "--members", type=int, default=DEFAULT_MEMBERS, help="networks per model, averaged"
+    )
     parser.add_argument("--threshold", type=float, default=0.5, help="probability of change")
     parser.add_argument("--no-tta", action="store_true", help="no turned/flipped averaging")
     parser.add_argument(

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from change_detection.siamese import DEFAULT_MEMBERS
 from twin.cli import TwinGroup, db_option
 from twin.errors import InvalidInput
 
@@ -171,6 +172,13 @@ def evaluate(
     show_default=True,
     help="Share of crops given the changed objects of another pair's crop.",
 )
+@click.option(
+    "--members",
+    type=int,
+    default=DEFAULT_MEMBERS,
+    show_default=True,
+    help="Networks trained from successive seeds, their probabilities averaged.",
+)
 def train(
     folders: tuple[Path, ...],
     out: Path,
@@ -183,6 +191,7 @@ def train(
     scale: tuple[float, float],
     lr: float,
     paste: float,
+    members: int,
 ) -> None:
     """Train the siamese detector on FOLDERS (each A/ before, B/ after, label/ change)."""
     from change_detection.siamese import folder_pairs
@@ -201,6 +210,7 @@ def train(
         scale=scale,
         lr=lr,
         paste=paste,
+        members=members,
     )
     click.echo(json.dumps(summary))
 

@@ -46,6 +46,9 @@ class Recipe:
         Share of crops into which the changed objects of another crop (of any pair with
         change) are pasted, both epochs at the same place, with their label: new
         combinations of change and surroundings from the same few labelled pairs.
+    members
+        Networks trained alike from the seeds ``seed``, ``seed + 1``...; their change
+        probabilities are averaged.
     """
 
     epochs: int = 90
@@ -59,6 +62,7 @@ class Recipe:
     jitter: float = 0.1
     noise: float = 0.0
     paste: float = 0.5
+    members: int = 1
 
 
 def _crop_at(

@@ -43,8 +43,8 @@ from torch.nn import functional as F
 from siamese_crops import Recipe, sample
 
 FORMAT = "twin-siamese"
-VERSION = 2
-READABLE = (1, 2)
+VERSION = 3
+READABLE = (1, 2, 3)
 DEFAULT_WIDTHS = (8, 16, 32, 64)
 DEFAULT_POOL = 2
 DEFAULT_FUSE = "diff"
@@ -150,6 +150,39 @@ class SiameseDiff(nn.Module):
         return x[:, 0]
 
 
+class Ensemble(nn.Module):
+    """Several :class:`SiameseDiff` members trained alike from different seeds; the change
+    probability is the mean of theirs (returned as its logit, like one member's output)."""
+
+    def __init__(self, members: list[SiameseDiff]) -> None:
+        super().__init__()
+        if not members:
+            raise WorkerError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def first(self) -> SiameseDiff:
+        first: SiameseDiff = self.members[0]
+        return first
+
+    @property
+    def bands(self) -> int:
+        """Bands of each epoch the network reads."""
+        return self.first.bands
+
+    @property
+    def stride(self) -> int:
+        """Input sides must be multiples of this."""
+        return self.first.stride
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if len(self.members) == 1:
+            out: torch.Tensor = self.first(a, b)
+            return out
+        prob = torch.stack([torch.sigmoid(m(a, b)) for m in self.members]).mean(0)
+        return torch.logit(prob, eps=1e-6)
+
+
 def standardise(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each band minus its mean over both epochs, over the pooled spread of the band."""
     a = a.astype(np.float32)
@@ -219,18 +252,21 @@ def train(
     widths: tuple[int, ...] = DEFAULT_WIDTHS,
     pool: int = DEFAULT_POOL,
     fuse: str = DEFAULT_FUSE,
-) -> tuple[SiameseDiff, dict[str, Any]]:
+) -> tuple[Ensemble, dict[str, Any]]:
     """Train a new model on labelled pairs (by ``recipe``, the default one when none);
-    return it with a summary of the run."""
+    return it with a summary of the run.
+
+    With ``recipe.members`` above one, that many networks are trained alike, from the
+    seeds ``recipe.seed``, ``recipe.seed + 1``..., and predict together (:class:`Ensemble`);
+    member ``k`` is the network one run with seed ``recipe.seed + k`` would train."""
     recipe = recipe or Recipe()
     bands = pairs[0]["a"].shape[0]
     if any(p["a"].shape[0] != bands for p in pairs):
         raise WorkerError("every training pair must have the same number of bands")
     smallest = min(min(p["a"].shape[1:]) for p in pairs)
-    _seed(recipe.seed, threads)
-    model = SiameseDiff(bands, widths, pool, fuse)
-    size = min(recipe.size, smallest) // model.stride * model.stride
-    if size < model.stride:
+    stride = SiameseDiff(bands, widths, pool, fuse).stride
+    size = min(recipe.size, smallest) // stride * stride
+    if size < stride:
         raise WorkerError(f"training pairs are too small: the smallest side is {smallest} px")
     lo, hi = recipe.scale
     if not 0 < lo <= hi:
@@ -241,14 +277,45 @@ def train(
             f"epochs {recipe.epochs!r}, crops {recipe.crops!r}, focus {recipe.focus!r} and "
             f"paste {recipe.paste!r} must be positive (focus and paste at most 1)"
         )
+    if recipe.members < 1:
+        raise WorkerError(f"members {recipe.members!r} must be a positive integer")
     recipe = replace(recipe, size=size)
-    rng = np.random.default_rng(recipe.seed)
     prepared = []
     for p in pairs:
         a, b = standardise(p["a"], p["b"], p["v"].astype(bool))
         y = (p["y"] > 0).astype(np.float32)
         v = p["v"].astype(np.float32)
         prepared.append({"a": a, "b": b, "y": y, "v": v, "changed": np.flatnonzero(y * v)})
+    start = time.perf_counter()
+    members, histories = [], []
+    for k in range(recipe.members):
+        _seed(recipe.seed + k, threads)
+        model = SiameseDiff(bands, widths, pool, fuse)
+        histories.append(_fit(model, prepared, replace(recipe, seed=recipe.seed + k)))
+        members.append(model)
+    ensemble = Ensemble(members)
+    per_pass = sum(max(1, round(recipe.crops * p["y"].size / (size * size))) for p in prepared)
+    summary = {
+        "pairs": len(pairs),
+        "bands": bands,
+        "recipe": asdict(recipe),
+        "network": {"widths": list(model.widths), "pool": model.pool, "fuse": model.fuse},
+        "epochs": recipe.epochs,
+        "crop": size,
+        "seed": recipe.seed,
+        "members": recipe.members,
+        "steps": recipe.members * recipe.epochs * math.ceil(per_pass / recipe.batch),
+        "parameters": sum(p.numel() for p in ensemble.parameters()),
+        "seconds": round(time.perf_counter() - start, 1),
+        "loss": [round(sum(h) / len(h), 4) for h in zip(*histories, strict=True)],
+    }
+    return ensemble, summary
+
+
+def _fit(model: SiameseDiff, prepared: list[dict[str, np.ndarray]], recipe: Recipe) -> list[float]:
+    """Train ``model`` on the prepared pairs by ``recipe``; return the loss of each pass."""
+    size = recipe.size
+    rng = np.random.default_rng(recipe.seed)
     donors = [p for p in prepared if p["changed"].size]
     per_pass = [max(1, round(recipe.crops * p["y"].size / (size * size))) for p in prepared]
     steps_per_epoch = math.ceil(sum(per_pass) / recipe.batch)
@@ -256,7 +323,6 @@ def train(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         optim, max_lr=recipe.lr, total_steps=max(1, recipe.epochs * steps_per_epoch)
     )
-    start = time.perf_counter()
     history = []
     model.train()
     for _ in range(recipe.epochs):
@@ -276,47 +342,38 @@ def train(
             total += loss.item() * len(items)
             n += len(items)
         history.append(round(total / max(n, 1), 4))
-    summary = {
-        "pairs": len(pairs),
-        "bands": bands,
-        "recipe": asdict(recipe),
-        "network": {"widths": list(model.widths), "pool": model.pool, "fuse": model.fuse},
-        "epochs": recipe.epochs,
-        "crop": size,
-        "seed": recipe.seed,
-        "steps": recipe.epochs * steps_per_epoch,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "seconds": round(time.perf_counter() - start, 1),
-        "loss": history,
-    }
-    return model, summary
+    model.eval()
+    return history
 
 
-def save(model: SiameseDiff, path: Path, summary: dict[str, Any]) -> None:
-    """Write the weights with what is needed to rebuild the network."""
+def save(model: Ensemble, path: Path, summary: dict[str, Any]) -> None:
+    """Write the weights of every member with what is needed to rebuild the network."""
+    first = model.first
     config = {
-        "bands": model.bands,
-        "widths": list(model.widths),
-        "pool": model.pool,
-        "fuse": model.fuse,
+        "bands": first.bands,
+        "widths": list(first.widths),
+        "pool": first.pool,
+        "fuse": first.fuse,
+        "members": len(model.members),
     }
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    states = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in model.members]
     torch.save(
         {
             "format": FORMAT,
             "version": VERSION,
             "config": config,
-            "state": state,
+            "states": states,
             "trained": json.dumps(summary),
         },
         path,
     )
 
 
-def load(path: Path) -> tuple[SiameseDiff, dict[str, Any]]:
+def load(path: Path) -> tuple[Ensemble, dict[str, Any]]:
     """A model from a weights file written by :func:`save` (tensors only; no code runs).
 
-    Version 1 files (absolute-difference fusion only) are read too.
+    Version 1 files (absolute-difference fusion only) and version 2 files (one network)
+    are read too.
     """
     if not path.is_file():
         raise WorkerError(f"weights file {str(path)!r} does not exist")
@@ -333,20 +390,29 @@ def load(path: Path) -> tuple[SiameseDiff, dict[str, Any]]:
         )
     config = {"fuse": "diff", **blob["config"]}
     try:
-        model = SiameseDiff(
-            int(config["bands"]),
-            tuple(int(w) for w in config["widths"]),
-            int(config["pool"]),
-            str(config["fuse"]),
-        )
-        model.load_state_dict(blob["state"])
+        states = blob["states"] if blob["version"] >= 3 else [blob["state"]]
+        members = []
+        for state in states:
+            member = SiameseDiff(
+                int(config["bands"]),
+                tuple(int(w) for w in config["widths"]),
+                int(config["pool"]),
+                str(config["fuse"]),
+            )
+            member.load_state_dict(state)
+            members.append(member)
+        model = Ensemble(members)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise WorkerError(f"weights file {str(path)!r} does not fit the network: {exc}") from exc
     model.eval()
-    return model, {**config, "trained": json.loads(blob.get("trained", "{}"))}
+    return model, {
+        **config,
+        "members": len(members),
+        "trained": json.loads(blob.get("trained", "{}")),
+    }
 
 
-def _predict_tile(model: SiameseDiff, a: np.ndarray, b: np.ndarray, *, tta: bool) -> np.ndarray:
+def _predict_tile(model: Ensemble, a: np.ndarray, b: np.ndarray, *, tta: bool) -> np.ndarray:
     """Change probability of one tile; with ``tta`` the mean over the eight quarter turns and
     flips of the tile (each turned back)."""
     ta, tb = torch.from_numpy(a[None].copy()), torch.from_numpy(b[None].copy())
@@ -366,7 +432,7 @@ def _predict_tile(model: SiameseDiff, a: np.ndarray, b: np.ndarray, *, tta: bool
 
 @torch.no_grad()
 def predict(
-    model: SiameseDiff,
+    model: Ensemble,
     a: np.ndarray,
     b: np.ndarray,
     valid: np.ndarray,
@@ -407,7 +473,7 @@ def predict(
     return np.where(valid, out, 0.0).astype(np.float32)
 
 
-def _predict_file(model: SiameseDiff, data: Path, out: Path, *, tta: bool) -> int:
+def _predict_file(model: Ensemble, data: Path, out: Path, *, tta: bool) -> int:
     """Predict every pair of a pairs file into a probabilities file; return the count."""
     pairs = read_pairs(data, labels=False)
     probs = {f"p_{i}": predict(model, q["a"], q["b"], q["v"], tta=tta) for i, q in enumerate(pairs)}
@@ -415,7 +481,7 @@ def _predict_file(model: SiameseDiff, data: Path, out: Path, *, tta: bool) -> in
     return len(pairs)
 
 
-def _serve(model: SiameseDiff, info: dict[str, Any], *, tta: bool) -> None:
+def _serve(model: Ensemble, info: dict[str, Any], *, tta: bool) -> None:
     """Answer prediction requests from stdin until it ends (see the module's docstring)."""
     print(json.dumps({"ready": True, **info}), flush=True)
     for line in sys.stdin:
@@ -445,6 +511,7 @@ def _main(argv: list[str] | None = None) -> int:
     t.add_argument("--scale", type=float, nargs=2, default=Recipe.scale)
     t.add_argument("--lr", type=float, default=Recipe.lr)
     t.add_argument("--paste", type=float, default=Recipe.paste)
+    t.add_argument("--members", type=int, default=Recipe.members)
     t.add_argument("--widths", type=int, nargs="+", default=DEFAULT_WIDTHS)
     t.add_argument("--pool", type=int, default=DEFAULT_POOL)
     t.add_argument("--fuse", choices=("diff", "cat"), default=DEFAULT_FUSE)
@@ -471,6 +538,7 @@ def _main(argv: list[str] | None = None) -> int:
                 focus=args.focus,
                 scale=tuple(args.scale),
                 paste=args.paste,
+                members=args.members,
             )
             model, summary = train(
                 pairs,

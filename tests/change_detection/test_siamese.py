@@ -90,12 +90,12 @@ def trained(folders: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
     if torch_python() is None:
         pytest.skip("no PyTorch environment for the siamese detector")
     out = tmp_path_factory.mktemp("weights") / "siamese.pt"
-    # The figures quoted in these tests were measured without pasting (the default of 0.5
-    # was chosen on the shared chips; on these one-roof-colour scenes it scores a little
-    # lower on pair 101).
+    # The figures quoted in these tests were measured with one network and without pasting
+    # (the defaults, three networks and pasting 0.5, were chosen on the shared chips; on
+    # these one-roof-colour scenes pasting scores a little lower on pair 101).
     code, text = _run(
         "train", str(folders[0]), "--out", str(out), "--epochs", "60", "--size", "48",
-        "--paste", "0",
+        "--paste", "0", "--members", "1",
     )  # fmt: skip
     assert code == 0, text
     summary = json.loads(text)
@@ -292,7 +292,7 @@ def test_version_1_weights_still_load_and_unknown_versions_do_not(
         f"sys.path.insert(0, {str(WORKER.parent)!r})\n"
         "import siamese_worker as w\n"
         "m = w.SiameseDiff(3, (8, 16, 32, 64), 2, 'diff')\n"
-        "for version, name in ((1, 'v1.pt'), (9, 'v9.pt')):\n"
+        "for version, name in ((1, 'v1.pt'), (2, 'v2.pt'), (9, 'v9.pt')):\n"
         "    blob = {'format': w.FORMAT, 'version': version, 'state': m.state_dict(),\n"
         "            'config': {'bands': 3, 'widths': [8, 16, 32, 64], 'pool': 2},\n"
         "            'trained': '{}'}\n"
@@ -303,7 +303,10 @@ def test_version_1_weights_still_load_and_unknown_versions_do_not(
     (prob,) = predict(tmp_path / "v1.pt", [(pair.before, pair.after, pair.valid)])
     assert prob.shape == pair.valid.shape
     assert prob.min() >= 0.0 and prob.max() <= 1.0 and prob.std() > 0
-    with pytest.raises(WeightsError, match="has version 9; this model reads versions 1, 2"):
+    # a version 2 file holds one network: the same one gives the same answer
+    (prob2,) = predict(tmp_path / "v2.pt", [(pair.before, pair.after, pair.valid)])
+    np.testing.assert_array_equal(prob2, prob)
+    with pytest.raises(WeightsError, match="has version 9; this model reads versions 1, 2, 3"):
         predict(tmp_path / "v9.pt", [(pair.before, pair.after, pair.valid)])
 
 
@@ -315,6 +318,7 @@ def test_version_1_weights_still_load_and_unknown_versions_do_not(
         ("scale", (1.5, 0.75), r"scale=\(1.5, 0.75\) must be a range"),
         ("lr", -1.0, "lr=-1.0 must be a positive number"),
         ("paste", -0.5, "paste=-0.5 must be a share between 0 and 1"),
+        ("members", 0, "members=0 must be a positive integer"),
     ],
 )
 def test_bad_training_options_are_a_clear_error(
@@ -369,16 +373,12 @@ def test_the_cli_passes_the_training_recipe(folders: tuple[Path, Path], tmp_path
     code, text = _run(
         "train", str(folders[0]), "--out", str(out), "--epochs", "1", "--focus", "0.5",
         "--scale", "0.8", "1.2", "--lr", "0.001", "--crops", "2", "--paste", "0.3",
+        "--members", "2",
     )  # fmt: skip
     assert code == 0, text
     recipe = json.loads(text.strip().splitlines()[-1])["recipe"]
-    assert (recipe["focus"], recipe["scale"], recipe["lr"], recipe["crops"], recipe["paste"]) == (
-        0.5,
-        [0.8, 1.2],
-        0.001,
-        2.0,
-        0.3,
-    )
+    got = tuple(recipe[k] for k in ("focus", "scale", "lr", "crops", "paste", "members"))
+    assert got == (0.5, [0.8, 1.2], 0.001, 2.0, 0.3, 2)
     assert out.is_file()
     bad = tmp_path / "bad.pt"
     code, text = _run("train", str(folders[0]), "--out", str(bad), "--focus", "2")
@@ -424,3 +424,24 @@ def test_pasted_objects_bring_both_epochs_and_their_label(tmp_path: Path) -> Non
     assert int(z["pasted_y"].sum()) == 16 + 9
     assert np.array_equal(z["pasted_y"][grown], z["donor_y"][grown])
     assert np.array_equal(z["pasted_y"][~grown], z["base_y"][~grown])
+
+
+@needs_torch
+def test_a_model_of_several_networks_averages_the_networks_of_successive_seeds(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pairs = folder_pairs(folders[0])[:4]
+    both = train(pairs, tmp_path / "both.pt", epochs=3, size=48, seed=7, members=2)
+    singles = [
+        train(pairs, tmp_path / f"s{seed}.pt", epochs=3, size=48, seed=seed, members=1)
+        for seed in (7, 8)
+    ]
+    assert both["members"] == 2 and both["recipe"]["members"] == 2
+    assert both["parameters"] == 2 * singles[0]["parameters"]
+    test = [(p.before, p.after, p.valid) for p in folder_pairs(folders[1])[:2]]
+    (mean, *_), (first, *_), (second, *_) = (
+        predict(run["weights"], test) for run in (both, *singles)
+    )
+    # member k is the network one run with seed + k trains; the model averages them
+    assert not np.allclose(first, second, atol=1e-3)
+    np.testing.assert_allclose(mean, (first + second) / 2, atol=1e-5)
