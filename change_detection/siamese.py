@@ -259,7 +259,9 @@ def train(
     members
         Networks trained alike from the seeds ``seed``, ``seed + 1``... and kept together in
         the weights file; the detector averages their change probabilities. Training and
-        detection take ``members`` times as long.
+        detection take ``members`` times as long. In leave-one-out over the shared chips
+        three networks scored F1 0.581 (seeds 0-2) and 0.560 (seeds 1-3), about 0.02 above
+        the mean of their networks alone (0.570, 0.577, 0.541 and 0.511 for seeds 0-3).
 
     Returns
     -------
