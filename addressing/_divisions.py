@@ -81,6 +81,12 @@ def prefecture_key(code: str) -> str:
     return code[:2] if code[:2] in _MUNICIPALITIES else code[:4]
 
 
+def _county_parent(code: str) -> str:
+    """The 12-digit code of the prefecture above county ``code`` (6 or 12 digits): the
+    municipality itself for a county of one."""
+    return prefecture_key(code).ljust(12, "0")
+
+
 @cache
 def nations() -> tuple[str, ...]:
     """Return the names of China's nationalities as written in division names, longest
@@ -119,17 +125,11 @@ def divisions() -> tuple[Division, ...]:
             elif code[4:] == "00000000":
                 level, parent = "city", code[:2] + "0" * 10
             else:
-                level = "district"
-                parent = code[:4] + "0" * 8
-                if code[:2] in _MUNICIPALITIES:
-                    parent = code[:2] + "0" * 10
+                level, parent = "district", _county_parent(code)
             out.append(Division(code, name, level, parent))
     known = {d.code for d in out}
     for county, name in _FORMER_COUNTIES:
-        code = county + "0" * 6
-        parent = county[:4] + "0" * 8
-        if county[:2] in _MUNICIPALITIES:
-            parent = county[:2] + "0" * 10
+        code, parent = county + "0" * 6, _county_parent(county)
         if code not in known and parent in known:
             out.append(Division(code, name, "district", parent))
     out.sort(key=lambda d: ("prov", "city", "district").index(d.level))

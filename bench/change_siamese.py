@@ -32,7 +32,9 @@ import numpy as np
 
 from change_detection.evaluate import PixelScores, pixel_scores
 from change_detection.siamese import (
+    DEFAULT_EPOCHS,
     DEFAULT_MEMBERS,
+    DEFAULT_PASTE,
     LabelledPair,
     folder_pairs,
     predict,
@@ -126,7 +128,7 @@ def _without(pairs: list[LabelledPair], held: list[LabelledPair]) -> list[Labell
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=0, help="k of k-fold; 0 = leave-one-out")
-    parser.add_argument("--epochs", type=int, default=90)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="threads per fold")
@@ -136,7 +138,9 @@ def main() -> None:
     parser.add_argument("--focus", type=float, default=0.0, help="share of crops on change")
     parser.add_argument("--scale", type=float, nargs=2, default=(1.0, 1.0))
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--paste", type=float, default=0.5, help="share of crops pasted into")
+    parser.add_argument(
+        "--paste", type=float, default=DEFAULT_PASTE, help="share of crops pasted into"
+    )
     parser.add_argument(
         "--members", type=int, default=DEFAULT_MEMBERS, help="networks per model, averaged"
     )

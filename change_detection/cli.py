@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from change_detection.siamese import DEFAULT_MEMBERS
+from change_detection.siamese import DEFAULT_EPOCHS, DEFAULT_MEMBERS, DEFAULT_PASTE
 from twin.cli import TwinGroup, db_option
 from twin.errors import InvalidInput
 
@@ -143,7 +143,9 @@ def evaluate(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Weights file to write.",
 )
-@click.option("--epochs", type=int, default=90, show_default=True, help="Passes over the data.")
+@click.option(
+    "--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True, help="Passes over the data."
+)
 @click.option("--size", type=int, default=128, show_default=True, help="Training crop side, px.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
 @click.option("--threads", type=int, default=2, show_default=True, help="CPU threads.")
@@ -168,7 +170,7 @@ def evaluate(
 @click.option(
     "--paste",
     type=float,
-    default=0.5,
+    default=DEFAULT_PASTE,
     show_default=True,
     help="Share of crops given the changed objects of another pair's crop.",
 )

@@ -43,8 +43,11 @@ WORKER = Path(__file__).with_name("siamese_worker.py")
 REPO = Path(__file__).resolve().parents[1]
 TORCH_ENV = REPO / ".venv-torch"
 DEFAULT_THREADS = 2
+DEFAULT_EPOCHS = 90
+DEFAULT_PASTE = 0.5
 DEFAULT_MEMBERS = 3
-"""Networks a trained model holds by default (see :func:`train`)."""
+"""Training passes, share of pasted crops and networks of a model by default (see
+:func:`train`)."""
 
 
 class TorchUnavailable(NotComputable):
@@ -211,7 +214,7 @@ def train(
     pairs: Sequence[LabelledPair],
     out: str | os.PathLike[str],
     *,
-    epochs: int = 90,
+    epochs: int = DEFAULT_EPOCHS,
     size: int = 128,
     seed: int = 0,
     threads: int = DEFAULT_THREADS,
@@ -219,7 +222,7 @@ def train(
     focus: float = 0.0,
     scale: tuple[float, float] = (1.0, 1.0),
     lr: float = 2e-3,
-    paste: float = 0.5,
+    paste: float = DEFAULT_PASTE,
     members: int = DEFAULT_MEMBERS,
 ) -> dict[str, Any]:
     """Train a new model on labelled pairs and write its weights to ``out``.

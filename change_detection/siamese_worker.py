@@ -287,24 +287,26 @@ def train(
         v = p["v"].astype(np.float32)
         prepared.append({"a": a, "b": b, "y": y, "v": v, "changed": np.flatnonzero(y * v)})
     start = time.perf_counter()
-    members, histories = [], []
+    members, histories, steps = [], [], 0
     for k in range(recipe.members):
         _seed(recipe.seed + k, threads)
         model = SiameseDiff(bands, widths, pool, fuse)
-        histories.append(_fit(model, prepared, replace(recipe, seed=recipe.seed + k)))
+        history, taken = _fit(model, prepared, replace(recipe, seed=recipe.seed + k))
+        histories.append(history)
+        steps += taken
         members.append(model)
     ensemble = Ensemble(members)
-    per_pass = sum(max(1, round(recipe.crops * p["y"].size / (size * size))) for p in prepared)
+    first = ensemble.first
     summary = {
         "pairs": len(pairs),
         "bands": bands,
         "recipe": asdict(recipe),
-        "network": {"widths": list(model.widths), "pool": model.pool, "fuse": model.fuse},
+        "network": {"widths": list(first.widths), "pool": first.pool, "fuse": first.fuse},
         "epochs": recipe.epochs,
         "crop": size,
         "seed": recipe.seed,
         "members": recipe.members,
-        "steps": recipe.members * recipe.epochs * math.ceil(per_pass / recipe.batch),
+        "steps": steps,
         "parameters": sum(p.numel() for p in ensemble.parameters()),
         "seconds": round(time.perf_counter() - start, 1),
         "loss": [round(sum(h) / len(h), 4) for h in zip(*histories, strict=True)],
@@ -312,8 +314,11 @@ def train(
     return ensemble, summary
 
 
-def _fit(model: SiameseDiff, prepared: list[dict[str, np.ndarray]], recipe: Recipe) -> list[float]:
-    """Train ``model`` on the prepared pairs by ``recipe``; return the loss of each pass."""
+def _fit(
+    model: SiameseDiff, prepared: list[dict[str, np.ndarray]], recipe: Recipe
+) -> tuple[list[float], int]:
+    """Train ``model`` on the prepared pairs by ``recipe``; return the loss of each pass
+    and the number of optimisation steps."""
     size = recipe.size
     rng = np.random.default_rng(recipe.seed)
     donors = [p for p in prepared if p["changed"].size]
@@ -343,7 +348,7 @@ def _fit(model: SiameseDiff, prepared: list[dict[str, np.ndarray]], recipe: Reci
             n += len(items)
         history.append(round(total / max(n, 1), 4))
     model.eval()
-    return history
+    return history, recipe.epochs * steps_per_epoch
 
 
 def save(model: Ensemble, path: Path, summary: dict[str, Any]) -> None:
