@@ -35,6 +35,7 @@ from change_detection.siamese import (
     DEFAULT_EPOCHS,
     DEFAULT_MEMBERS,
     DEFAULT_PASTE,
+    DEFAULT_SCALE,
     LabelledPair,
     folder_pairs,
     predict,
@@ -136,7 +137,7 @@ def main() -> None:
     parser.add_argument("--helsinki", type=int, default=0, help="generated pairs to add")
     parser.add_argument("--crops", type=float, default=1.0, help="crops per pass, chip areas")
     parser.add_argument("--focus", type=float, default=0.0, help="share of crops on change")
-    parser.add_argument("--scale", type=float, nargs=2, default=(1.0, 1.0))
+    parser.add_argument("--scale", type=float, nargs=2, default=DEFAULT_SCALE)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument(
         "--paste", type=float, default=DEFAULT_PASTE, help="share of crops pasted into"

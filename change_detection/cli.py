@@ -12,7 +12,12 @@ from typing import Any
 
 import click
 
-from change_detection.siamese import DEFAULT_EPOCHS, DEFAULT_MEMBERS, DEFAULT_PASTE
+from change_detection.siamese import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MEMBERS,
+    DEFAULT_PASTE,
+    DEFAULT_SCALE,
+)
 from twin.cli import TwinGroup, db_option
 from twin.errors import InvalidInput
 
@@ -162,7 +167,7 @@ def evaluate(
 @click.option(
     "--scale",
     type=(float, float),
-    default=(1.0, 1.0),
+    default=DEFAULT_SCALE,
     show_default=True,
     help="Range of the random rescaling of the crops (LOW HIGH).",
 )
