@@ -66,11 +66,11 @@ def levir(detector: Detector) -> dict[str, Any]:
     """Pixel scores on all LEVIR chips, with the tuning and test splits."""
     folder = SHARED / "levir_chips"
     out: dict[str, Any] = evaluate(detector, folder, res=0.5).to_dict()
-    tmp = Path(tempfile.mkdtemp(prefix="levir-split-"))
     out["split"] = {}
-    for name, prefixes in LEVIR_SPLIT.items():
-        scores = evaluate(detector, _subset(folder, prefixes, tmp / name), res=0.5)
-        out["split"][name] = {"prefixes": list(prefixes), **scores.summary()}
+    with tempfile.TemporaryDirectory(prefix="levir-split-") as tmp:
+        for name, prefixes in LEVIR_SPLIT.items():
+            scores = evaluate(detector, _subset(folder, prefixes, Path(tmp) / name), res=0.5)
+            out["split"][name] = {"prefixes": list(prefixes), **scores.summary()}
     return out
 
 
@@ -100,31 +100,32 @@ def oscd(method: str | Detector) -> dict[str, Any]:
     return total.to_dict()
 
 
-def scenes(seeds: list[int], half: float = 250.0) -> list[Any]:
+def scenes(seeds: list[int], dest: Path, half: float = 250.0) -> list[Any]:
+    """Generated Helsinki epochs of (2 half) m square, one per seed, written under ``dest``."""
     buildings = osm_buildings(ROOT / "data" / "helsinki.osm.pbf")
     utm = buildings.estimate_utm_crs()
     minx, miny, maxx, maxy = buildings.to_crs(utm).total_bounds
     out = []
-    tmp = Path(tempfile.mkdtemp(prefix="change-bench-"))
     for seed in seeds:
         rng = np.random.default_rng(100 + seed)
         cx = rng.uniform(minx + half, maxx - half)
         cy = rng.uniform(miny + half, maxy - half)
         bounds = (cx - half, cy - half, cx + half, cy + half)
-        out.append(render_epochs(buildings, tmp / f"s{seed}", seed=seed, bounds=bounds))
+        out.append(render_epochs(buildings, dest / f"s{seed}", seed=seed, bounds=bounds))
     return out
 
 
 def objects(method: str, seeds: list[int]) -> dict[str, Any]:
     totals: dict[str, float] = {"predicted": 0, "truth": 0, "matched": 0}
-    for scene in scenes(seeds):
-        result = detect_paths(scene.before, scene.after, method=method)
-        classes = classify_patches(
-            mask_to_patches(result), scene.buildings, scene.permits, at=scene.dates[1]
-        )
-        s = object_scores(classes, scene.truth, kind="new_unpermitted")
-        for k in totals:
-            totals[k] += s[k]
+    with tempfile.TemporaryDirectory(prefix="change-bench-") as tmp:
+        for scene in scenes(seeds, Path(tmp)):
+            result = detect_paths(scene.before, scene.after, method=method)
+            classes = classify_patches(
+                mask_to_patches(result), scene.buildings, scene.permits, at=scene.dates[1]
+            )
+            s = object_scores(classes, scene.truth, kind="new_unpermitted")
+            for k in totals:
+                totals[k] += s[k]
     p = totals["matched"] / totals["predicted"] if totals["predicted"] else 0.0
     r = totals["matched"] / totals["truth"] if totals["truth"] else 0.0
     return {**totals, "precision": round(p, 4), "recall": round(r, 4), "seeds": seeds}
@@ -145,6 +146,27 @@ def throughput(method: str, scene: Any, workers: int) -> dict[str, float]:
         "seconds": round(seconds, 2),
         "km2_per_min": round(km2 / seconds * 60.0, 3),
     }
+
+
+def speeds(methods: list[str]) -> dict[str, Any]:
+    """Throughput of each detector on one generated 1 km² scene, with 1 and 2 workers."""
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="change-bench-") as tmp:
+        (scene,) = scenes([7], Path(tmp), half=500.0)
+        for method in methods:
+            one = throughput(method, scene, 1)
+            two = throughput(method, scene, 2)
+            out[method] = {
+                "workers_1": one,
+                "workers_2": two,
+                "speedup": round(one["seconds"] / two["seconds"], 2),
+            }
+            print(
+                f"{method:9s} {one['km2_per_min']:.3f} km²/min (1 worker), "
+                f"{two['km2_per_min']:.3f} (2 workers), speed-up "
+                f"{out[method]['speedup']:.2f}x on {one['km2']} km²"
+            )
+    return out
 
 
 def _unsupervised() -> list[str]:
@@ -210,20 +232,7 @@ def main() -> None:
         os.environ["TWIN_SIAMESE_WEIGHTS"] = str(args.siamese_weights.resolve())
         timed.append("siamese")
     if not args.skip_throughput:
-        (scene,) = scenes([7], half=500.0)
-        for method in timed:
-            one = throughput(method, scene, 1)
-            two = throughput(method, scene, 2)
-            out["throughput"][method] = {
-                "workers_1": one,
-                "workers_2": two,
-                "speedup": round(one["seconds"] / two["seconds"], 2),
-            }
-            print(
-                f"{method:9s} {one['km2_per_min']:.3f} km²/min (1 worker), "
-                f"{two['km2_per_min']:.3f} (2 workers), speed-up "
-                f"{out['throughput'][method]['speedup']:.2f}x on {one['km2']} km²"
-            )
+        out["throughput"] = speeds(timed)
     partial = args.skip_objects or args.skip_pixel or set(sets) != set(PIXEL_SETS)
     dest = ROOT / "bench" / "results" / f"change_metrics{'_partial' if partial else ''}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -58,19 +58,20 @@ def helsinki_pairs(n: int, half: float = 64.0) -> list[LabelledPair]:
     buildings = osm_buildings(ROOT / "data" / "helsinki.osm.pbf")
     utm = buildings.estimate_utm_crs()
     minx, miny, maxx, maxy = buildings.to_crs(utm).total_bounds
-    tmp = Path(tempfile.mkdtemp(prefix="siamese-helsinki-"))
     out = []
-    for seed in range(200, 200 + n):
-        rng = np.random.default_rng(seed)
-        cx, cy = rng.uniform(minx + half, maxx - half), rng.uniform(miny + half, maxy - half)
-        scene = render_epochs(
-            buildings,
-            tmp / f"s{seed}",
-            seed=seed,
-            bounds=(cx - half, cy - half, cx + half, cy + half),
-        )
-        before, after, valid = prepare_pair(read_raster(scene.before), read_raster(scene.after))
-        out.append(LabelledPair(f"helsinki/seed{seed}", before, after, valid, truth_mask(scene)))
+    with tempfile.TemporaryDirectory(prefix="siamese-helsinki-") as tmp:
+        for seed in range(200, 200 + n):
+            rng = np.random.default_rng(seed)
+            cx, cy = rng.uniform(minx + half, maxx - half), rng.uniform(miny + half, maxy - half)
+            scene = render_epochs(
+                buildings,
+                Path(tmp) / f"s{seed}",
+                seed=seed,
+                bounds=(cx - half, cy - half, cx + half, cy + half),
+            )
+            before, after, valid = prepare_pair(read_raster(scene.before), read_raster(scene.after))
+            pair = LabelledPair(f"helsinki/seed{seed}", before, after, valid, truth_mask(scene))
+            out.append(pair)
     return out
 
 

@@ -82,8 +82,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="twin-bench-routes-") as tmp:
+        run(args, Path(tmp))
 
-    tmp = Path(tempfile.mkdtemp(prefix="twin-bench-routes-"))
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
+    """Time the routes (the twin built under ``tmp`` unless ``args.db`` names one)."""
     db = args.db
     if db is None:
         from twin.build import build_twin

@@ -292,8 +292,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip", nargs="*", default=[], choices=["twin", "tipg", "pygeoapi"])
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:
+        run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Load the features, then drive each server in turn (its log under ``work``)."""
     py = sys.executable
-    work = Path(tempfile.mkdtemp(prefix="twin-bench-"))
     with postgis() as url:
         _sql(url, "CREATE EXTENSION IF NOT EXISTS postgis")
         load(url, args.features, args.seed)
