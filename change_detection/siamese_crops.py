@@ -58,7 +58,7 @@ class Recipe:
     lr: float = 2e-3
     crops: float = 1.0
     focus: float = 0.0
-    scale: tuple[float, float] = (0.75, 1.33)
+    scale: tuple[float, float] = (0.6, 1.67)
     jitter: float = 0.1
     noise: float = 0.0
     paste: float = 0.5
