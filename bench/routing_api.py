@@ -140,7 +140,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         server.wait(timeout=30)
     http, peer = summary(http_ms), summary(peer_ms)
     data = {
-        "db": db,
+        "db": args.db or "the Helsinki twin, built for the run in a removed temporary folder",
         "requests": len(pairs),
         "http_routes_with_plan": http,
         "in_process_plan": peer,

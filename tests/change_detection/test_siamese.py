@@ -256,7 +256,8 @@ def test_the_worker_imports_only_numpy_torch_the_standard_library_and_its_siblin
 
 
 def test_the_worker_trains_by_the_twins_defaults() -> None:
-    """The worker's own recipe defaults (used when it runs by hand) are the twin's."""
+    """The worker's own recipe defaults of passes, pasting and rescaling (used when it
+    runs by hand) are the twin's; it trains one network unless told otherwise."""
     tree = ast.parse(WORKER.with_name("siamese_crops.py").read_text())
     recipe = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Recipe")
     defaults = {
