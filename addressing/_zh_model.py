@@ -83,7 +83,7 @@ def model_path(settings: dict[str, Any] | None = None) -> Path:
     return cache_dir() / "addressing" / f"zh-crf-{_fingerprint(s)}.crfsuite"
 
 
-def _sequence(segs: list[_zh_synth.Segment]) -> tuple[list[list[str]], list[str]]:
+def _sequence(segs: list[_zh_synth.Segment]) -> tuple[list[list[bytes]], list[str]]:
     pieces: list[tuple[str, str]] = []
     for label, text in segs:
         if pieces:

@@ -171,14 +171,21 @@ def _town_index() -> tuple[
 
 @cache
 def _full_ends() -> tuple[dict[str, tuple[int, ...]], re.Pattern[str]]:
-    """For each last character of an official township name (镇, 乡, 道...), the lengths
-    of those names, longest first; and a pattern that finds those characters."""
+    """For the last two characters of an official township name (桥镇, 街道...), the
+    lengths of the written forms that end so, longest first; and a pattern that finds
+    the last characters of official names (镇, 乡, 道...)."""
+    index = _town_index()[0]
     lengths: dict[str, set[int]] = {}
-    for form, hits in _town_index()[0].items():
+    for form, hits in index.items():
         if any(kind != "ts" for *_, kind in hits):
             lengths.setdefault(form[-1], set()).add(len(form))
-    ends = {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
-    return ends, re.compile("[" + "".join(sorted(ends)) + "]")
+    # any written form of one of those lengths may be found from its last characters
+    pairs: dict[str, set[int]] = {}
+    for form in index:
+        if len(form) >= 2 and len(form) in lengths.get(form[-1], ()):
+            pairs.setdefault(form[-2:], set()).add(len(form))
+    ends = {k: tuple(sorted(v, reverse=True)) for k, v in pairs.items()}
+    return ends, re.compile("[" + "".join(sorted(lengths)) + "]")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -297,7 +304,7 @@ def add_place_tags(
     ends, type_chars = _full_ends()
     for m in type_chars.finditer(text, 1):
         e = m.end()
-        for size in ends[m.group()]:
+        for size in ends.get(text[e - 2 : e], ()):
             i = e - size
             if i >= 0 and text[i:e] in index:
                 if spans.get(i, 0) < e:

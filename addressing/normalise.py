@@ -157,7 +157,9 @@ def normalise_value(label: str, text: str, *, script: str = "zh") -> str:
     >>> normalise_value("city", "HELSINKI", script="latin")
     'Helsinki'
     """
-    folded = _SPACES.sub(" ", fold_width(text)).strip()
+    folded = fold_width(text)
+    if not folded.isalnum():  # only then is there space to collapse or strip
+        folded = _SPACES.sub(" ", folded).strip()
     if script == "zh":
         if label in NUMBER_LABELS:
             return numerals_to_digits(folded.replace(" ", "")).upper()

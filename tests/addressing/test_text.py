@@ -85,6 +85,18 @@ def test_fold_width_keeps_length(text: str) -> None:
     assert len(fold_width(text)) == len(text)
 
 
+@given(st.text(alphabet=st.sampled_from("Ａ１　ｚ～！A1 z~!号座\uff5f\uff00"), max_size=30))
+def test_fold_width_folds_each_full_width_form_and_nothing_else(text: str) -> None:
+    folded = fold_width(text)
+    for a, b in zip(text, folded, strict=True):
+        if "\uff01" <= a <= "\uff5e":
+            assert b == chr(ord(a) - 0xFEE0)
+        elif a == "\u3000":
+            assert b == " "
+        else:
+            assert b == a
+
+
 @given(st.binary(min_size=1, max_size=64))
 def test_binary_junk_never_escapes_as_a_foreign_error(data: bytes) -> None:
     text = data.decode("latin-1")
