@@ -489,7 +489,7 @@ def _address(rng: random.Random) -> list[Segment]:
     body = _streets(rng, village)
     if industrial and not body:
         body = [("road", _road(rng)), ("roadno", _roadno(rng))]
-    if rng.random() < 0.05 and body:
+    if rng.random() < 0.03 and body:
         body.insert(1, ("assist", _assist(rng)))
     places = tuple(
         form
@@ -542,13 +542,13 @@ def _tail(rng: random.Random, segs: list[Segment]) -> None:
         elif i and rng.random() < 0.03:
             segs.append(("redundant", " "))
         segs.append(seg)
-    if rng.random() < 0.05:
+    if rng.random() < 0.03:
         segs.append(("assist", _assist(rng)))
         if rng.random() < 0.7:
-            segs.append(("poi" if rng.random() < 0.5 else "person", _poi(rng)))
+            segs.append(("poi" if rng.random() < 0.75 else "person", _poi(rng)))
     # a company, shop or office at the end, mostly after a building or a floor
     last = segs[-1][0] if segs else ""
-    p_person = {"floorno": 0.25, "houseno": 0.14, "subpoi": 0.14, "roomno": 0.04}.get(last, 0.08)
+    p_person = {"floorno": 0.35, "houseno": 0.14, "subpoi": 0.3, "roomno": 0.04}.get(last, 0.08)
     if rng.random() < p_person:
         segs.append(("person", _person(rng)))
     if rng.random() < 0.08:
