@@ -52,7 +52,7 @@ _EMOJI_RANGES = (
 # Full-width ASCII forms map to ASCII by a constant offset; the ideographic space to a
 # space. Each character maps to one character, so offsets are kept.
 _WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_HAS_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+_HAS_WIDE = re.compile("[" + re.escape("".join(map(chr, _WIDTH))) + "]")  # any key of _WIDTH
 
 
 def fold_width(text: str) -> str:

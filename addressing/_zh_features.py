@@ -222,7 +222,8 @@ def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[bytes]]]:
                 tag = f"grp{k}/{min(len(groups), 4)}"
                 for c in range(m.start() + g.start(), m.start() + g.end()):
                     char_tags[c].append(tag)
-    unit_tags = [
+    # per unit, the features of each dictionary tag on it (see _tag_features)
+    tag_feats = [
         [
             _TAGS.get(t) or _tag_features(t)
             for t in (char_tags[s] if e - s == 1 else _merged(char_tags, s, e))
@@ -252,11 +253,11 @@ def featurise(text: str) -> tuple[list[tuple[int, int]], list[list[bytes]]]:
         lw = infos[i][2]
         if lw is not None:
             f.append(lw)
-        here = unit_tags[i]
+        here = tag_feats[i]
         if here:
             f.extend([t[0] for t in here])
-        if i and unit_tags[i - 1]:
-            f.extend([x for t in unit_tags[i - 1] if (x := t[1]) is not None])
-        if i + 1 < n and unit_tags[i + 1]:
-            f.extend([x for t in unit_tags[i + 1] if (x := t[2]) is not None])
+        if i and tag_feats[i - 1]:
+            f.extend([x for t in tag_feats[i - 1] if (x := t[1]) is not None])
+        if i + 1 < n and tag_feats[i + 1]:
+            f.extend([x for t in tag_feats[i + 1] if (x := t[2]) is not None])
     return spans, feats
