@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from shapely.geometry import box, shape
 from starlette.testclient import TestClient
 
@@ -64,6 +65,34 @@ def test_bad_input_is_400(client: TestClient) -> None:
     r = client.post("/processes/features-in-polygon/execution", json=body)
     assert r.status_code == 400
     assert "must be a GeoJSON Polygon or MultiPolygon" in r.text
+
+
+@pytest.mark.parametrize(
+    ("inputs", "named"),
+    [
+        ({"polygon": {"type": "Polygon", "coordinates": []}}, "input polygon is empty"),
+        ({"polygon": {"type": "MultiPolygon", "coordinates": []}}, "input polygon is empty"),
+        (
+            {
+                "polygon": {
+                    "type": "Polygon",
+                    "coordinates": [[[0, 0], [500, 0], [500, 50], [0, 0]]],
+                }
+            },
+            "outside CRS84",
+        ),
+        ({"polygon": POLY, "datetime": ""}, "input datetime=''"),
+        ({"polygon": POLY, "datetime": []}, "input datetime=[]"),
+        ({"polygon": POLY, "datetime": "2021-13-01T00:00:00Z"}, "input datetime"),
+        ({"polygon": POLY, "bogus": 1}, "['bogus'] are not inputs of features-in-polygon"),
+    ],
+)
+def test_malformed_inputs_are_named(
+    client: TestClient, inputs: dict[str, object], named: str
+) -> None:
+    r = client.post("/processes/features-in-polygon/execution", json={"inputs": inputs})
+    assert r.status_code == 400, r.text
+    assert named in r.json()["description"]
 
 
 def test_async_job_survives_a_restart(city_url: str, tmp_path: Path) -> None:

@@ -37,7 +37,14 @@ from twin.service._bridge import call_pygeoapi, to_response
 from twin.service._runtime import RequestState, request_state
 from twin.service._service import TwinService, plugin_extensions
 from twin.service.auth import Role, require
-from twin.service.errors import MethodNotAllowed, error_response
+from twin.service.errors import (
+    MethodNotAllowed,
+    NoSuchJob,
+    NotFound,
+    error_response,
+    exception_document,
+)
+from twin.service.jobs import job_failure
 from twin.service.params import Endpoint, check_known, parse_items_params, served_crs_uri
 from twin.service.settings import ServiceSettings
 from twin.store.base import Store
@@ -62,6 +69,18 @@ def _json_body(content: Any) -> Any:
 def _is_json(headers: Mapping[str, str], status: int) -> bool:
     ctype = headers.get("Content-Type", "")
     return status == 200 and ("json" in ctype)
+
+
+def _is_geojson(headers: Mapping[str, str], status: int, fmt: str | None) -> bool:
+    """Whether pygeoapi's answer to an items or item request is its GeoJSON.
+
+    pygeoapi writes GeoJSON for any ``Accept`` it has no other answer for, but labels it
+    with the type asked for (``image/png``); the service labels it as what it is.
+    """
+    if status != 200 or fmt in ("jsonld", "html", "csv"):
+        return False
+    ctype = headers.get("Content-Type", "")
+    return not any(t in ctype for t in ("html", "ld+json", "csv"))
 
 
 def _restore_links(doc: dict[str, Any], stripped: Mapping[str, str]) -> None:
@@ -248,7 +267,7 @@ async def _items(request: Request, svc: TwinService, state: RequestState) -> Res
     headers, status, content = await call_pygeoapi(
         svc.api, get_collection_items, request, spec.name, params=parsed.forward, body=b""
     )
-    if _is_json(headers, status) and request.query_params.get("f") not in ("jsonld", "html"):
+    if _is_geojson(headers, status, request.query_params.get("f")):
         headers["Content-Type"] = feat.GEOJSON
         if parsed.stripped:
             content = _with_restored_links(content, parsed.stripped)
@@ -322,7 +341,7 @@ async def _item(request: Request, svc: TwinService, state: RequestState) -> Resp
     headers, status, content = await call_pygeoapi(
         svc.api, get_collection_item, request, spec.name, fid, params=params, body=b""
     )
-    if _is_json(headers, status) and params.get("f") not in ("jsonld", "html"):
+    if _is_geojson(headers, status, params.get("f")):
         headers["Content-Type"] = feat.GEOJSON
     if status == 200 and state.etag:
         headers["ETag"] = state.etag
@@ -357,6 +376,7 @@ async def _processes(request: Request, svc: TwinService, state: RequestState) ->
     from pygeoapi.api.processes import describe_processes
 
     pid = request.path_params.get("process_id")
+    check_known(request.query_params, Endpoint.PROCESSES)
     return to_response(*await call_pygeoapi(svc.api, describe_processes, request, pid))
 
 
@@ -400,14 +420,38 @@ async def _execute(request: Request, svc: TwinService, state: RequestState) -> R
     return to_response(headers, status, content)
 
 
+def _json_unless_html(request: Request) -> dict[str, str] | None:
+    """The query with ``f=json`` when neither ``f`` nor the ``Accept`` header asks for HTML.
+
+    pygeoapi answers a request that names no format (``Accept: */*``, curl's default) with
+    HTML; an API client expects JSON. A browser asks for ``text/html`` and still gets it.
+    """
+    if "f" in request.query_params or "text/html" in request.headers.get("accept", ""):
+        return None
+    return {**request.query_params, "f": "json"}
+
+
+def _job(svc: TwinService, job_id: str) -> dict[str, Any]:
+    from pygeoapi.process.base import JobNotFoundError
+
+    try:
+        job: dict[str, Any] = svc.api.manager.get_job(job_id)
+    except JobNotFoundError:
+        msg = f"no job {job_id!r} on this service (it may have been dismissed)"
+        raise NoSuchJob(msg) from None
+    return job
+
+
 async def _jobs(request: Request, svc: TwinService, state: RequestState) -> Response:
     from pygeoapi.api.processes import delete_job, get_job_result, get_jobs
 
     job_id = request.path_params.get("job_id")
+    check_known(request.query_params, Endpoint.JOBS)
+    params = _json_unless_html(request)
     if job_id is not None and job_id in svc.restricted_jobs.ids:
         require(state.role, Role.READER, action="reading a job over restricted collections")
     if job_id is None:
-        headers, status, content = await call_pygeoapi(svc.api, get_jobs, request)
+        headers, status, content = await call_pygeoapi(svc.api, get_jobs, request, params=params)
         if _is_json(headers, status) and state.role is None and svc.restricted_jobs.ids:
             doc = _json_body(content)
             doc["jobs"] = [
@@ -415,12 +459,24 @@ async def _jobs(request: Request, svc: TwinService, state: RequestState) -> Resp
             ]
             content = json.dumps(doc)
         return to_response(headers, status, content)
+    job = _job(svc, job_id)
     if request.url.path.endswith("/results"):
-        return to_response(*await call_pygeoapi(svc.api, get_job_result, request, job_id))
+        if job.get("status") == "failed":
+            code_status, code, reason = job_failure(job)
+            return Response(
+                exception_document(code_status, code, f"job {job_id!r} failed: {reason}"),
+                status_code=code_status,
+                media_type="application/json",
+            )
+        return to_response(
+            *await call_pygeoapi(svc.api, get_job_result, request, job_id, params=params)
+        )
     if request.method == "DELETE":
         require(state.role, Role.EDITOR, action="dismissing a job")
-        return to_response(*await call_pygeoapi(svc.api, delete_job, request, job_id))
-    return to_response(*await call_pygeoapi(svc.api, get_jobs, request, job_id))
+        return to_response(
+            *await call_pygeoapi(svc.api, delete_job, request, job_id, params=params)
+        )
+    return to_response(*await call_pygeoapi(svc.api, get_jobs, request, job_id, params=params))
 
 
 def _routes() -> list[BaseRoute]:
@@ -453,6 +509,16 @@ def _routes() -> list[BaseRoute]:
         Route("/jobs/{job_id}/results", _guard(_jobs)),
         Mount("/static", StaticFiles(directory=str(Path(TEMPLATESDIR).parent / "static"))),
     ]
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """A path or method no route answers, as an exception document like every other error."""
+    if getattr(exc, "status_code", 404) == 405:
+        msg = f"method {request.method} is not allowed on {request.url.path}"
+        return error_response(
+            MethodNotAllowed(msg), headers=dict(getattr(exc, "headers", {}) or {})
+        )
+    return error_response(NotFound(f"{request.url.path} is not a resource of this service"))
 
 
 def create_app(
@@ -520,6 +586,7 @@ def create_app(
     return Starlette(
         routes=[*_routes(), *[r for ext in extensions for r in ext.routes]],
         lifespan=lifespan,
+        exception_handlers={404: _no_route, 405: _no_route},
         middleware=[
             Middleware(
                 CORSMiddleware,

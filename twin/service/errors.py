@@ -19,7 +19,9 @@ from twin.errors import InvalidInput, TwinError, http_status
 __all__ = [
     "Forbidden",
     "MethodNotAllowed",
+    "NoSuchJob",
     "NotAcceptable",
+    "NotFound",
     "Unauthorized",
     "UnknownParameter",
     "error_response",
@@ -55,6 +57,20 @@ class MethodNotAllowed(TwinError, ValueError):
 
     status = 405
     code = "MethodNotAllowed"
+
+
+class NotFound(TwinError, LookupError):
+    """A path the service does not have."""
+
+    status = 404
+    code = "NotFound"
+
+
+class NoSuchJob(TwinError, LookupError):
+    """A job id the service does not know (OGC API Processes' ``no-such-job``)."""
+
+    status = 404
+    code = "NoSuchJob"
 
 
 class NotAcceptable(TwinError, ValueError):

@@ -24,7 +24,10 @@ from pygeoapi.process.base import ProcessorExecuteError
 from pygeoapi.process.manager.tinydb_ import TinyDBManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
-__all__ = ["TwinJobManager"]
+__all__ = ["FAILURE_KEY", "TwinJobManager", "job_failure"]
+
+#: Where a failed asynchronous job keeps the status, code and message of its failure.
+FAILURE_KEY = "twin_failure"
 
 
 @dataclass
@@ -70,8 +73,6 @@ class TwinJobManager(TinyDBManager):
     def _execute_handler_sync(
         self, p: Any, job_id: str, data_dict: dict[str, Any], *args: Any, **kw: Any
     ) -> Any:
-        if _SYNC.get() is None:  # an asynchronous job's thread: the job records the failure
-            return super()._execute_handler_sync(p, job_id, data_dict, *args, **kw)
         failures: list[ProcessorExecuteError] = []
         execute = p.execute
 
@@ -84,11 +85,18 @@ class TwinJobManager(TinyDBManager):
 
         p.execute = keep_failure
         out = super()._execute_handler_sync(p, job_id, data_dict, *args, **kw)
-        status = getattr(failures[-1], "http_status_code", None) if failures else None
-        # a client error other than 400 (404, 409, 422 ...) keeps its status; anything else
-        # stays pygeoapi's 400 with the failure in the body
-        if out[2] == JobStatus.failed and status is not None and 400 < int(status) < 500:
-            raise failures[-1]
+        if out[2] != JobStatus.failed or not failures:
+            return out
+        err = failures[-1]
+        status = int(getattr(err, "http_status_code", 400) or 400)
+        if _SYNC.get() is None:
+            # an asynchronous job: pygeoapi recorded every failure as a 400; keep what it was
+            failure = {"status": status, "code": err.ogc_exception_code, "description": err.message}
+            self.update_job(job_id, {FAILURE_KEY: failure})
+        elif 400 < status < 500:
+            # a client error other than 400 (404, 409, 422 ...) keeps its status; anything
+            # else stays pygeoapi's 400 with the failure in the body
+            raise err
         return out
 
     def add_job(self, job_metadata: dict[str, Any]) -> str:
@@ -108,3 +116,18 @@ class TwinJobManager(TinyDBManager):
                 record.update(update_dict)
                 return True
         return bool(super().update_job(job_id, update_dict))
+
+
+def job_failure(job: dict[str, Any]) -> tuple[int, str, str]:
+    """The HTTP status, OGC exception code and message of a failed job.
+
+    A job failed by a twin processor recorded them (see
+    :meth:`TwinJobManager._execute_handler_sync`); for any other failure they come from
+    pygeoapi's message, ``"<code>: Error executing process: <reason>"``, as a 400.
+    """
+    failure = job.get(FAILURE_KEY)
+    if isinstance(failure, dict):
+        return int(failure["status"]), str(failure["code"]), str(failure["description"])
+    code, _, reason = str(job.get("message") or "the job failed").partition(": ")
+    reason = reason.removeprefix("Error executing process: ") or code
+    return 400, code if reason != code else "InvalidParameterValue", reason

@@ -25,7 +25,7 @@ from twin.store.base import CollectionSpec
 from twin.store.filters import Expr
 from twin.temporal import TimeSpec, parse_time
 
-__all__ = ["Endpoint", "ItemsParams", "check_known", "parse_items_params"]
+__all__ = ["FORMATS", "Endpoint", "ItemsParams", "check_known", "parse_items_params"]
 
 COMMON = frozenset({"f", "lang"})
 _ITEMS = frozenset(
@@ -60,6 +60,8 @@ class Endpoint(StrEnum):
     OPENAPI = "openapi"
     TILESETS = "tilesets"
     TILE = "tile"
+    PROCESSES = "processes"
+    JOBS = "jobs"
 
 
 _ALLOWED: dict[Endpoint, frozenset[str]] = {
@@ -73,23 +75,52 @@ _ALLOWED: dict[Endpoint, frozenset[str]] = {
     Endpoint.OPENAPI: COMMON | {"ui"},
     Endpoint.TILESETS: COMMON,
     Endpoint.TILE: COMMON | {"datetime"},
+    Endpoint.PROCESSES: COMMON | {"limit"},
+    Endpoint.JOBS: COMMON | {"limit", "offset"},
+}
+
+_PAGES = ("json", "html", "jsonld")
+#: The values of ``f`` each endpoint answers (the first is its default).
+FORMATS: dict[Endpoint, tuple[str, ...]] = {
+    Endpoint.LANDING: _PAGES,
+    Endpoint.CONFORMANCE: _PAGES,
+    Endpoint.COLLECTIONS: _PAGES,
+    Endpoint.COLLECTION: _PAGES,
+    Endpoint.QUERYABLES: ("json", "html"),
+    Endpoint.ITEMS: ("json", "html", "jsonld", "csv"),
+    Endpoint.ITEM: _PAGES,
+    Endpoint.HISTORY: ("json",),
+    Endpoint.OPENAPI: ("json", "html"),
+    Endpoint.TILESETS: ("json",),
+    Endpoint.TILE: ("mvt",),
+    Endpoint.PROCESSES: _PAGES,
+    Endpoint.JOBS: _PAGES,
 }
 
 
 def check_known(
     params: Mapping[str, str], endpoint: Endpoint, *, extra: Sequence[str] = ()
 ) -> None:
-    """Raise :class:`UnknownParameter` for the first parameter the endpoint does not define."""
+    """Raise :class:`UnknownParameter` for the first parameter the endpoint does not define,
+    and :class:`~twin.errors.InvalidInput` for an ``f`` it does not answer."""
     allowed = _ALLOWED.get(endpoint, COMMON | _ITEMS) | set(extra)
     if endpoint is Endpoint.ITEMS:
         allowed = COMMON | _ITEMS | set(extra)
+    repeated = getattr(params, "getlist", None)
     for name in params:
+        if repeated is not None and len(repeated(name)) > 1:
+            msg = f"query parameter {name!r} is given {len(repeated(name))} times; give it once"
+            raise InvalidInput(msg)
         if name not in allowed:
             msg = (
                 f"query parameter {name!r} is not known to the {endpoint} endpoint; "
                 f"choose from {sorted(allowed)}"
             )
             raise UnknownParameter(msg)
+    fmt = params.get("f")
+    if fmt is not None and fmt not in FORMATS[endpoint]:
+        msg = f"f={fmt!r} is not a format of the {endpoint} endpoint; choose from {list(FORMATS[endpoint])}"
+        raise InvalidInput(msg)
 
 
 @dataclass

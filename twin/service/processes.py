@@ -160,29 +160,29 @@ PROCESS_METADATA: dict[str, Any] = {
 }
 
 
-class FeaturesInPolygonProcessor(BaseProcessor):
+class FeaturesInPolygonProcessor(TwinProcessor):
     """Features of several layers inside a polygon, as of a date."""
 
-    def __init__(self, processor_def: dict[str, Any]) -> None:
-        super().__init__(processor_def, PROCESS_METADATA)
-        self._def = processor_def
+    METADATA = PROCESS_METADATA
 
-    def execute(
-        self, data: dict[str, Any], outputs: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        try:
-            return "application/json", self._run(data)
-        except TwinError as exc:
-            raise ProcessorExecuteError(user_msg=exc.msg) from None
-
-    def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def run(self, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         from twin.store._validate import geometry_from_geojson
 
-        store = store_for(self._def)
+        store = self.store
         poly = geometry_from_geojson(data.get("polygon"), name="input polygon")
         if poly is None or poly.geom_type not in ("Polygon", "MultiPolygon"):
             got = None if poly is None else poly.geom_type
             msg = f"input polygon must be a GeoJSON Polygon or MultiPolygon, got {got!r}"
+            raise InvalidInput(msg)
+        if poly.is_empty:
+            msg = "input polygon is empty: it has no coordinates"
+            raise InvalidInput(msg)
+        lon0, lat0, lon1, lat1 = poly.bounds
+        if lon0 < -180 or lon1 > 180 or lat0 < -90 or lat1 > 90:
+            msg = (
+                "input polygon has coordinates outside CRS84 (longitude -180..180, "
+                f"latitude -90..90): its bounds are {[lon0, lat0, lon1, lat1]}"
+            )
             raise InvalidInput(msg)
         if not poly.is_valid:
             msg = "input polygon is not a valid polygon (it may cross itself)"
@@ -195,8 +195,13 @@ class FeaturesInPolygonProcessor(BaseProcessor):
         if unknown:
             msg = f"input collections names {unknown}, not in the catalog; choose from {sorted(specs)}"
             raise InvalidInput(msg)
-        when = data.get("datetime")
-        time = Instant(parse_datetime(str(when), name="input datetime")) if when else None
+        time = None
+        if "datetime" in data:
+            when = data["datetime"]
+            if not isinstance(when, str) or not when.strip():
+                msg = f"input datetime={when!r} must be an RFC 3339 instant, as a string"
+                raise InvalidInput(msg)
+            time = Instant(parse_datetime(when, name="input datetime"))
         out: dict[str, Any] = {}
         for name in names:
             res = store.query(
@@ -212,7 +217,4 @@ class FeaturesInPolygonProcessor(BaseProcessor):
                 "numberMatched": res.number_matched,
                 "numberReturned": len(res.features),
             }
-        return out
-
-    def __repr__(self) -> str:
-        return "<FeaturesInPolygonProcessor>"
+        return "application/json", out
