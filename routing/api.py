@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
-from routing.graph import RoadGraph, parse_depart
+from routing.graph import RoadGraph, dates_in_range, parse_depart
 from routing.route import Route
 from twin.errors import FeatureNotFound, GeometryError, InvalidInput
 from twin.plugins import HttpApi
@@ -203,6 +203,13 @@ def plan_route(
     """Route through ``points`` in order; for ``kind="arrival"`` arrive by ``when``.
 
     Returns the legs, the departure time and, with ``green_wave``, one signal plan per leg.
+
+    Raises
+    ------
+    OverflowError
+        When a time of the route falls outside the calendar (years 1 to 9999): ``when``
+        is too near one of its ends. :func:`routing.graph.dates_in_range` reports it as
+        a bad input.
     """
     from routing.greenwave import plan_green_wave
 
@@ -462,21 +469,22 @@ def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
     green = inputs.get("greenWave")
     green_wave = (mode == "emergency") if green is None else bool(green)
     graph = graph_for(ctx.store, mode)
-    with _graph_lock(ctx, mode):
-        sync_closures(graph, ctx)
-        legs, depart, plans = plan_route(
-            graph, points, when=when, kind=kind, avoid=avoid, green_wave=green_wave
-        )
     route_id = uuid.uuid4().hex[:16]
-    doc = exchange_model(
-        str(inputs.get("name", "route")),
-        legs,
-        depart,
-        plans,
-        route_id=route_id,
-        base_url=ctx.base_url,
-        mode=mode,
-    )
+    with dates_in_range(when, name="inputs.when.timestamp", what="route"):
+        with _graph_lock(ctx, mode):
+            sync_closures(graph, ctx)
+            legs, depart, plans = plan_route(
+                graph, points, when=when, kind=kind, avoid=avoid, green_wave=green_wave
+            )
+        doc = exchange_model(
+            str(inputs.get("name", "route")),
+            legs,
+            depart,
+            plans,
+            route_id=route_id,
+            base_url=ctx.base_url,
+            mode=mode,
+        )
     _kept(ctx).put(route_id, doc)
     return doc
 

@@ -17,7 +17,7 @@ from typing import Any
 import shapely
 
 from routing._osm import Station
-from routing.graph import RoadGraph
+from routing.graph import RoadGraph, dates_in_range
 from routing.snap import check_lonlat
 from twin.errors import InvalidInput
 from twin.service.processes import TwinProcessor
@@ -339,10 +339,11 @@ class GreenWavePlanProcessor(_RoutingProcessor):
         if isinstance(priority, bool) or not isinstance(priority, int):
             msg = f"input priority={priority!r} must be an integer"
             raise InvalidInput(msg)
-        plan = plan_green_wave(
-            graph, origin, destination, depart=depart, vehicle_id=vehicle, priority=priority
-        )
-        out = plan.to_dict()
+        with dates_in_range(depart, name="input depart", what="plan"):
+            plan = plan_green_wave(
+                graph, origin, destination, depart=depart, vehicle_id=vehicle, priority=priority
+            )
+            out = plan.to_dict()
         return {
             "profile": profile,
             "summary": {

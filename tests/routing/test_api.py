@@ -269,3 +269,36 @@ def test_a_body_that_is_not_json(client: TestClient) -> None:
         "/routes", content=b"\x00\xffjunk", headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 400 and "JSON" in r.json()["description"]
+
+
+@pytest.mark.parametrize(
+    ("when", "edge"),
+    [
+        ({"timestamp": "9999-12-31T23:59:59Z"}, "end after 9999-12-31"),
+        ({"timestamp": "9999-12-31T23:59:59Z", "type": "arrival"}, "end after 9999-12-31"),
+        ({"timestamp": "0001-01-01T00:00:00Z", "type": "arrival"}, "start before 0001-01-01"),
+    ],
+)
+def test_a_route_past_the_end_of_the_calendar_is_refused(
+    client: TestClient, when: dict[str, str], edge: str
+) -> None:
+    before = client.get("/routes").json()["links"]
+    r = _post(client, _define([A, B], mode="emergency", when=when))
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    assert "inputs.when.timestamp" in text and "date range" in text and edge in text
+    assert client.get("/routes").json()["links"] == before  # nothing kept
+
+
+def test_a_route_near_the_end_of_the_calendar_is_computed(client: TestClient) -> None:
+    late = {"timestamp": "9999-12-31T22:00:00Z"}
+    r = _post(client, _define([A, B], mode="emergency", when=late))
+    assert r.status_code == 200, r.text
+    p = _parts(r.json())["overview"][0]["properties"]
+    assert p["departure"].startswith("9999-12-31T22:00:00")
+    early = {"timestamp": "0001-01-01T02:00:00Z", "type": "arrival"}
+    r = _post(client, _define([A, B], mode="emergency", when=early))
+    assert r.status_code == 200, r.text
+    p = _parts(r.json())["overview"][0]["properties"]
+    assert p["arrival"].startswith("0001-01-01T02:00:00")
+    assert p["departure"] < p["arrival"]

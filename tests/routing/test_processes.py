@@ -143,3 +143,16 @@ def test_bad_input_is_a_client_error_with_a_message(
     # is malformed input (400)
     assert r.status_code == (422 if message == "snap limit" else 400), r.text
     assert message in r.json()["description"]
+
+
+def test_a_departure_at_the_end_of_the_calendar(client: TestClient) -> None:
+    late = "9999-12-31T23:59:59Z"
+    r = _run(client, "greenwave-plan", {"origin": A, "destination": B, "depart": late})
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    assert "input depart='9999-12-31T23:59:59+00:00'" in text and "date range" in text
+    # A ranking only routes at that time: it has no time to run past the end.
+    for depart in (late, "0001-01-01T00:00:00Z"):
+        r = _run(client, "dispatch", {"incident": B, "depart": depart})
+        assert r.status_code == 200, r.text
+        assert r.json()["depart"] == depart.replace("Z", "+00:00")
