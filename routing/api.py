@@ -19,8 +19,11 @@ A route definition, as the draft has it::
 
 Waypoints past the first two are intermediate stops, in order. Obstacles are polygons
 to keep out of. ``when`` sets the departure, or with ``"type": "arrival"`` the time to
-arrive by. Closures posted to the ``road_closures`` collection count for every route
-departing inside their window, from the next request on.
+arrive by; without ``when`` the route departs now (``null`` is refused, as is any key
+besides ``timestamp`` and ``type``). ``name`` is non-blank text of at most 200
+characters without control characters or emoji (``"route"`` when not given). Closures
+posted to the ``road_closures`` collection count for every route departing inside their
+window, from the next request on.
 
 Computed routes are kept (the most recent :data:`MAX_KEPT`): ``GET /routes`` lists them,
 ``GET /routes/{routeId}`` returns one and ``DELETE /routes/{routeId}`` drops it.
@@ -44,6 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
+from routing._text import check_name
 from routing.graph import RoadGraph, dates_in_range, parse_depart
 from routing.route import Route
 from twin.errors import FeatureNotFound, GeometryError, InvalidInput
@@ -70,7 +74,9 @@ GEOJSON = "application/geo+json"
 _MODES = ("car", "emergency")
 _PREFERENCES = ("fastest",)
 _KNOWN_INPUTS = {"waypoints", "preference", "mode", "obstacles", "when", "name", "greenWave"}
+_WHEN_KEYS = {"timestamp", "type"}
 _CLOSURES = "road_closures"
+_EXAMPLE_TIME = "2026-12-01T08:00:00Z"
 
 
 # -- the route definition ------------------------------------------------------------------
@@ -137,17 +143,26 @@ def _obstacles(inputs: dict[str, Any]) -> Any:
 
 
 def _when(inputs: dict[str, Any]) -> tuple[datetime, str]:
-    raw = inputs.get("when")
-    if raw is None:
+    """The time and its kind; only a route definition without ``when`` departs now."""
+    if "when" not in inputs:
         return datetime.now(UTC), "departure"
+    raw = inputs["when"]
     if not isinstance(raw, dict) or "timestamp" not in raw:
         msg = 'inputs.when must be {"timestamp": RFC 3339 text, "type": "departure"|"arrival"}'
+        raise InvalidInput(msg)
+    unknown = sorted(set(raw) - _WHEN_KEYS)
+    if unknown:
+        msg = f"inputs.when has {unknown}, not understood; known: {sorted(_WHEN_KEYS)}"
+        raise InvalidInput(msg)
+    stamp = raw["timestamp"]
+    if not isinstance(stamp, str):
+        msg = f"inputs.when.timestamp={stamp!r} must be RFC 3339 text such as '{_EXAMPLE_TIME}'"
         raise InvalidInput(msg)
     kind = raw.get("type", "departure")
     if kind not in ("departure", "arrival"):
         msg = f"inputs.when.type is {kind!r}; use 'departure' or 'arrival'"
         raise InvalidInput(msg)
-    return parse_depart(raw["timestamp"], name="inputs.when.timestamp"), str(kind)
+    return parse_depart(stamp, name="inputs.when.timestamp"), str(kind)
 
 
 def _choice(inputs: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
@@ -167,10 +182,8 @@ def _definition(doc: Any) -> dict[str, Any]:
     if unknown:
         msg = f"inputs {unknown} are not understood; known: {sorted(_KNOWN_INPUTS)}"
         raise InvalidInput(msg)
-    name = inputs.get("name", "route")
-    if not isinstance(name, str) or len(name) > 200:
-        msg = "inputs.name must be text of at most 200 characters"
-        raise InvalidInput(msg)
+    if "name" in inputs:
+        check_name(inputs["name"], name="inputs.name")
     green = inputs.get("greenWave")
     if green is not None and not isinstance(green, bool):
         msg = "inputs.greenWave must be true or false"

@@ -107,9 +107,10 @@ def test_route_exchange_model_equals_the_router(client: TestClient, helsinki_ev:
 
 
 def test_a_kept_route_can_be_read_and_deleted(client: TestClient) -> None:
-    r = _post(client, _define([A, B], mode="car"))
+    name = "Yksikkö 3 → kohde #4711 (Itä)"
+    r = _post(client, _define([A, B], mode="car", name=name))
     assert r.status_code == 200
-    assert "signalPlan" not in r.json()
+    assert "signalPlan" not in r.json() and r.json()["name"] == name
     href = r.headers["location"]
     rid = href.rsplit("/", 1)[1]
     got = client.get(f"/routes/{rid}")
@@ -253,6 +254,15 @@ def test_an_invalid_closure_is_refused(client: TestClient) -> None:
             400,
             "obstacles",
         ),
+        (_define([A, B], when={"timestamp": None}), 400, "inputs.when.timestamp=None"),
+        (_define([A, B], when=None), 400, "inputs.when must be"),
+        (_define([A, B], when={"timestamp": DEPART, "extra": 1}), 400, "inputs.when has ['extra']"),
+        (_define([A, B], name=""), 400, "inputs.name='' is blank"),
+        (_define([A, B], name=" "), 400, "inputs.name=' ' is blank"),
+        (_define([A, B], name="🚑"), 400, "inputs.name='🚑' holds the character"),
+        (_define([A, B], name="engine\n3"), 400, "U+000A"),
+        (_define([A, B], name="x" * 201), 400, "too long"),
+        (_define([A, B], name=None), 400, "inputs.name=None"),
         (_define([A, B], mode="bicycle"), 400, "mode"),
         (_define([A, B], colour="red"), 400, "not understood"),
         ({"waypoints": [A, B]}, 400, "inputs"),
