@@ -27,6 +27,9 @@ window, from the next request on.
 
 Computed routes are kept (the most recent :data:`MAX_KEPT`): ``GET /routes`` lists them,
 ``GET /routes/{routeId}`` returns one and ``DELETE /routes/{routeId}`` drops it.
+Computing, listing and reading routes need no key (dispatchers' clients route without
+one); dropping a route is a write and needs an API key with the editor role (401
+without a key, 403 with a reader's).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from routing.graph import RoadGraph, dates_in_range, parse_depart
 from routing.route import Route
 from twin.errors import FeatureNotFound, GeometryError, InvalidInput
 from twin.plugins import HttpApi
+from twin.service.auth import Role
 from twin.service.extension import ServiceContext, endpoint, json_body
 
 __all__ = ["CONFORMANCE", "MAX_KEPT", "MAX_WAYPOINTS", "http_api", "plan_route"]
@@ -536,6 +540,7 @@ async def _route(request: Request, ctx: ServiceContext) -> Response:
     route_id = request.path_params["route_id"]
     kept = _kept(ctx)
     if request.method == "DELETE":
+        ctx.require(Role.EDITOR, action="dropping a route")
         kept.drop(route_id)
         return Response(status_code=204)
     return Response(json.dumps(kept.get(route_id), ensure_ascii=False), media_type=GEOJSON)
@@ -576,9 +581,15 @@ def _openapi_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "The route."}, "404": {"description": "-"}},
             },
             "delete": {
-                "summary": "Forget a computed route",
+                "summary": "Forget a computed route (editor key)",
                 "tags": ["routes"],
-                "responses": {"204": {"description": "Gone."}, "404": {"description": "-"}},
+                "security": [{"ApiKey": []}],
+                "responses": {
+                    "204": {"description": "Gone."},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "403": {"$ref": "#/components/responses/Forbidden"},
+                    "404": {"description": "-"},
+                },
             },
         },
     }

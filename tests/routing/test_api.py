@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from routing.api import CONFORMANCE
 from routing.graph import RoadGraph
-from tests.service.conftest import EDITOR, settings_for
+from tests.service.conftest import EDITOR, READER, settings_for
 from twin.service.app import create_app
 
 # The router's engine may only be dropped on the thread that made it; a graph the cycle
@@ -116,8 +116,33 @@ def test_a_kept_route_can_be_read_and_deleted(client: TestClient) -> None:
     got = client.get(f"/routes/{rid}")
     assert got.status_code == 200 and got.json()["features"] == r.json()["features"]
     assert any(link["href"] == href for link in client.get("/routes").json()["links"])
-    assert client.delete(f"/routes/{rid}").status_code == 204
+    assert client.delete(f"/routes/{rid}", headers=EDITOR).status_code == 204
     assert client.get(f"/routes/{rid}").status_code == 404
+
+
+def test_dropping_a_route_needs_an_editor_key(client: TestClient) -> None:
+    r = _post(client, _define([A, B], mode="car"))
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    anonymous = client.delete(f"/routes/{rid}")
+    assert anonymous.status_code == 401, anonymous.text
+    assert "editor" in anonymous.json()["description"]
+    reader = client.delete(f"/routes/{rid}", headers=READER)
+    assert reader.status_code == 403, reader.text
+    assert "editor" in reader.json()["description"]
+    assert client.get(f"/routes/{rid}").status_code == 200  # still kept
+    # An unknown route is no different to a caller without a key.
+    assert client.delete("/routes/0000000000000000").status_code == 401
+    assert client.delete(f"/routes/{rid}", headers=EDITOR).status_code == 204
+    assert client.get(f"/routes/{rid}").status_code == 404
+    assert client.delete(f"/routes/{rid}", headers=EDITOR).status_code == 404
+    from pygeoapi.openapi import validate_openapi_document
+
+    doc = client.get("/openapi", params={"f": "json"}).json()
+    delete = doc["paths"]["/routes/{routeId}"]["delete"]
+    assert delete["security"] == [{"ApiKey": []}]
+    assert {"401", "403"} <= set(delete["responses"])
+    assert validate_openapi_document(doc)
 
 
 def test_intermediate_waypoint_is_visited(client: TestClient) -> None:
