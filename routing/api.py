@@ -19,11 +19,17 @@ A route definition, as the draft has it::
 
 Waypoints past the first two are intermediate stops, in order. Obstacles are polygons
 to keep out of. ``when`` sets the departure, or with ``"type": "arrival"`` the time to
-arrive by. Closures posted to the ``road_closures`` collection count for every route
-departing inside their window, from the next request on.
+arrive by; without ``when`` the route departs now (``null`` is refused, as is any key
+besides ``timestamp`` and ``type``). ``name`` is non-blank text of at most 200
+characters without control characters or emoji (``"route"`` when not given). Closures
+posted to the ``road_closures`` collection count for every route departing inside their
+window, from the next request on.
 
 Computed routes are kept (the most recent :data:`MAX_KEPT`): ``GET /routes`` lists them,
 ``GET /routes/{routeId}`` returns one and ``DELETE /routes/{routeId}`` drops it.
+Computing, listing and reading routes need no key (dispatchers' clients route without
+one); dropping a route is a write and needs an API key with the editor role (401
+without a key, 403 with a reader's).
 """
 
 from __future__ import annotations
@@ -44,10 +50,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
-from routing.graph import RoadGraph, parse_depart
+from routing._text import check_name
+from routing.graph import RoadGraph, dates_in_range, parse_depart
 from routing.route import Route
 from twin.errors import FeatureNotFound, GeometryError, InvalidInput
 from twin.plugins import HttpApi
+from twin.service.auth import Role
 from twin.service.extension import ServiceContext, endpoint, json_body
 
 __all__ = ["CONFORMANCE", "MAX_KEPT", "MAX_WAYPOINTS", "http_api", "plan_route"]
@@ -70,7 +78,9 @@ GEOJSON = "application/geo+json"
 _MODES = ("car", "emergency")
 _PREFERENCES = ("fastest",)
 _KNOWN_INPUTS = {"waypoints", "preference", "mode", "obstacles", "when", "name", "greenWave"}
+_WHEN_KEYS = {"timestamp", "type"}
 _CLOSURES = "road_closures"
+_EXAMPLE_TIME = "2026-12-01T08:00:00Z"
 
 
 # -- the route definition ------------------------------------------------------------------
@@ -137,17 +147,26 @@ def _obstacles(inputs: dict[str, Any]) -> Any:
 
 
 def _when(inputs: dict[str, Any]) -> tuple[datetime, str]:
-    raw = inputs.get("when")
-    if raw is None:
+    """The time and its kind; only a route definition without ``when`` departs now."""
+    if "when" not in inputs:
         return datetime.now(UTC), "departure"
+    raw = inputs["when"]
     if not isinstance(raw, dict) or "timestamp" not in raw:
         msg = 'inputs.when must be {"timestamp": RFC 3339 text, "type": "departure"|"arrival"}'
+        raise InvalidInput(msg)
+    unknown = sorted(set(raw) - _WHEN_KEYS)
+    if unknown:
+        msg = f"inputs.when has {unknown}, not understood; known: {sorted(_WHEN_KEYS)}"
+        raise InvalidInput(msg)
+    stamp = raw["timestamp"]
+    if not isinstance(stamp, str):
+        msg = f"inputs.when.timestamp={stamp!r} must be RFC 3339 text such as '{_EXAMPLE_TIME}'"
         raise InvalidInput(msg)
     kind = raw.get("type", "departure")
     if kind not in ("departure", "arrival"):
         msg = f"inputs.when.type is {kind!r}; use 'departure' or 'arrival'"
         raise InvalidInput(msg)
-    return parse_depart(raw["timestamp"], name="inputs.when.timestamp"), str(kind)
+    return parse_depart(stamp, name="inputs.when.timestamp"), str(kind)
 
 
 def _choice(inputs: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
@@ -167,10 +186,8 @@ def _definition(doc: Any) -> dict[str, Any]:
     if unknown:
         msg = f"inputs {unknown} are not understood; known: {sorted(_KNOWN_INPUTS)}"
         raise InvalidInput(msg)
-    name = inputs.get("name", "route")
-    if not isinstance(name, str) or len(name) > 200:
-        msg = "inputs.name must be text of at most 200 characters"
-        raise InvalidInput(msg)
+    if "name" in inputs:
+        check_name(inputs["name"], name="inputs.name")
     green = inputs.get("greenWave")
     if green is not None and not isinstance(green, bool):
         msg = "inputs.greenWave must be true or false"
@@ -203,6 +220,13 @@ def plan_route(
     """Route through ``points`` in order; for ``kind="arrival"`` arrive by ``when``.
 
     Returns the legs, the departure time and, with ``green_wave``, one signal plan per leg.
+
+    Raises
+    ------
+    OverflowError
+        When a time of the route falls outside the calendar (years 1 to 9999): ``when``
+        is too near one of its ends. :func:`routing.graph.dates_in_range` reports it as
+        a bad input.
     """
     from routing.greenwave import plan_green_wave
 
@@ -462,21 +486,22 @@ def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
     green = inputs.get("greenWave")
     green_wave = (mode == "emergency") if green is None else bool(green)
     graph = graph_for(ctx.store, mode)
-    with _graph_lock(ctx, mode):
-        sync_closures(graph, ctx)
-        legs, depart, plans = plan_route(
-            graph, points, when=when, kind=kind, avoid=avoid, green_wave=green_wave
-        )
     route_id = uuid.uuid4().hex[:16]
-    doc = exchange_model(
-        str(inputs.get("name", "route")),
-        legs,
-        depart,
-        plans,
-        route_id=route_id,
-        base_url=ctx.base_url,
-        mode=mode,
-    )
+    with dates_in_range(when, name="inputs.when.timestamp", what="route"):
+        with _graph_lock(ctx, mode):
+            sync_closures(graph, ctx)
+            legs, depart, plans = plan_route(
+                graph, points, when=when, kind=kind, avoid=avoid, green_wave=green_wave
+            )
+        doc = exchange_model(
+            str(inputs.get("name", "route")),
+            legs,
+            depart,
+            plans,
+            route_id=route_id,
+            base_url=ctx.base_url,
+            mode=mode,
+        )
     _kept(ctx).put(route_id, doc)
     return doc
 
@@ -515,6 +540,7 @@ async def _route(request: Request, ctx: ServiceContext) -> Response:
     route_id = request.path_params["route_id"]
     kept = _kept(ctx)
     if request.method == "DELETE":
+        ctx.require(Role.EDITOR, action="dropping a route")
         kept.drop(route_id)
         return Response(status_code=204)
     return Response(json.dumps(kept.get(route_id), ensure_ascii=False), media_type=GEOJSON)
@@ -555,9 +581,15 @@ def _openapi_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "The route."}, "404": {"description": "-"}},
             },
             "delete": {
-                "summary": "Forget a computed route",
+                "summary": "Forget a computed route (editor key)",
                 "tags": ["routes"],
-                "responses": {"204": {"description": "Gone."}, "404": {"description": "-"}},
+                "security": [{"ApiKey": []}],
+                "responses": {
+                    "204": {"description": "Gone."},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "403": {"$ref": "#/components/responses/Forbidden"},
+                    "404": {"description": "-"},
+                },
             },
         },
     }

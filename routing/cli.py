@@ -119,7 +119,13 @@ def route_cmd(
 @click.option("--to", "destination", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
 @click.option("--vehicle", default="ev-1", show_default=True)
-@click.option("--priority", type=int, default=1, show_default=True)
+@click.option(
+    "--priority",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="1 (lowest) to 10; a higher priority wins conflicts.",
+)
 @click.option(
     "--html",
     type=click.Path(path_type=Path),

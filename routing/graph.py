@@ -11,7 +11,8 @@ import itertools
 import logging
 import pickle
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from twin.store import Store
 
-__all__ = ["Endpoint", "RoadGraph"]
+__all__ = ["Endpoint", "RoadGraph", "dates_in_range"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,37 @@ def parse_depart(depart: datetime | str | None, *, name: str = "depart") -> date
     from twin.temporal import parse_datetime
 
     return parse_datetime(depart, name=name)
+
+
+@contextmanager
+def dates_in_range(at: datetime | None, *, name: str, what: str) -> Iterator[None]:
+    """Report a time past the ends of the calendar, reached from ``at``, as a bad ``name``.
+
+    Dates run from 0001-01-01 to 9999-12-31; a route or a signal plan timed from a
+    departure (or an arrival) near either end runs off it with an :class:`OverflowError`.
+    Inside this block that is an :class:`~twin.errors.InvalidInput` (HTTP 400) naming
+    ``name`` and its value.
+
+    Parameters
+    ----------
+    at
+        The time the input gave; ``None`` (now) lets the error through.
+    name
+        The input, as the message names it, e.g. ``"input depart"``.
+    what
+        What is timed from ``at``, e.g. ``"route"``.
+    """
+    try:
+        yield
+    except OverflowError:
+        if at is None:
+            raise
+        edge = "end after 9999-12-31T23:59:59Z" if at.year > 5000 else "start before 0001-01-01"
+        msg = (
+            f"{name}={at.isoformat()!r} is too near the end of the supported date range "
+            f"(0001-01-01 to 9999-12-31): the {what} would {edge}"
+        )
+        raise InvalidInput(msg) from None
 
 
 class RoadGraph:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from routing.graph import Endpoint, RoadGraph
 
 __all__ = [
+    "MAX_PRIORITY",
+    "MIN_PRIORITY",
     "Conflict",
     "GreenWavePlan",
     "PlanBoard",
@@ -48,6 +50,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
+#: The priorities a vehicle is given at the service and the command line: 1 (the
+#: default, lowest) to 10 (highest). Conflicts are settled by comparing them.
+MIN_PRIORITY, MAX_PRIORITY = 1, 10
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,8 @@ def plan_green_wave(
     depart
         Departure time; ``None`` is now.
     vehicle_id, priority
-        Who drives; a higher priority wins conflicts.
+        Who drives; a higher priority wins conflicts (:data:`MIN_PRIORITY` to
+        :data:`MAX_PRIORITY` where the inputs come from outside).
     timing
         Signal timing assumptions.
     """

@@ -17,7 +17,9 @@ from typing import Any
 import shapely
 
 from routing._osm import Station
-from routing.graph import RoadGraph
+from routing._text import ID_RULE, MAX_ID_CHARS, NAME_RULE, check_id, check_name
+from routing.graph import RoadGraph, dates_in_range
+from routing.greenwave import MAX_PRIORITY, MIN_PRIORITY
 from routing.snap import check_lonlat
 from twin.errors import InvalidInput
 from twin.service.processes import TwinProcessor
@@ -108,9 +110,23 @@ GREENWAVE_METADATA = _metadata(
         "destination": _input("Destination", "[lon, lat] in CRS84.", _POINT_SCHEMA, required=True),
         "depart": _DEPART,
         "profile": _PROFILE,
-        "vehicle_id": _input("Vehicle", "Who drives.", {"type": "string"}, required=False),
+        "vehicle_id": _input(
+            "Vehicle",
+            f"Who drives (default ev-1): {ID_RULE}.",
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "default": "ev-1"},
+            required=False,
+        ),
         "priority": _input(
-            "Priority", "A higher priority wins conflicts.", {"type": "integer"}, required=False
+            "Priority",
+            f"A higher priority wins conflicts: an integer from {MIN_PRIORITY} (the default) "
+            f"to {MAX_PRIORITY}.",
+            {
+                "type": "integer",
+                "minimum": MIN_PRIORITY,
+                "maximum": MAX_PRIORITY,
+                "default": MIN_PRIORITY,
+            },
+            required=False,
         ),
     },
     {
@@ -135,7 +151,8 @@ DISPATCH_METADATA = _metadata(
         "stations": _input(
             "Stations",
             "Station ids of the twin's emergency_stations, or objects {id, name, lon, lat}; "
-            "all of the twin's stations by default.",
+            f"all of the twin's stations by default. An id is {ID_RULE}; a name is "
+            f"{NAME_RULE}.",
             {"type": "array"},
             required=False,
         ),
@@ -255,8 +272,9 @@ def _stations(graph: RoadGraph, value: Any) -> list[Station] | None:
         raise InvalidInput(msg)
     known = {s.osm_id: s for s in graph.net.stations}
     out: list[Station] = []
-    for item in value:
+    for i, item in enumerate(value):
         if isinstance(item, str):
+            check_id(item, name=f"input stations[{i}]")
             if item not in known:
                 msg = f"input stations names {item!r}, not a station of the twin; known: {sorted(known)}"
                 raise InvalidInput(msg)
@@ -264,17 +282,28 @@ def _stations(graph: RoadGraph, value: Any) -> list[Station] | None:
         elif isinstance(item, Mapping):
             sid = item.get("id")
             if not isinstance(sid, str | int) or isinstance(sid, bool):
-                msg = f"input stations item {dict(item)!r} needs an id"
+                msg = f"input stations[{i}] needs an id, text or an integer"
                 raise InvalidInput(msg)
+            sid = check_id(str(sid), name=f"input stations[{i}].id")
             lon, lat = _point(graph, [item.get("lon"), item.get("lat")], name=f"stations[{sid}]")
             name = item.get("name")
-            out.append(
-                Station(str(sid), name if isinstance(name, str) else "", "station", lon, lat)
-            )
+            if name is not None:
+                name = check_name(name, name=f"input stations[{i}].name")
+            out.append(Station(sid, name or "", "station", lon, lat))
         else:
             msg = f"input stations item {item!r} must be a station id or an object {{id, lon, lat}}"
             raise InvalidInput(msg)
     return out
+
+
+def _priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"input priority={value!r} must be an integer"
+        raise InvalidInput(msg)
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        msg = f"input priority={value!r} must lie in {MIN_PRIORITY}..{MAX_PRIORITY}"
+        raise InvalidInput(msg)
+    return value
 
 
 def _seconds(value: Any) -> float:
@@ -331,18 +360,13 @@ class GreenWavePlanProcessor(_RoutingProcessor):
                 raise InvalidInput(msg)
         origin = _point(graph, data["origin"], name="origin")
         destination = _point(graph, data["destination"], name="destination")
-        vehicle = data.get("vehicle_id", "ev-1")
-        priority = data.get("priority", 1)
-        if not isinstance(vehicle, str) or not vehicle:
-            msg = f"input vehicle_id={vehicle!r} must be a non-empty string"
-            raise InvalidInput(msg)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            msg = f"input priority={priority!r} must be an integer"
-            raise InvalidInput(msg)
-        plan = plan_green_wave(
-            graph, origin, destination, depart=depart, vehicle_id=vehicle, priority=priority
-        )
-        out = plan.to_dict()
+        vehicle = check_id(data.get("vehicle_id", "ev-1"), name="input vehicle_id")
+        priority = _priority(data.get("priority", MIN_PRIORITY))
+        with dates_in_range(depart, name="input depart", what="plan"):
+            plan = plan_green_wave(
+                graph, origin, destination, depart=depart, vehicle_id=vehicle, priority=priority
+            )
+            out = plan.to_dict()
         return {
             "profile": profile,
             "summary": {
@@ -420,7 +444,7 @@ class IsochroneProcessor(_RoutingProcessor):
             if not isinstance(station, str):
                 msg = f"input station={station!r} must be a station id"
                 raise InvalidInput(msg)
-            stations = _stations(graph, [station])
+            stations = _stations(graph, [check_id(station, name="input station")])
         else:
             stations = None
         for st in stations or ():

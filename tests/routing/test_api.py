@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from routing.api import CONFORMANCE
 from routing.graph import RoadGraph
-from tests.service.conftest import EDITOR, settings_for
+from tests.service.conftest import EDITOR, READER, settings_for
 from twin.service.app import create_app
 
 # The router's engine may only be dropped on the thread that made it; a graph the cycle
@@ -107,16 +107,42 @@ def test_route_exchange_model_equals_the_router(client: TestClient, helsinki_ev:
 
 
 def test_a_kept_route_can_be_read_and_deleted(client: TestClient) -> None:
-    r = _post(client, _define([A, B], mode="car"))
+    name = "Yksikkö 3 → kohde #4711 (Itä)"
+    r = _post(client, _define([A, B], mode="car", name=name))
     assert r.status_code == 200
-    assert "signalPlan" not in r.json()
+    assert "signalPlan" not in r.json() and r.json()["name"] == name
     href = r.headers["location"]
     rid = href.rsplit("/", 1)[1]
     got = client.get(f"/routes/{rid}")
     assert got.status_code == 200 and got.json()["features"] == r.json()["features"]
     assert any(link["href"] == href for link in client.get("/routes").json()["links"])
-    assert client.delete(f"/routes/{rid}").status_code == 204
+    assert client.delete(f"/routes/{rid}", headers=EDITOR).status_code == 204
     assert client.get(f"/routes/{rid}").status_code == 404
+
+
+def test_dropping_a_route_needs_an_editor_key(client: TestClient) -> None:
+    r = _post(client, _define([A, B], mode="car"))
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    anonymous = client.delete(f"/routes/{rid}")
+    assert anonymous.status_code == 401, anonymous.text
+    assert "editor" in anonymous.json()["description"]
+    reader = client.delete(f"/routes/{rid}", headers=READER)
+    assert reader.status_code == 403, reader.text
+    assert "editor" in reader.json()["description"]
+    assert client.get(f"/routes/{rid}").status_code == 200  # still kept
+    # An unknown route is no different to a caller without a key.
+    assert client.delete("/routes/0000000000000000").status_code == 401
+    assert client.delete(f"/routes/{rid}", headers=EDITOR).status_code == 204
+    assert client.get(f"/routes/{rid}").status_code == 404
+    assert client.delete(f"/routes/{rid}", headers=EDITOR).status_code == 404
+    from pygeoapi.openapi import validate_openapi_document
+
+    doc = client.get("/openapi", params={"f": "json"}).json()
+    delete = doc["paths"]["/routes/{routeId}"]["delete"]
+    assert delete["security"] == [{"ApiKey": []}]
+    assert {"401", "403"} <= set(delete["responses"])
+    assert validate_openapi_document(doc)
 
 
 def test_intermediate_waypoint_is_visited(client: TestClient) -> None:
@@ -253,6 +279,15 @@ def test_an_invalid_closure_is_refused(client: TestClient) -> None:
             400,
             "obstacles",
         ),
+        (_define([A, B], when={"timestamp": None}), 400, "inputs.when.timestamp=None"),
+        (_define([A, B], when=None), 400, "inputs.when must be"),
+        (_define([A, B], when={"timestamp": DEPART, "extra": 1}), 400, "inputs.when has ['extra']"),
+        (_define([A, B], name=""), 400, "inputs.name='' is blank"),
+        (_define([A, B], name=" "), 400, "inputs.name=' ' is blank"),
+        (_define([A, B], name="🚑"), 400, "inputs.name='🚑' holds the character"),
+        (_define([A, B], name="engine\n3"), 400, "U+000A"),
+        (_define([A, B], name="x" * 201), 400, "too long"),
+        (_define([A, B], name=None), 400, "inputs.name=None"),
         (_define([A, B], mode="bicycle"), 400, "mode"),
         (_define([A, B], colour="red"), 400, "not understood"),
         ({"waypoints": [A, B]}, 400, "inputs"),
@@ -269,3 +304,36 @@ def test_a_body_that_is_not_json(client: TestClient) -> None:
         "/routes", content=b"\x00\xffjunk", headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 400 and "JSON" in r.json()["description"]
+
+
+@pytest.mark.parametrize(
+    ("when", "edge"),
+    [
+        ({"timestamp": "9999-12-31T23:59:59Z"}, "end after 9999-12-31"),
+        ({"timestamp": "9999-12-31T23:59:59Z", "type": "arrival"}, "end after 9999-12-31"),
+        ({"timestamp": "0001-01-01T00:00:00Z", "type": "arrival"}, "start before 0001-01-01"),
+    ],
+)
+def test_a_route_past_the_end_of_the_calendar_is_refused(
+    client: TestClient, when: dict[str, str], edge: str
+) -> None:
+    before = client.get("/routes").json()["links"]
+    r = _post(client, _define([A, B], mode="emergency", when=when))
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    assert "inputs.when.timestamp" in text and "date range" in text and edge in text
+    assert client.get("/routes").json()["links"] == before  # nothing kept
+
+
+def test_a_route_near_the_end_of_the_calendar_is_computed(client: TestClient) -> None:
+    late = {"timestamp": "9999-12-31T22:00:00Z"}
+    r = _post(client, _define([A, B], mode="emergency", when=late))
+    assert r.status_code == 200, r.text
+    p = _parts(r.json())["overview"][0]["properties"]
+    assert p["departure"].startswith("9999-12-31T22:00:00")
+    early = {"timestamp": "0001-01-01T02:00:00Z", "type": "arrival"}
+    r = _post(client, _define([A, B], mode="emergency", when=early))
+    assert r.status_code == 200, r.text
+    p = _parts(r.json())["overview"][0]["properties"]
+    assert p["arrival"].startswith("0001-01-01T02:00:00")
+    assert p["departure"] < p["arrival"]

@@ -126,10 +126,30 @@ def test_isochrone_as_a_job(client: TestClient) -> None:
         ("greenwave-plan", {"origin": "here", "destination": B}, "must be [lon, lat]"),
         ("greenwave-plan", {"origin": A, "destination": B, "profile": "bike"}, "'bike'"),
         ("greenwave-plan", {"origin": A, "destination": B, "speed": 3}, "not inputs of"),
+        ("greenwave-plan", {"origin": A, "destination": B, "vehicle_id": " "}, "is blank"),
+        ("greenwave-plan", {"origin": A, "destination": B, "vehicle_id": "x" * 600}, "too long"),
+        ("greenwave-plan", {"origin": A, "destination": B, "vehicle_id": "🚑"}, "U+1F691"),
+        ("greenwave-plan", {"origin": A, "destination": B, "vehicle_id": "ev\n1"}, "U+000A"),
+        ("greenwave-plan", {"origin": A, "destination": B, "priority": 10**30}, "in 1..10"),
+        ("greenwave-plan", {"origin": A, "destination": B, "priority": -1}, "priority=-1"),
+        ("greenwave-plan", {"origin": A, "destination": B, "priority": 0}, "in 1..10"),
+        ("greenwave-plan", {"origin": A, "destination": B, "priority": 2.5}, "an integer"),
+        ("dispatch", {"incident": B, "stations": ["🚒"]}, "input stations[0]="),
+        (
+            "dispatch",
+            {"incident": B, "stations": [{"id": "  ", "lon": A[0], "lat": A[1]}]},
+            "input stations[0].id='  ' is blank",
+        ),
+        (
+            "dispatch",
+            {"incident": B, "stations": [{"id": "s1", "name": "🚒", "lon": A[0], "lat": A[1]}]},
+            "input stations[0].name=",
+        ),
         ("dispatch", {"incident": [24.0, 60.0]}, "snap limit"),
         ("dispatch", {"incident": B, "stations": ["x1"]}, "not a station of the twin"),
         ("dispatch", {"incident": B, "depart": 5}, "RFC 3339"),
         ("isochrone", {"station": STATION, "seconds": -5}, "input seconds=-5"),
+        ("isochrone", {"station": "r1\u202e"}, "input station='r1\\u202e'"),
         ("isochrone", {"station": STATION, "preemption": "yes"}, "true or false"),
         ("isochrone", {"station": STATION, "point": A}, "not both"),
         ("isochrone", {"point": [24.0, 60.0]}, "snap limit"),
@@ -143,3 +163,29 @@ def test_bad_input_is_a_client_error_with_a_message(
     # is malformed input (400)
     assert r.status_code == (422 if message == "snap limit" else 400), r.text
     assert message in r.json()["description"]
+
+
+def test_a_departure_at_the_end_of_the_calendar(client: TestClient) -> None:
+    late = "9999-12-31T23:59:59Z"
+    r = _run(client, "greenwave-plan", {"origin": A, "destination": B, "depart": late})
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    assert "input depart='9999-12-31T23:59:59+00:00'" in text and "date range" in text
+    # A ranking only routes at that time: it has no time to run past the end.
+    for depart in (late, "0001-01-01T00:00:00Z"):
+        r = _run(client, "dispatch", {"incident": B, "depart": depart})
+        assert r.status_code == 200, r.text
+        assert r.json()["depart"] == depart.replace("Z", "+00:00")
+
+
+def test_a_vehicle_id_and_priority_within_the_rule_are_kept(client: TestClient) -> None:
+    vehicle = "Pelastus Itä 3/ev_2:a.b"
+    inputs = {"origin": A, "destination": B, "vehicle_id": vehicle, "priority": 10}
+    r = _run(client, "greenwave-plan", inputs)
+    assert r.status_code == 200, r.text
+    plan = r.json()["plan"]
+    assert (plan["vehicle_id"], plan["priority"]) == (vehicle, 10)
+    desc = client.get("/processes/greenwave-plan").json()["inputs"]
+    assert desc["priority"]["schema"]["minimum"] == 1
+    assert desc["priority"]["schema"]["maximum"] == 10
+    assert "letters, digits, space and - _ . : /" in desc["vehicle_id"]["description"]
