@@ -165,7 +165,14 @@ def plates(street: str, out: str, base_url: str | None, db: str) -> None:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @db_option
 def batch(src: str, dst: str, column: str | None, progress: bool, db: str) -> None:
-    """Geocode the addresses of a CSV file SRC into DST; bad rows get an error, not dropped."""
+    """Geocode the addresses of a CSV file SRC into DST; bad rows get an error, not dropped.
+
+    DST holds the columns of SRC and code, label, lon, lat, score, error, one row for
+    each row of SRC, blank lines included: a blank line, or a row with more or fewer
+    fields than the header, is reported in its error (extra fields quoted there), not
+    geocoded. A header that names a column twice, or has a column named like one of the
+    six added, is refused. DST is replaced only when the whole batch has run.
+    """
     from addressing.geocode import geocode_csv
 
     good, bad = geocode_csv(src, dst, column=column, store=db, progress=progress)
