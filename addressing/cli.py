@@ -78,7 +78,9 @@ def autocomplete(prefix: str, limit: int, fmt: str, db: str) -> None:
 )
 @click.option("--radius", type=float, default=50.0, show_default=True, help="Metres.")
 @click.option(
-    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+    "--base-url",
+    default=None,
+    help="The service's public URL, http(s)://HOST[/PATH] (default TWIN_PUBLIC_URL).",
 )
 @_FORMAT
 @db_option
@@ -111,7 +113,9 @@ def reverse(
     help="The image to write: .png or .svg.",
 )
 @click.option(
-    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+    "--base-url",
+    default=None,
+    help="The service's public URL, http(s)://HOST[/PATH] (default TWIN_PUBLIC_URL).",
 )
 @db_option
 def qr(code: str, out: str, base_url: str | None, db: str) -> None:
@@ -133,7 +137,9 @@ def qr(code: str, out: str, base_url: str | None, db: str) -> None:
 @click.argument("street")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .svg sheet.")
 @click.option(
-    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+    "--base-url",
+    default=None,
+    help="The service's public URL, http(s)://HOST[/PATH] (default TWIN_PUBLIC_URL).",
 )
 @db_option
 def plates(street: str, out: str, base_url: str | None, db: str) -> None:
