@@ -248,7 +248,7 @@ def prepare(
     # -- buildings -------------------------------------------------------------------
     geoms = pts.geometry.to_numpy()
     b_idx, b_kind = _buildings_of(geoms, blds)
-    b_ids = np.where(b_idx >= 0, blds["id"].to_numpy()[np.maximum(b_idx, 0)], None)
+    b_ids = np.array([*blds["id"], None], dtype=object)[b_idx]  # -1 (no building): None
     for i in map(int, np.flatnonzero(np.array([s is None for s in streets]))):
         from_building = blds.at[int(b_idx[i]), "addr_street"] if b_idx[i] >= 0 else None
         if isinstance(from_building, str) and from_building:

@@ -78,7 +78,9 @@ def autocomplete(prefix: str, limit: int, fmt: str, db: str) -> None:
 )
 @click.option("--radius", type=float, default=50.0, show_default=True, help="Metres.")
 @click.option(
-    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+    "--base-url",
+    default=None,
+    help="The service's public URL, http(s)://HOST[/PATH] (default TWIN_PUBLIC_URL).",
 )
 @_FORMAT
 @db_option
@@ -111,7 +113,9 @@ def reverse(
     help="The image to write: .png or .svg.",
 )
 @click.option(
-    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+    "--base-url",
+    default=None,
+    help="The service's public URL, http(s)://HOST[/PATH] (default TWIN_PUBLIC_URL).",
 )
 @db_option
 def qr(code: str, out: str, base_url: str | None, db: str) -> None:
@@ -133,7 +137,9 @@ def qr(code: str, out: str, base_url: str | None, db: str) -> None:
 @click.argument("street")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .svg sheet.")
 @click.option(
-    "--base-url", default=None, help="The service's public URL (default TWIN_PUBLIC_URL)."
+    "--base-url",
+    default=None,
+    help="The service's public URL, http(s)://HOST[/PATH] (default TWIN_PUBLIC_URL).",
 )
 @db_option
 def plates(street: str, out: str, base_url: str | None, db: str) -> None:
@@ -165,7 +171,14 @@ def plates(street: str, out: str, base_url: str | None, db: str) -> None:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @db_option
 def batch(src: str, dst: str, column: str | None, progress: bool, db: str) -> None:
-    """Geocode the addresses of a CSV file SRC into DST; bad rows get an error, not dropped."""
+    """Geocode the addresses of a CSV file SRC into DST; bad rows get an error, not dropped.
+
+    DST holds the columns of SRC and code, label, lon, lat, score, error, one row for
+    each row of SRC, blank lines included: a blank line, or a row with more or fewer
+    fields than the header, is reported in its error (extra fields quoted there), not
+    geocoded. A header that names a column twice, or has a column named like one of the
+    six added, is refused. DST is replaced only when the whole batch has run.
+    """
     from addressing.geocode import geocode_csv
 
     good, bad = geocode_csv(src, dst, column=column, store=db, progress=progress)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
+import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +188,83 @@ def geocode_many(
 _OUT_FIELDS = ("code", "label", "lon", "lat", "score", "error")
 
 
+def _read_csv(src: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows of ``src``, each row with the line it starts on."""
+    try:
+        with src.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header: list[str] = []
+            for header in reader:
+                if header:
+                    break
+            rows: list[tuple[int, list[str]]] = []
+            line = reader.line_num
+            for row in reader:
+                rows.append((line + 1, row))
+                line = reader.line_num
+    except (UnicodeDecodeError, csv.Error) as exc:
+        msg = f"src={str(src)!r} is not a UTF-8 CSV file: {exc}"
+        raise InvalidInput(msg) from None
+    except OSError as exc:
+        msg = f"src={str(src)!r} cannot be read: {exc.strerror}"
+        raise InvalidInput(msg) from None
+    if not header:
+        msg = f"src={str(src)!r} has no header row; the first row names the columns"
+        raise InvalidInput(msg)
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        msg = f"src={str(src)!r} names the columns {twice} more than once; rename them"
+        raise InvalidInput(msg)
+    taken = [name for name in header if name in _OUT_FIELDS]
+    if taken:
+        msg = (
+            f"src={str(src)!r} has the columns {taken}, which the output adds "
+            f"({', '.join(_OUT_FIELDS)}); rename them"
+        )
+        raise InvalidInput(msg)
+    return header, rows
+
+
+def _shape_error(line: int, row: list[str], width: int) -> str | None:
+    """Why a row cannot be geocoded for its shape (a blank line, a field too many or few)."""
+    if not row:
+        return f"line {line} is blank; not geocoded"
+    if len(row) == width:
+        return None
+    fields = f"{len(row)} field" + ("s" if len(row) > 1 else "")
+    msg = f"line {line} has {fields} where the header has {width}; not geocoded"
+    return f"{msg} (the extra fields: {row[width:]})" if len(row) > width else msg
+
+
+def _open_output(dst: Path) -> tuple[int, str, str]:
+    """A temporary file beside ``dst`` (with the mode of ``dst``, if any) and the path to
+    rename it to: ``dst``, or the file it links to."""
+    target = os.path.realpath(dst)
+    if os.path.isdir(target):
+        msg = f"dst={str(dst)!r} is a folder; give the path of a file"
+        raise InvalidInput(msg)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        msg = f"dst={str(dst)!r} cannot be written: the folder {folder!r} does not exist"
+        raise InvalidInput(msg)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        msg = (
+            f"dst={str(dst)!r} cannot be written: no file can be made in the folder "
+            f"{folder!r}: {exc.strerror}"
+        )
+        raise InvalidInput(msg) from None
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
+    return fd, tmp, target
+
+
 def geocode_csv(
     src: str | Path,
     dst: str | Path,
@@ -194,6 +274,11 @@ def geocode_csv(
     progress: bool = False,
 ) -> tuple[int, int]:
     """Geocode a CSV file of addresses into another, row by row.
+
+    Every row after the header, blank lines included, gives one output row, in order. A blank line, or a row
+    with more or fewer fields than the header, is reported in its ``error`` (not
+    geocoded); its fields are kept in their columns, and extra ones in the message.
+    ``dst`` is written only when the whole batch has run: until then it is left as it was.
 
     Parameters
     ----------
@@ -216,54 +301,67 @@ def geocode_csv(
     Raises
     ------
     twin.errors.InvalidInput
-        The file is not UTF-8 CSV with a header, or ``column`` is not one of its columns.
+        The file is not UTF-8 CSV with a header, its header names a column twice or has
+        a column named like an output column, ``column`` is not one of its columns, or
+        ``dst`` cannot be written.
     """
     from tqdm import tqdm
 
-    src = Path(src)
-    try:
-        with src.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = list(reader.fieldnames or [])
-            rows = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        msg = f"src={str(src)!r} is not a UTF-8 CSV file: {exc}"
-        raise InvalidInput(msg) from None
-    if not header:
-        msg = f"src={str(src)!r} has no header row; the first row names the columns"
-        raise InvalidInput(msg)
+    src, dst = Path(src), Path(dst)
+    header, rows = _read_csv(src)
     if column is None:
         column = "address" if "address" in header or len(header) != 1 else header[0]
     if column not in header:
         msg = f"column={column!r} is not a column of {str(src)!r}; choose one of {header}"
         raise InvalidInput(msg)
+    at, width = header.index(column), len(header)
+    shape = [_shape_error(line, row, width) for line, row in rows]
+    texts = [row[at] for (_, row), err in zip(rows, shape, strict=True) if err is None]
     good = bad = 0
-    fields = header + [f for f in _OUT_FIELDS if f not in header]
-    texts = [r.get(column) or "" for r in rows]
-    with Path(dst).open("w", newline="", encoding="utf-8") as out, store_scope(store) as s:
-        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        results = geocode_many(texts, store=s)
-        for row, res in tqdm(
-            zip(rows, results, strict=True),
-            total=len(rows),
-            desc="geocoding",
-            unit="row",
-            disable=not progress,
-        ):
-            c = res.candidate
-            if c is None:
-                bad += 1
-                row.update(code="", label="", lon="", lat="", score="", error=res.error or "")
-            else:
-                good += 1
-                row.update(
-                    code=c.code,
-                    label=c.label,
-                    lon=f"{c.lon:.7f}",
-                    lat=f"{c.lat:.7f}",
-                    score=f"{c.score:.4f}",
-                    error="",
-                )
-            writer.writerow(row)
+    blank = [""] * width
+    with store_scope(store) as s:
+        get_index(s)  # a twin without a registry fails here, before anything is written
+        fd, tmp, target = _open_output(dst)
+        try:
+            with open(fd, "w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(header + list(_OUT_FIELDS))
+                results = geocode_many(texts, store=s)
+                for (_, row), err in tqdm(
+                    zip(rows, shape, strict=True),
+                    total=len(rows),
+                    desc="geocoding",
+                    unit="row",
+                    disable=not progress,
+                ):
+                    if err is not None:
+                        bad += 1
+                        fields = (row + blank)[:width]
+                        writer.writerow([*fields, "", "", "", "", "", err])
+                        continue
+                    res = next(results)
+                    c = res.candidate
+                    if c is None:
+                        bad += 1
+                        writer.writerow([*row, "", "", "", "", "", res.error or ""])
+                    else:
+                        good += 1
+                        writer.writerow(
+                            [
+                                *row,
+                                c.code,
+                                c.label,
+                                f"{c.lon:.7f}",
+                                f"{c.lat:.7f}",
+                                f"{c.score:.4f}",
+                                "",
+                            ]
+                        )
+            os.replace(tmp, target)
+        except OSError as exc:
+            msg = f"dst={str(dst)!r} cannot be written: {exc.strerror}"
+            raise InvalidInput(msg) from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return good, bad

@@ -14,8 +14,10 @@ import io
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from addressing._text import _preview
 from addressing.codes import InvalidAddressCode, parse_code
 from twin.errors import InvalidInput
 
@@ -94,16 +96,49 @@ def service_url(base_url: str | None = None) -> str:
     Raises
     ------
     twin.errors.InvalidInput
-        ``base_url`` does not start with ``http://`` or ``https://``.
+        ``base_url`` is not an ``http://`` or ``https://`` URL with a host, or has a
+        query, a fragment, a bad port, white space or control characters.
+
+    Examples
+    --------
+    >>> service_url("https://twin.example/city/")
+    'https://twin.example/city'
     """
     if base_url is None:
         from addressing._registry_specs import AddressSettings
 
         base_url = AddressSettings().public_url
-    if not str(base_url).startswith(("http://", "https://")):
-        msg = f"base_url={base_url!r} must start with 'http://' or 'https://'"
+    if not isinstance(base_url, str):
+        msg = f"base_url must be a str, got {type(base_url).__name__} {base_url!r}"
         raise InvalidInput(msg)
-    return str(base_url).rstrip("/")
+    problem = _url_problem(base_url)
+    if problem:
+        msg = (
+            f"base_url={_preview(base_url, 60)} {problem}; give the service's public URL, "
+            "such as 'https://twin.example.org'"
+        )
+        raise InvalidInput(msg)
+    return base_url.rstrip("/")
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as the base of item URLs, or ``None``."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "holds white space or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "must start with 'http://' or 'https://'"
+    if not parts.hostname:
+        return "has no host"
+    if "?" in url:
+        return "has a query ('?...')"
+    if "#" in url:
+        return "has a fragment ('#...')"
+    return None
 
 
 def item_url(code: str, *, base_url: str | None = None) -> str:
@@ -294,11 +329,17 @@ def plate_sheet(
     ------
     addressing.registry.AddressNotFound
         No current address is on that street.
+    twin.errors.InvalidInput
+        ``street`` is not a str, or ``base_url`` is not an http(s) URL.
     """
     from addressing._geocode_text import compact, number_range
     from addressing._store import store_scope
     from addressing.errors import AddressNotFound
 
+    if not isinstance(street, str):
+        msg = f"street must be a str, got {type(street).__name__} {_preview(repr(street), 60)}"
+        raise InvalidInput(msg)
+    base_url = service_url(base_url)
     with store_scope(store) as s:
         frame = s.read_frame("addresses")
     key = compact(street)
@@ -309,7 +350,10 @@ def plate_sheet(
     )
     rows = frame[hit.to_numpy(dtype=bool)] if key else frame.iloc[0:0]
     if not len(rows):
-        msg = f"street={street!r} has no standard addresses; give a street name or street code"
+        msg = (
+            f"street={_preview(street, 60)} has no standard addresses; give a street name or "
+            "street code"
+        )
         raise AddressNotFound(msg)
     order = sorted(
         range(len(rows)),

@@ -291,18 +291,19 @@ def build_registry(
     dict
         Collection name -> what the rebuild changed.
 
-    Raises
-    ------
-    twin.errors.CollectionNotFound
-        The map layers have not been imported.
+    A map layer the twin does not have (the extract had nothing for it, so the build
+    made none) counts as empty. Without address points the registry is empty: a rebuild
+    retires the addresses, streets and issues it held.
     """
     division = division or AddressSettings().address_division
     AddressCode(division)  # checks the prefix
     for spec in COLLECTIONS:
         store.ensure_collection(spec)
-    points = store.read_frame("address_points")
-    buildings = store.read_frame("buildings")
-    roads = store.read_frame("roads")
+    points = _read_layer(store, "address_points")
+    if not len(points):
+        return _write_registry(store, [], [], [], [], valid_from)
+    buildings = _read_layer(store, "buildings")
+    roads = _read_layer(store, "roads")
     from twin.crs import local_metric_crs
 
     box = points.total_bounds if len(points) else (24.9, 60.1, 25.0, 60.2)
@@ -419,19 +420,9 @@ def build_registry(
         }
         issues[fid] = Feature(fid, geom84, {k: v for k, v in props.items() if v is not None})
 
-    report: dict[str, SyncReport] = {}
-    with store.transaction(actor="twin addresses") as tx:
-        report[ADDRESSES.name] = tx.sync(ADDRESSES.name, features, valid_from=valid_from)
-        report[SUB_ADDRESSES.name] = tx.sync(
-            SUB_ADDRESSES.name, levels.features, valid_from=valid_from
-        )
-        report[STREETS.name] = tx.sync(STREETS.name, streets, valid_from=valid_from)
-        report[ADDRESS_ISSUES.name] = tx.sync(
-            ADDRESS_ISSUES.name, list(issues.values()), valid_from=valid_from
-        )
-    from addressing._geocode_index import clear_index
-
-    clear_index()
+    report = _write_registry(
+        store, features, levels.features, streets, list(issues.values()), valid_from
+    )
     log.info(
         "address registry: %d doorplates, %s below them, %d streets, %d issues",
         len(features),
@@ -439,4 +430,42 @@ def build_registry(
         len(streets),
         len(issues),
     )
+    return report
+
+
+def _read_layer(store: Store, name: str) -> gpd.GeoDataFrame:
+    """A map layer as a frame; an empty one with the layer's columns if the twin has none."""
+    try:
+        return store.read_frame(name)
+    except CollectionNotFound:
+        from layers.osm import LAYERS
+
+    spec = next(s for s in LAYERS if s.name == name)
+    columns = ["id", "version", "valid_from", "valid_to", *(f.name for f in spec.fields)]
+    return gpd.GeoDataFrame(
+        {c: pd.Series([], dtype=object) for c in columns},
+        geometry=gpd.GeoSeries([], crs=_CRS84),
+    )
+
+
+def _write_registry(
+    store: Store,
+    addresses: list[Feature],
+    sub_addresses: list[Feature],
+    streets: list[Feature],
+    issues: list[Feature],
+    valid_from: datetime | None,
+) -> dict[str, SyncReport]:
+    """Sync the registry's collections to these features (one transaction)."""
+    report: dict[str, SyncReport] = {}
+    with store.transaction(actor="twin addresses") as tx:
+        report[ADDRESSES.name] = tx.sync(ADDRESSES.name, addresses, valid_from=valid_from)
+        report[SUB_ADDRESSES.name] = tx.sync(
+            SUB_ADDRESSES.name, sub_addresses, valid_from=valid_from
+        )
+        report[STREETS.name] = tx.sync(STREETS.name, streets, valid_from=valid_from)
+        report[ADDRESS_ISSUES.name] = tx.sync(ADDRESS_ISSUES.name, issues, valid_from=valid_from)
+    from addressing._geocode_index import clear_index
+
+    clear_index()
     return report

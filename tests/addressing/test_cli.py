@@ -90,10 +90,42 @@ def test_batch(db: str, tmp_path: Path) -> None:
     src.write_text("address\nKaivokatu 1\n\nMannerheimintie 5\n\x00\x01\n", encoding="utf-8")
     code, out, _ = run("batch", str(src), str(dst), "--no-progress", "--db", db)
     assert code == 0
-    assert out.startswith("Geocoded 2 rows, 1 without a result")
+    assert out.startswith("Geocoded 2 rows, 2 without a result")
     rows = list(csv.DictReader(dst.open(encoding="utf-8")))
-    assert len(rows) == 3  # csv skips the blank line; the binary row is reported
-    assert rows[2]["error"] and not rows[2]["code"]
+    assert len(rows) == 4  # the blank line and the binary row are reported
+    assert rows[1] | {"error": ""} == dict.fromkeys(rows[1], "")
+    assert rows[1]["error"] == "line 3 is blank; not geocoded"
+    assert rows[3]["error"] and not rows[3]["code"]
+
+
+def test_batch_errors_leave_the_output_alone(db: str, tmp_path: Path) -> None:
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("address\nKaivokatu 1\n", encoding="utf-8")
+    dst.write_text("kept\n", encoding="utf-8")
+    junk = tmp_path / "junk.gpkg"
+    junk.write_text("junk")
+    dup = tmp_path / "dup.csv"
+    dup.write_text("address,address\nKaivokatu 1,x\n", encoding="utf-8")
+    cases = [
+        ([str(src), str(dst), "--db", str(junk)], "is not a GeoPackage"),
+        ([str(src), str(dst), "--db", str(tmp_path / "none.gpkg")], "does not exist"),
+        ([str(dup), str(dst), "--db", db], "names the columns ['address'] more than once"),
+        ([str(src), str(tmp_path / "no" / "o.csv"), "--db", db], "does not exist"),
+    ]
+    if Path("/proc/self").is_dir():
+        cases.append(([str(src), "/proc/o.csv", "--db", db], "dst='/proc/o.csv' cannot be"))
+    for args, message in cases:
+        code, out, err = run("batch", *args, "--no-progress")
+        assert code == 2, (args, out, err)
+        assert err.startswith("Error: ") and message in err, err
+        assert "Traceback" not in out + err
+        assert dst.read_text(encoding="utf-8") == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dup.csv",
+        "in.csv",
+        "junk.gpkg",
+        "out.csv",
+    ]
 
 
 def test_import_and_parse(db: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from addressing._geocode_text import compact, read_query
 from addressing.errors import InvalidAddress
 from addressing.geocode import geocode_csv, geocode_many
 from twin.build import build_twin
-from twin.errors import InvalidInput
+from twin.errors import InvalidInput, TwinError
 from twin.plugins import load_plugins
 from twin.store import Store, open_store
 
@@ -180,6 +181,124 @@ def test_batch_column_errors(store: Store, tmp_path: Path) -> None:
         geocode_csv(src, tmp_path / "out.csv", store=store)
     good, bad = geocode_csv(src, tmp_path / "out.csv", column="where", store=store)
     assert (good, bad) == (1, 0)
+
+
+def test_batch_rows_of_the_wrong_shape_are_reported_not_dropped(
+    store: Store, tmp_path: Path
+) -> None:
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text(
+        "id,address\n"
+        "1,Kaivokatu 1\n"
+        "\n"
+        "3,Aleksanterinkatu 52,extra,more\n"
+        "4\n"
+        '5,"Mannerheimintie\n5"\n'
+        "6,Kaivokatu 1\n"
+        "7,Kaivokatu 1,\n",
+        encoding="utf-8",
+    )
+    good, bad = geocode_csv(src, dst, store=store)
+    assert (good, bad) == (3, 4)
+    with dst.open(newline="", encoding="utf-8") as fh:
+        out = list(csv.reader(fh))
+    assert out[0] == ["id", "address", "code", "label", "lon", "lat", "score", "error"]
+    assert all(len(r) == 8 for r in out)
+    assert [r[0] for r in out[1:]] == ["1", "", "3", "4", "5", "6", "7"]
+    assert [bool(r[2]) for r in out[1:]] == [True, False, False, False, True, True, False]
+    assert out[2][:2] == ["", ""] and out[2][7] == "line 3 is blank; not geocoded"
+    assert out[3][:2] == ["3", "Aleksanterinkatu 52"]
+    assert out[3][7] == (
+        "line 4 has 4 fields where the header has 2; not geocoded "
+        "(the extra fields: ['extra', 'more'])"
+    )
+    assert out[4][7] == "line 5 has 1 field where the header has 2; not geocoded"
+    assert out[5][1] == "Mannerheimintie\n5"  # a quoted field over two lines is one row
+    assert out[7][7].startswith("line 9 has 3 fields")  # lines counted as in the file
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("address,address", r"names the columns \['address'\] more than once"),
+        ("id,address,id,x,x", r"names the columns \['id', 'x'\] more than once"),
+        *[
+            (f"id,address,{name}", rf"has the columns \['{name}'\], which the output adds")
+            for name in ("code", "label", "lon", "lat", "score", "error")
+        ],
+        ("label,address,error", r"has the columns \['label', 'error'\], which the output adds"),
+    ],
+)
+def test_batch_header_clashes_are_refused(
+    store: Store, tmp_path: Path, header: str, message: str
+) -> None:
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text(f"{header}\n" + ",".join(["Kaivokatu 1"] * header.count(",")) + ",x\n")
+    dst.write_text("kept\n")
+    with pytest.raises(InvalidInput, match=message):
+        geocode_csv(src, dst, store=store)
+    assert dst.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("db", ["junk", "missing", "no registry"])
+def test_a_failed_batch_leaves_dst_as_it_was(tmp_path: Path, db: str) -> None:
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("address\nKaivokatu 1\n", encoding="utf-8")
+    dst.write_text("kept\n")
+    path = tmp_path / "twin.gpkg"
+    if db == "junk":
+        path.write_text("junk")
+    elif db == "no registry":
+        open_store(str(path)).close()
+    with pytest.raises(TwinError):
+        geocode_csv(src, dst, store=str(path))
+    assert dst.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["in.csv", "out.csv"] + (["twin.gpkg"] if db != "missing" else [])
+    )
+
+
+def test_an_interrupted_batch_leaves_dst_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("addressing.geocode")  # the package shadows it
+
+    def failing(texts: list[str], *, store: Store) -> Iterator[object]:
+        yield from list(geocode_many(texts[:1], store=store))
+        raise KeyboardInterrupt
+
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("address\nKaivokatu 1\nKaivokatu 2\n", encoding="utf-8")
+    dst.write_text("kept\n")
+    dst.chmod(0o640)
+    monkeypatch.setattr(module, "geocode_many", failing)
+    with pytest.raises(KeyboardInterrupt):
+        geocode_csv(src, dst, store=store)
+    assert dst.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+    monkeypatch.undo()
+    assert geocode_csv(src, dst, store=store) == (2, 0)
+    assert dst.stat().st_mode & 0o777 == 0o640  # the file replaced keeps its mode
+
+
+def test_batch_dst_that_cannot_be_written(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("address\nKaivokatu 1\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"dst='.*' is a folder; give the path of a file"):
+        geocode_csv(src, tmp_path, store=store)
+    with pytest.raises(InvalidInput, match=r"the folder '.*/nowhere' does not exist"):
+        geocode_csv(src, tmp_path / "nowhere" / "out.csv", store=store)
+    with pytest.raises(InvalidInput, match=r"the folder '.*/in.csv' does not exist"):
+        geocode_csv(src, src / "out.csv", store=store)
+    if Path("/proc/self").is_dir():
+        with pytest.raises(
+            InvalidInput,
+            match=r"dst='/proc/o.csv' cannot be written: no file can be made in the folder '/proc'",
+        ):
+            geocode_csv(src, "/proc/o.csv", store=store)
+    with pytest.raises(InvalidInput, match=r"src='.*/none.csv' cannot be read: No such file"):
+        geocode_csv(tmp_path / "none.csv", tmp_path / "out.csv", store=store)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
 def test_geocode_many_keeps_order_and_non_text(store: Store) -> None:

@@ -113,6 +113,49 @@ def test_bad_codes_and_urls(kwargs: dict[str, str], error: type, message: str) -
         item_url(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("base_url", "message"),
+    [
+        ("http://", "base_url='http://' has no host"),
+        ("https://", "base_url='https://' has no host"),
+        ("http:/twin.example", "base_url='http:/twin.example' has no host"),
+        ("http://:5000", "has no host"),
+        ("twin.example", "must start with 'http://' or 'https://'"),
+        ("", "base_url='' must start with 'http://' or 'https://'"),
+        ("http://twin.example/?city=1", r"has a query \('\?...'\)"),
+        ("http://twin.example?", r"has a query"),
+        ("http://twin.example/#top", r"has a fragment \('#...'\)"),
+        ("http://twin.example:port", "is not a URL"),
+        ("http://twin.example:70000", "is not a URL"),
+        ("http://twin example", "holds white space or control characters"),
+        ("http://twin.example\n", "holds white space or control characters"),
+        ("http://" + "x" * 600 + "?", "base_url='http://xxxx*…' has a query"),
+    ],
+)
+def test_base_urls_that_make_no_item_url(base_url: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as info:
+        item_url(CODE, base_url=base_url)
+    assert str(info.value).endswith(
+        "give the service's public URL, such as 'https://twin.example.org'"
+    )
+    assert len(str(info.value)) < 200
+    with pytest.raises(InvalidInput, match=message):
+        qr_png(CODE, base_url=base_url)
+    with pytest.raises(InvalidInput, match=message):
+        plate_sheet("Kaivokatu", store="unused.gpkg", base_url=base_url)  # before the store
+
+
+def test_base_urls_that_are_kept() -> None:
+    assert item_url(CODE, base_url="HTTPS://Twin.Example:8443/city/") == (
+        f"HTTPS://Twin.Example:8443/city/collections/addresses/items/{CODE}"
+    )
+    assert item_url(CODE, base_url="http://[::1]:5000") == (
+        f"http://[::1]:5000/collections/addresses/items/{CODE}"
+    )
+    with pytest.raises(InvalidInput, match="base_url must be a str, got int 5"):
+        item_url(CODE, base_url=5)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def store(helsinki_db: Path) -> Iterator[Store]:
     with open_store(str(helsinki_db), create=False) as s:
@@ -149,6 +192,46 @@ def test_plate_sheet_of_a_street(store: Store) -> None:
 def test_plate_sheet_of_an_unknown_street(store: Store) -> None:
     with pytest.raises(AddressNotFound, match=r"street='Nowhere' has no standard addresses"):
         plate_sheet("Nowhere", store=store)
+
+
+def test_plate_sheet_shortens_a_long_street_in_its_message(store: Store) -> None:
+    with pytest.raises(AddressNotFound) as info:
+        plate_sheet("Kaivokatu" * 70, store=store)
+    shown = ("Kaivokatu" * 70)[:60] + "…"
+    assert str(info.value) == (
+        f"street={shown!r} has no standard addresses; give a street name or street code"
+    )
+    with pytest.raises(InvalidInput, match=r"street must be a str, got int '5'"):
+        plate_sheet(5, store=store)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["qr", CODE, "--out", "{tmp}/x.png", "--base-url", "http://"],
+        ["plates", "Kaivokatu", "--out", "{tmp}/x.svg", "--base-url", "http://"],
+        ["plates", "Kaivokatu", "--out", "{tmp}/x.svg", "--base-url", "https://t.example/#a"],
+    ],
+)
+def test_cli_refuses_a_base_url_without_host(
+    helsinki_db: Path, tmp_path: Path, args: list[str]
+) -> None:
+    argv = ["addresses", *(a.format(tmp=tmp_path) for a in args), "--db", str(helsinki_db)]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: base_url=")
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_plates_shortens_a_long_street(helsinki_db: Path, tmp_path: Path) -> None:
+    argv = ["addresses", "plates", "K" * 600, "--out", str(tmp_path / "x.svg")]
+    result = CliRunner().invoke(cli, [*argv, "--db", str(helsinki_db)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: street={'K' * 60 + '…'!r} has no standard addresses; give a street name or "
+        "street code\n"
+    )
 
 
 # -- codes below the doorplate --------------------------------------------------------------

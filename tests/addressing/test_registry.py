@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, box
 
-from addressing.codes import HELSINKI, parse_code
+from addressing.codes import HELSINKI, AddressCode, parse_code
 from addressing.errors import AddressNotFound
 from addressing.registry import build_registry, get_address
 from layers.osm import LAYERS
@@ -301,3 +301,69 @@ def test_conflicts_become_issues(tiny: Tiny) -> None:
     assert "Testikatu 13, 00100 Helsinki" in labels
     assert sum(1 for x in labels if x.startswith("Testikatu 2,")) == 1  # two codes, one label
     assert len(tiny.store.read_frame("addresses")) == 9
+
+
+# -- extracts with few or no addresses -------------------------------------------------------
+def _extract(tmp_path: Path, nodes: str) -> Path:
+    path = tmp_path / "small.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+        f"{nodes}</osm>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _node(osm_id: int, lat: float, tags: dict[str, str]) -> str:
+    inner = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+    return (
+        f'<node id="{osm_id}" version="1" timestamp="2020-01-01T00:00:00Z" lat="{lat}" '
+        f'lon="24.94">{inner}</node>\n'
+    )
+
+
+def _build_small(tmp_path: Path, nodes: str) -> tuple[dict[str, Any], Store]:
+    db = tmp_path / "small.gpkg"
+    plugins = [p for p in load_plugins() if p.name in ("layers", "addressing")]
+    ctx = build_twin(_extract(tmp_path, nodes), str(db), plugins=plugins)
+    return ctx.report, open_store(str(db), create=False)
+
+
+def test_an_extract_without_addresses_builds_an_empty_registry(tmp_path: Path) -> None:
+    report, store = _build_small(tmp_path, _node(1, 60.17, {}))
+    with store:
+        names = {c.name for c in store.collections()}
+        assert {"addresses", "sub_addresses", "streets", "address_issues"} <= names
+        assert "address_points" not in names  # the map layers make no empty layer
+        for name in ("addresses", "sub_addresses", "streets", "address_issues"):
+            assert len(store.read_frame(name)) == 0
+            assert report[name].created == 0
+        with pytest.raises(AddressNotFound):
+            get_address(AddressCode(HELSINKI, street=1, doorplate=1).code, store=store)
+
+
+def test_addresses_without_buildings_or_roads(tmp_path: Path) -> None:
+    nodes = _node(
+        1, 60.17, {"addr:street": "Testikatu", "addr:housenumber": "5", "addr:city": "Helsinki"}
+    ) + _node(2, 60.171, {"entrance": "staircase", "ref": "B"})
+    report, store = _build_small(tmp_path, nodes)
+    with store:
+        assert "buildings" not in {c.name for c in store.collections()}
+        a = store.read_frame("addresses")
+        assert list(a["label"]) == ["Testikatu 5, Helsinki"]
+        assert a["building_id"].isna().all()
+        assert list(store.read_frame("streets")["name"]) == ["Testikatu"]
+        issues = store.read_frame("address_issues")
+        assert list(issues["kind"]) == ["entrance_without_doorplate"]
+        assert report["addresses"].created == 1
+
+
+def test_a_rebuild_without_address_points_retires_the_registry(tiny: Tiny) -> None:
+    tiny.write([_point("n1", "Testikatu", "1", 5), _point("n2", "Testikatu", "3", 45)])
+    codes = set(tiny.by_osm().values())
+    report = tiny.write([])
+    assert report["addresses"].retired == 2 and report["streets"].retired == 1
+    assert len(tiny.store.read_frame("addresses")) == 0
+    for code in codes:
+        with pytest.raises(AddressNotFound):
+            get_address(code, store=tiny.store)
