@@ -105,3 +105,11 @@ def test_tile_matrix_set(client: TestClient) -> None:
     assert doc["id"] == "WebMercatorQuad"
     assert doc["crs"].endswith("/EPSG/0/3857")
     assert client.get("/tileMatrixSets").json()["tileMatrixSets"][0]["id"] == "WebMercatorQuad"
+
+
+def test_tile_datetime_beyond_the_utc_calendar_is_400(client: TestClient) -> None:
+    url = "/collections/buildings/tiles/WebMercatorQuad/0/0/0"
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        r = client.get(url, params={"datetime": value})
+        assert r.status_code == 400, r.text
+        assert f"datetime={value!r} is out of range" in r.json()["description"]
