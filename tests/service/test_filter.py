@@ -148,6 +148,13 @@ def test_valid_time_queryable(client: TestClient) -> None:
             "T_AFTER(name, TIMESTAMP('2020-01-01T00:00:00Z'))",
             "needs a datetime property; 'name' is string",
         ),
+        ("floors > 99999999999999999999999", "with 1e+23, outside the 64-bit integer range"),
+        ("floors > 1e20", "'floors' (integer) with 1e+20, outside the 64-bit integer range"),
+        ("floors IN (1, -1e19)", "with -1e+19, outside the 64-bit integer range"),
+        (
+            '{"op": ">", "args": [{"property": "floors"}, 1e+20]}',
+            "with 1e+20, outside the 64-bit integer range",
+        ),
     ],
 )
 def test_bad_filters_are_400(client: TestClient, text: str, fragment: str) -> None:

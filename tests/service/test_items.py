@@ -121,6 +121,11 @@ def test_retired_item_is_404(client: TestClient) -> None:
         ("datetime=yesterday", "datetime='yesterday' is not an RFC 3339 date-time"),
         ("q=cafe", "query parameter 'q' is not known"),
         ("bbox-crs=EPSG:4326", "bbox-crs='EPSG:4326' is given without bbox"),
+        ("offset=9223372036854775808", "offset='9223372036854775808' must be at most 9223"),
+        ("limit=1" + "0" * 30, "limit='1" + "0" * 30 + "' must be at most"),
+        ("floors=9223372036854775808", "floors='9223372036854775808' is outside the 64-bit"),
+        ("floors=-99999999999999999999", "floors='-99999999999999999999' is outside the 64"),
+        ("height=inf", "height='inf' is not a valid number"),
     ],
 )
 def test_bad_parameters_are_400(client: TestClient, query: str, fragment: str) -> None:

@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from twin.errors import InvalidInput
-from twin.store.base import CollectionSpec, FieldType
+from twin.store.base import INT64_MAX, INT64_MIN, CollectionSpec, FieldType
 from twin.store.filters import (
     And,
     Compare,
@@ -308,6 +308,9 @@ class _Translator:
             case FieldType.INTEGER:
                 if isinstance(v, bool) or not isinstance(v, int | float):
                     raise InvalidInput(bad)
+                if not INT64_MIN <= v <= INT64_MAX:
+                    msg = f"{bad}, outside the 64-bit integer range {INT64_MIN}..{INT64_MAX}"
+                    raise InvalidInput(msg)
                 return int(v) if float(v).is_integer() else float(v)
             case FieldType.NUMBER:
                 if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):

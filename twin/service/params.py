@@ -21,7 +21,7 @@ from twin.crs import CRS84, check_served, crs_uri, to_crs84, transform_bbox
 from twin.errors import InvalidInput
 from twin.service.cql import parse_filter, queryable_names
 from twin.service.errors import UnknownParameter
-from twin.store.base import CollectionSpec
+from twin.store.base import INT64_MAX, CollectionSpec
 from twin.store.filters import Expr
 from twin.temporal import TimeSpec, parse_time
 
@@ -116,7 +116,7 @@ def _number_list(value: str, name: str) -> list[float]:
     return nums
 
 
-def _int(value: str, name: str, *, minimum: int) -> int:
+def _int(value: str, name: str, *, minimum: int, maximum: int = INT64_MAX) -> int:
     try:
         n = int(value)
     except ValueError:
@@ -124,6 +124,9 @@ def _int(value: str, name: str, *, minimum: int) -> int:
         raise InvalidInput(msg) from None
     if n < minimum:
         msg = f"{name}={value!r} must be at least {minimum}"
+        raise InvalidInput(msg)
+    if n > maximum:
+        msg = f"{name}={value!r} must be at most {maximum}"
         raise InvalidInput(msg)
     return n
 
