@@ -94,6 +94,11 @@ def test_tile_as_of_a_date(client: TestClient) -> None:
         ("/collections/pois/tiles/WebMercatorQuad/3/8/0", 404),
         ("/collections/pois/tiles/WebMercatorQuad/a/b/c", 400),
         ("/collections/pois/tiles/WebMercatorQuad/23/0/0", 404),
+        ("/collections/pois/tiles/WebMercatorQuad/\u0661/0/0", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/1/+1/0", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/10/1_0/0", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/1/0/%201", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/1/0/" + "9" * 5000, 400),
     ],
 )
 def test_bad_tiles(client: TestClient, path: str, status: int) -> None:
