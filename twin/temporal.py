@@ -52,10 +52,12 @@ def parse_datetime(text: str | datetime, *, name: str = "datetime") -> datetime:
     Raises
     ------
     InvalidInterval
-        When ``text`` is not a date-time; the message names ``name`` and the value.
+        When ``text`` is not a date-time, or is one whose UTC time falls outside the
+        years 1..9999 (``0001-01-01T00:00:00+14:00``); the message names ``name`` and
+        the value.
     """
     if isinstance(text, datetime):
-        return truncate(text)
+        return _in_utc(text, text, name)
     s = str(text).strip()
     try:
         if _DATE_RE.match(s):
@@ -65,9 +67,16 @@ def parse_datetime(text: str | datetime, *, name: str = "datetime") -> datetime:
     except ValueError:
         msg = f"{name}={text!r} is not an RFC 3339 date-time such as '2024-05-01T12:00:00Z'"
         raise InvalidInterval(msg) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return truncate(t)
+    return _in_utc(t, text, name)
+
+
+def _in_utc(t: datetime, text: str | datetime, name: str) -> datetime:
+    """``truncate(t)``, or InvalidInterval naming ``name`` when UTC cannot hold it."""
+    try:
+        return truncate(t)
+    except OverflowError:
+        msg = f"{name}={str(text)!r} is out of range: in UTC it falls outside the years 1..9999"
+        raise InvalidInterval(msg) from None
 
 
 @dataclass(frozen=True)

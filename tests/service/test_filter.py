@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import shapely
 from shapely.geometry import box
 from starlette.testclient import TestClient
 
@@ -148,6 +154,13 @@ def test_valid_time_queryable(client: TestClient) -> None:
             "T_AFTER(name, TIMESTAMP('2020-01-01T00:00:00Z'))",
             "needs a datetime property; 'name' is string",
         ),
+        ("floors > 99999999999999999999999", "with 1e+23, outside the 64-bit integer range"),
+        ("floors > 1e20", "'floors' (integer) with 1e+20, outside the 64-bit integer range"),
+        ("floors IN (1, -1e19)", "with -1e+19, outside the 64-bit integer range"),
+        (
+            '{"op": ">", "args": [{"property": "floors"}, 1e+20]}',
+            "with 1e+20, outside the 64-bit integer range",
+        ),
     ],
 )
 def test_bad_filters_are_400(client: TestClient, text: str, fragment: str) -> None:
@@ -187,3 +200,120 @@ def test_spatial_and_temporal_nodes() -> None:
 def test_unsupported_operator_names_itself() -> None:
     with pytest.raises(InvalidInput, match="'a_contains' is not supported"):
         parse_filter('{"op": "a_contains", "args": [{"property": "name"}, ["x"]]}', BUILDINGS)
+
+
+# -- limits before the native parser ------------------------------------------------------
+_CRASHERS = {
+    "parentheses": "'(' * 3000 + 'floors > 2' + ')' * 3000",
+    "not_chain": "'NOT ' * 2000 + 'floors > 2'",
+    "minus_chain": "'floors > ' + '-' * 20000 + '1'",
+    "plus_chain": "'floors > 1' + '+1' * 20000",
+    "backtracking": "'(' * 11 + '(floors = 1 OR (floors = 2) AND ' * 2000 + 'floors ='",
+    "json": """'{"op":"not","args":[' * 3000 + '{"op":">","args":[{"property":"floors"},2]}' + ']}' * 3000""",
+    "or_chain": "'floors = 1 OR ' * 1500 + 'floors = 2'",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CRASHERS))
+def test_hostile_filters_end_cleanly_in_a_child_process(name: str) -> None:
+    # a stack overflow in the native parser kills the process, so the parse runs in one
+    code = (
+        "import sys\n"
+        "from tests.service.conftest import BUILDINGS\n"
+        "from twin.errors import InvalidInput\n"
+        "from twin.service.cql import parse_filter\n"
+        f"text = {_CRASHERS[name]}\n"
+        "try:\n"
+        "    parse_filter(text, BUILDINGS)\n"
+        "    print('parsed')\n"
+        "except InvalidInput as exc:\n"
+        "    print('invalid:', exc)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=root
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    if name == "or_chain":
+        assert done.stdout.strip() == "parsed"
+    else:
+        assert done.stdout.startswith("invalid: filter"), done.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("(" * 13 + "floors > 2" + ")" * 13, "filter nests brackets 13 deep; cql2-text filters"),
+        (
+            "(" * 8 + "floors = 1 OR " * 400 + "floors = 2" + ")" * 8,
+            "brackets nested 8 deep; at that depth cql2-text filters may be at most 4096",
+        ),
+        ("NOT " * 257 + "floors > 2", "filter has 257 NOT and arithmetic operators; at most 256"),
+        ("NOT " * 40 + "floors > 2", "filter nests operators more than 32 deep"),
+        ("floors = 1 OR " * 6000 + "floors = 2", "bytes long; at most 65536 (64 KiB)"),
+        (
+            '{"op":"not","args":[' * 40
+            + '{"op":"isNull","args":[{"property":"name"}]}'
+            + "]}" * 40,
+            "filter nests JSON 83 deep; cql2-json filters may nest at most 64 deep",
+        ),
+    ],
+)
+def test_filter_limits_are_named(text: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(fragment)):
+        parse_filter(text, BUILDINGS)
+
+
+def test_filters_within_the_limits_parse() -> None:
+    deep = "(" * 12 + "floors > 2" + ")" * 12
+    assert parse_filter(deep, BUILDINGS) == Compare("floors", CompareOp.GT, 2)
+    assert isinstance(parse_filter("NOT " * 31 + "floors > 2", BUILDINGS), Not)
+    # negative coordinates in a geometry literal are not operators: 600 signs here
+    ring = shapely.Point(-70.0, -30.0).buffer(1.0, quad_segs=75)
+    assert len(ring.exterior.coords) == 301
+    text = f"S_INTERSECTS(geometry, {ring.wkt}) AND floors > 1" + " AND floors > 1" * 200
+    assert isinstance(parse_filter(text, BUILDINGS), And)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("😀", "is not valid cql2-text: at line 1, column 1, found '😀': expected Expr"),
+        ("floors IN ()", "at line 1, column 12, found ')': expected Expr"),
+        ("height >", "at line 1, column 9, found the end of the filter: expected GEOMETRY,"),
+        ("S_INTERSECTS(geometry, POINT EMPTY)", "empty geometries such as POINT EMPTY are not"),
+        (
+            "S_INTERSECTS(geometry, GEOMETRYCOLLECTION EMPTY)",
+            "filter S_INTERSECTS needs a non-empty geometry",
+        ),
+        (
+            "S_INTERSECTS(geometry, POINT(200 100))",
+            "filter S_INTERSECTS geometry coordinate (200.0, 100.0) is outside the area of use"
+            " of OGC:CRS84 (Lon -180..180, Lat -90..90)",
+        ),
+        (
+            "S_WITHIN(geometry, BBOX(-1e300, 60, 25, 61))",
+            "coordinate (-1e+300, 61.0) is outside the area of use of OGC:CRS84",
+        ),
+    ],
+)
+def test_filter_errors_say_what_is_wrong(client: TestClient, text: str, fragment: str) -> None:
+    r = client.get("/collections/buildings/items", params={"filter": text})
+    assert r.status_code == 400, r.text
+    assert fragment in r.json()["description"]
+
+
+def test_filter_geometry_is_checked_in_the_filter_crs(client: TestClient) -> None:
+    params = {
+        "filter": "S_INTERSECTS(geometry, POINT(100 200))",
+        "filter-crs": "http://www.opengis.net/def/crs/EPSG/0/4326",
+    }
+    r = client.get("/collections/buildings/items", params=params)
+    assert r.status_code == 400
+    assert "outside the area of use of EPSG:4326 (Lat -90..90, Lon -180..180)" in r.text
+    params["filter"] = "S_INTERSECTS(geometry, POINT(30000000 0))"
+    params["filter-crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857"
+    r = client.get("/collections/buildings/items", params=params)
+    assert r.status_code == 400
+    assert "outside the area of use of EPSG:3857" in r.text

@@ -82,6 +82,11 @@ def test_sortby_descending(client: TestClient) -> None:
     heights = [f["properties"]["height"] for f in doc["features"]]
     assert heights == sorted(heights, reverse=True)
     assert heights[0] == 52.0
+    # '+' unencoded in a URL is a blank: ascending
+    up = client.get("/collections/buildings/items?sortby=+height&limit=100").json()
+    assert [f["properties"]["height"] for f in up["features"]] == sorted(heights)
+    down = client.get("/collections/buildings/items?sortby=+-height&limit=100").json()
+    assert [f["properties"]["height"] for f in down["features"]] == heights
 
 
 def test_property_equality_parameter(client: TestClient) -> None:
@@ -121,6 +126,27 @@ def test_retired_item_is_404(client: TestClient) -> None:
         ("datetime=yesterday", "datetime='yesterday' is not an RFC 3339 date-time"),
         ("q=cafe", "query parameter 'q' is not known"),
         ("bbox-crs=EPSG:4326", "bbox-crs='EPSG:4326' is given without bbox"),
+        ("offset=9223372036854775808", "offset='9223372036854775808' must be at most 9223"),
+        ("limit=1" + "0" * 30, "limit='1" + "0" * 30 + "' must be at most"),
+        ("floors=9223372036854775808", "floors='9223372036854775808' is outside the 64-bit"),
+        ("floors=-99999999999999999999", "floors='-99999999999999999999' is outside the 64"),
+        ("height=inf", "height='inf' is not a valid number"),
+        ("bbox=-181,-90,181,90", "coordinate (-181.0, -90.0) is outside the area of use of"),
+        ("bbox=-1e300,-90,1e300,90", "OGC:CRS84 (Lon -180..180, Lat -90..90)"),
+        (
+            "bbox=-100,-200,100,200&bbox-crs=EPSG:4326",
+            "(-100.0, -200.0) is outside the area of use of EPSG:4326 (Lat -90..90,",
+        ),
+        (
+            "bbox=-1e30,-1e30,1e30,1e30&bbox-crs=EPSG:3857",
+            "EPSG:3857 (X -20037508.34..20037508.34, Y -20048966.1..20048966.1)",
+        ),
+        ("bbox=-1e300,0,1e300,1&bbox-crs=EPSG:32635", "outside the area of use of EPSG:32635"),
+        ("properties=", "properties='' has an empty name"),
+        ("properties=height,,name", "properties='height,,name' has an empty name"),
+        ("sortby=%2B-height", "sortby='+-height' has '+-height'; give one + or -"),
+        ("sortby=--height", "sortby='--height' has '--height'; give one + or -"),
+        ("sortby=height,", "sortby='height,' has an empty item"),
     ],
 )
 def test_bad_parameters_are_400(client: TestClient, query: str, fragment: str) -> None:
@@ -152,3 +178,19 @@ def test_schema_document(client: TestClient) -> None:
     assert r.status_code == 200
     assert "height" in r.json()["properties"]
     assert client.get("/collections/pipelines/schema").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("bbox", "crs"),
+    [
+        ("-180,-90,180,90", None),
+        ("-90,-180,90,180", "EPSG:4326"),
+        ("-20037508.34,-20048966.1,20037508.34,20048966.1", "EPSG:3857"),
+        ("380000,6665000,395000,6680000", "EPSG:32635"),
+    ],
+)
+def test_bbox_at_the_edge_of_its_crs_is_accepted(client: TestClient, bbox: str, crs) -> None:
+    params = {"bbox": bbox, "limit": "100"} | ({"bbox-crs": crs} if crs else {})
+    r = client.get("/collections/buildings/items", params=params)
+    assert r.status_code == 200, r.text
+    assert r.json()["numberMatched"] > 0

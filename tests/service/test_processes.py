@@ -132,3 +132,10 @@ def test_restricted_job_results_need_a_key(city_url: str, tmp_path: Path) -> Non
         listed = {j["jobID"] for j in c.get("/jobs", params={"f": "json"}).json()["jobs"]}
         assert job_id not in listed
         assert c.get(f"/jobs/{job_id}", params={"f": "json"}, headers=READER).status_code == 200
+
+
+def test_datetime_beyond_the_utc_calendar_is_400(client: TestClient) -> None:
+    body = {"inputs": {**BODY["inputs"], "datetime": "9999-12-31T23:59:59-14:00"}}
+    r = client.post("/processes/features-in-polygon/execution", json=body)
+    assert r.status_code == 400, r.text
+    assert "input datetime='9999-12-31T23:59:59-14:00' is out of range" in r.text

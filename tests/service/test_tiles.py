@@ -94,6 +94,11 @@ def test_tile_as_of_a_date(client: TestClient) -> None:
         ("/collections/pois/tiles/WebMercatorQuad/3/8/0", 404),
         ("/collections/pois/tiles/WebMercatorQuad/a/b/c", 400),
         ("/collections/pois/tiles/WebMercatorQuad/23/0/0", 404),
+        ("/collections/pois/tiles/WebMercatorQuad/\u0661/0/0", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/1/+1/0", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/10/1_0/0", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/1/0/%201", 400),
+        ("/collections/pois/tiles/WebMercatorQuad/1/0/" + "9" * 5000, 400),
     ],
 )
 def test_bad_tiles(client: TestClient, path: str, status: int) -> None:
@@ -105,3 +110,11 @@ def test_tile_matrix_set(client: TestClient) -> None:
     assert doc["id"] == "WebMercatorQuad"
     assert doc["crs"].endswith("/EPSG/0/3857")
     assert client.get("/tileMatrixSets").json()["tileMatrixSets"][0]["id"] == "WebMercatorQuad"
+
+
+def test_tile_datetime_beyond_the_utc_calendar_is_400(client: TestClient) -> None:
+    url = "/collections/buildings/tiles/WebMercatorQuad/0/0/0"
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        r = client.get(url, params={"datetime": value})
+        assert r.status_code == 400, r.text
+        assert f"datetime={value!r} is out of range" in r.json()["description"]

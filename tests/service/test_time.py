@@ -70,3 +70,14 @@ def test_history_of_a_retired_feature(client: TestClient) -> None:
 
 def test_history_of_unknown_feature_is_404(client: TestClient) -> None:
     assert client.get("/collections/buildings/items/zz/history").status_code == 404
+
+
+def test_datetime_beyond_the_utc_calendar_is_400(client: TestClient) -> None:
+    # legal RFC 3339 text whose UTC instant falls before year 1 or after year 9999
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00/.."):
+        r = client.get("/collections/buildings/items", params={"datetime": value})
+        assert r.status_code == 400, r.text
+        start = value.split("/")[0]
+        assert f"datetime={start!r} is out of range" in r.json()["description"]
+    ok = client.get("/collections/buildings/items?datetime=0001-01-01T00:00:00-14:00")
+    assert ok.status_code == 200

@@ -305,11 +305,34 @@ def test_invalid_polygon_is_rejected_with_reason(store: Store) -> None:
         ({"ok": 1}, "property 'ok' of 'x' must be boolean"),
         ({"colour": "red"}, "property 'colour' of 'x' is not in the schema"),
         ({"seen": "yesterday"}, "property 'seen' of 'x' must be datetime"),
+        ({"n": 2**63}, "property 'n' of 'x' is 9223372036854775808, outside the 64-bit"),
+        ({"n": -1e20}, "property 'n' of 'x' is -1e\\+20, outside the 64-bit integer range"),
+        ({"size": 10**400}, "property 'size' of 'x' must be number"),
     ],
 )
 def test_properties_checked_against_schema(things: Store, props, text) -> None:
     with pytest.raises(SchemaError, match=text):
         things.create("things", [Feature("x", shapely.Point(25, 60), props)])
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        (Query(where=Compare("n", CompareOp.GT, 2**63)), "outside the 64-bit integer range"),
+        (Query(where=In("n", (1, -(2**63) - 1))), "outside the 64-bit integer range"),
+        (Query(where=Compare("n", CompareOp.LT, 1e20)), "outside the 64-bit integer range"),
+        (Query(offset=2**63), "offset=9223372036854775808 is outside 0..9223372036854775807"),
+        (Query(limit=2**64), "limit=18446744073709551616 is outside 0.."),
+        (Query(offset=-1), "offset=-1 is outside 0.."),
+    ],
+)
+def test_out_of_range_integers_in_a_query_are_invalid_input(
+    things: Store, query: Query, text: str
+) -> None:
+    with pytest.raises(InvalidInput, match=text):
+        things.query("things", query)
+    with pytest.raises(InvalidInput, match=text):
+        things.read_frame("things", query)
 
 
 def test_batch_lands_whole_or_not_at_all(store: Store) -> None:

@@ -221,13 +221,15 @@ def _lat_first(crs: pyproj.CRS) -> bool:
 
 
 @lru_cache(maxsize=128)
-def _limits(crs: pyproj.CRS, margin: float) -> tuple[float, float, float, float] | None:
+def _limits(
+    crs: pyproj.CRS, margin: float, world: bool = False
+) -> tuple[float, float, float, float] | None:
     """``(min1, max1, min2, max2)`` of the area of use in the CRS's own axes, or None.
 
     For a geographic CRS ``min1 > max1`` on a longitude axis means the area crosses the
-    antimeridian.
+    antimeridian; with ``world`` a geographic CRS spans the whole globe.
     """
-    area = crs.area_of_use
+    area = None if world and crs.is_geographic else crs.area_of_use
     west, south, east, north = area.bounds if area is not None else _WORLD
     if area is None and not crs.is_geographic:
         return None
@@ -250,7 +252,12 @@ def _axis_names(crs: pyproj.CRS) -> tuple[str, str]:
 
 
 def check_bounds(
-    geom: shapely.Geometry, crs: CRSLike, *, margin: float = 0.0, name: str = "geometry"
+    geom: shapely.Geometry,
+    crs: CRSLike,
+    *,
+    margin: float = 0.0,
+    name: str = "geometry",
+    world: bool = False,
 ) -> None:
     """Check that every coordinate of a geometry is finite and inside the CRS's area of use.
 
@@ -265,6 +272,10 @@ def check_bounds(
         of its UTM zone, say). Edge values are inside.
     name
         The parameter name used in error messages.
+    world
+        Check a geographic CRS against the whole globe (longitude -180..180, latitude
+        -90..90) rather than its area of use: for query windows, which may reach beyond
+        the region a CRS is meant for. Projected CRSs keep their area of use.
 
     Raises
     ------
@@ -295,7 +306,7 @@ def check_bounds(
         coord = tuple(float(v) for v in coords[int(np.flatnonzero(~finite)[0])])
         msg = f"{name} coordinate {coord!r} is not finite"
         raise GeometryOutOfBounds(msg)
-    limits = _limits(resolved, float(margin))
+    limits = _limits(resolved, float(margin), world)
     if limits is None:
         return
     lo1, hi1, lo2, hi2 = limits

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,8 +19,10 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from twin.crs import CRS84, check_bounds
 from twin.errors import InvalidInput
-from twin.store.base import CollectionSpec, FieldType
+from twin.service._cql_limits import check_json, check_text, check_tree
+from twin.store.base import INT64_MAX, INT64_MIN, CollectionSpec, FieldType
 from twin.store.filters import (
     And,
     Compare,
@@ -87,8 +90,15 @@ def parse_filter(
     *,
     lang: str | None = None,
     to_crs84: Any = None,
+    crs: str = CRS84,
 ) -> Expr:
     """Parse a ``filter`` parameter into a store filter expression.
+
+    Before the native parser sees it, the filter must meet the limits of
+    :mod:`twin.service._cql_limits`: at most 64 KiB; in cql2-text brackets nested at most
+    12 deep (fewer for long filters: 4 KiB at depth 8) and at most 256 ``NOT`` and
+    arithmetic operators; in cql2-json JSON nested at most 64 deep; and in both, logical
+    operators nested at most 32 deep.
 
     Parameters
     ----------
@@ -100,35 +110,80 @@ def parse_filter(
         ``"cql2-text"`` (the default, unless the text looks like JSON) or ``"cql2-json"``.
     to_crs84
         A function moving a literal geometry from ``filter-crs`` to CRS84, or None.
+    crs
+        The ``filter-crs``: literal geometries must lie within its valid range.
 
     Raises
     ------
     InvalidInput
-        For a syntax error, an unknown property, a type mismatch or an operator the
-        twin does not support; the message names the parameter and the culprit.
+        For a filter beyond the limits, a syntax error, an unknown property, a type
+        mismatch, an empty or out-of-range geometry or an operator the twin does not
+        support; the message names the parameter and the culprit.
     """
-    import cql2
-
     if lang is not None and lang not in FILTER_LANGS:
         msg = f"filter-lang={lang!r} is not supported; choose one of {list(FILTER_LANGS)}"
         raise InvalidInput(msg)
     if lang is None:
         lang = "cql2-json" if text.lstrip().startswith("{") else "cql2-text"
+    if lang == "cql2-json":
+        check_json(text)
+    else:
+        check_text(text)
+    tree = _parse(text, lang)
+    check_tree(tree)
+    return _Translator(spec, to_crs84, crs).node(tree)
+
+
+def _parse(text: str, lang: str) -> Any:
+    """The filter as CQL2-JSON objects, or InvalidInput saying what the parser expected."""
+    import cql2
+
     try:
         parsed = cql2.parse_json(text) if lang == "cql2-json" else cql2.parse_text(text)
-        tree = parsed.to_json()
     except (cql2.ParseError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        msg = f"filter={text[:200]!r} is not valid {lang}: {first}"
+        msg = f"filter={text[:200]!r} is not valid {lang}: {_parse_error(str(exc), text)}"
         raise InvalidInput(msg) from None
-    return _Translator(spec, to_crs84).node(tree)
+    try:
+        return parsed.to_json()
+    except Exception as exc:  # the library raises a bare Exception for bad literals
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "a bad literal"
+        if "EMPTY" in text.upper():
+            reason += " (empty geometries such as POINT EMPTY are not accepted)"
+        msg = f"filter={text[:200]!r} is not valid {lang}: {reason}"
+        raise InvalidInput(msg) from None
+
+
+_POSITION = re.compile(r"-->\s*(\d+):(\d+)")
+
+
+def _parse_error(error: str, text: str) -> str:
+    """The parser's error on one line: where, what it found there and what it expected.
+
+    Examples
+    --------
+    >>> _parse_error(" --> 1:12\\n  |\\n1 | levels IN ()\\n  |   ^---\\n  |\\n  = expected Expr", "levels IN ()")
+    "at line 1, column 12, found ')': expected Expr"
+    """
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return "syntax error"
+    where = _POSITION.search(lines[0])
+    if where is None:
+        return lines[0]
+    row, col = int(where.group(1)), int(where.group(2))
+    source = text.splitlines()[row - 1] if row <= len(text.splitlines()) else ""
+    found = repr(source[col - 1]) if 0 < col <= len(source) else "the end of the filter"
+    expected = [line.lstrip("= ").strip() for line in lines if line.startswith("=")]
+    detail = "; ".join(expected) or "syntax error"
+    return f"at line {row}, column {col}, found {found}: {detail}"
 
 
 class _Translator:
-    def __init__(self, spec: CollectionSpec, to_crs84: Any) -> None:
+    def __init__(self, spec: CollectionSpec, to_crs84: Any, crs: str = CRS84) -> None:
         self.spec = spec
         self.types = {f.name: f.type for f in spec.fields}
         self.to_crs84 = to_crs84
+        self.crs = crs
 
     # -- nodes ---------------------------------------------------------------------
     def node(self, n: Any) -> Expr:
@@ -239,6 +294,10 @@ class _Translator:
         except (ValueError, TypeError, shapely.errors.GEOSException):
             msg = f"filter {op.upper()} needs a geometry literal, got {_show(lit)}"
             raise InvalidInput(msg) from None
+        if geom.is_empty:
+            msg = f"filter {op.upper()} needs a non-empty geometry, got {_show(lit)}"
+            raise InvalidInput(msg)
+        check_bounds(geom, self.crs, name=f"filter {op.upper()} geometry", world=True)
         if self.to_crs84 is not None:
             geom = self.to_crs84(geom)
         return geom
@@ -308,6 +367,9 @@ class _Translator:
             case FieldType.INTEGER:
                 if isinstance(v, bool) or not isinstance(v, int | float):
                     raise InvalidInput(bad)
+                if not INT64_MIN <= v <= INT64_MAX:
+                    msg = f"{bad}, outside the 64-bit integer range {INT64_MIN}..{INT64_MAX}"
+                    raise InvalidInput(msg)
                 return int(v) if float(v).is_integer() else float(v)
             case FieldType.NUMBER:
                 if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):

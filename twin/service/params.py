@@ -17,11 +17,13 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from twin.crs import CRS84, check_served, crs_uri, to_crs84, transform_bbox
+import shapely
+
+from twin.crs import CRS84, check_bounds, check_served, crs_uri, to_crs84, transform_bbox
 from twin.errors import InvalidInput
 from twin.service.cql import parse_filter, queryable_names
 from twin.service.errors import UnknownParameter
-from twin.store.base import CollectionSpec
+from twin.store.base import INT64_MAX, CollectionSpec
 from twin.store.filters import Expr
 from twin.temporal import TimeSpec, parse_time
 
@@ -147,7 +149,7 @@ def _number_list(value: str, name: str) -> list[float]:
     return nums
 
 
-def _int(value: str, name: str, *, minimum: int) -> int:
+def _int(value: str, name: str, *, minimum: int, maximum: int = INT64_MAX) -> int:
     try:
         n = int(value)
     except ValueError:
@@ -155,6 +157,9 @@ def _int(value: str, name: str, *, minimum: int) -> int:
         raise InvalidInput(msg) from None
     if n < minimum:
         msg = f"{name}={value!r} must be at least {minimum}"
+        raise InvalidInput(msg)
+    if n > maximum:
+        msg = f"{name}={value!r} must be at most {maximum}"
         raise InvalidInput(msg)
     return n
 
@@ -205,6 +210,8 @@ def parse_items_params(
         if "bbox-crs" in params:
             src = served_crs_uri(params["bbox-crs"], city_bbox, name="bbox-crs")
         flat = box[:2] + box[3:5] if len(box) == 6 else box
+        corners = shapely.MultiPoint([flat[:2], flat[2:]])
+        check_bounds(corners, src, name=f"bbox={params['bbox']!r}", world=True)
         if src != CRS84:
             flat = list(transform_bbox(flat, src, CRS84))
         if flat[1] > flat[3]:
@@ -213,36 +220,26 @@ def parse_items_params(
         if flat[0] > flat[2]:
             msg = f"bbox={params['bbox']!r} crosses the antimeridian, which this service does not support"
             raise InvalidInput(msg)
-        if src == CRS84 and not (flat[1] >= -90.0 and flat[3] <= 90.0):
-            msg = f"bbox={params['bbox']!r} has a latitude outside [-90, 90]"
-            raise InvalidInput(msg)
         out.bbox = (flat[0], flat[1], flat[2], flat[3])
         # the twin applies the bbox itself: pygeoapi's own bbox handling costs more than
         # the query (it identifies the CRS by a catalogue search on every request)
         for name in ("bbox", "bbox-crs"):
             if name in fwd:
                 out.stripped[name] = fwd.pop(name)
-    sortable = set(fields) | set(_SYSTEM_SORT)
     if "sortby" in params:
-        for item in params["sortby"].split(","):
-            name = item.strip().lstrip("+-")
-            if name not in sortable:
-                msg = f"sortby names the property {name!r}, which {spec.name!r} does not have; choose from {sorted(sortable)}"
-                raise InvalidInput(msg)
+        fwd["sortby"] = _check_sortby(params["sortby"], spec, set(fields) | set(_SYSTEM_SORT))
     if "properties" in params:
         selectable = set(fields) | {"version", "valid_from", "valid_to"}
-        for name in params["properties"].split(","):
-            if name and name not in selectable:
-                msg = f"properties names {name!r}, which {spec.name!r} does not have; choose from {sorted(selectable)}"
-                raise InvalidInput(msg)
+        _check_properties(params["properties"], spec, selectable)
     if "filter" in params:
         lang = params.get("filter-lang")
         to84: Any = None
+        fcrs = CRS84
         if "filter-crs" in params:
             fcrs = served_crs_uri(params["filter-crs"], city_bbox, name="filter-crs")
             if fcrs != CRS84:
                 to84 = partial(to_crs84, src=fcrs)
-        out.where = parse_filter(params["filter"], spec, lang=lang, to_crs84=to84)
+        out.where = parse_filter(params["filter"], spec, lang=lang, to_crs84=to84, crs=fcrs)
     elif "filter-lang" in params or "filter-crs" in params:
         name = "filter-lang" if "filter-lang" in params else "filter-crs"
         msg = f"{name}={params[name]!r} is given without filter"
@@ -251,6 +248,46 @@ def parse_items_params(
         if name in fwd:
             out.stripped[name] = fwd.pop(name)
     return out
+
+
+def _check_sortby(value: str, spec: CollectionSpec, sortable: set[str]) -> str:
+    """Check a sortby: sortable names, each with at most one leading + or -.
+
+    Returns the sortby without blanks around its items (an unencoded ``+`` in a URL
+    arrives as a blank).
+    """
+    items = []
+    for item in value.split(","):
+        item = item.strip()
+        name = item[1:] if item[:1] in ("+", "-") else item
+        if not name:
+            msg = f"sortby={value!r} has an empty item; give property names, e.g. 'height,-name'"
+            raise InvalidInput(msg)
+        if name[:1] in ("+", "-"):
+            msg = f"sortby={value!r} has {item!r}; give one + or - before a property name"
+            raise InvalidInput(msg)
+        if name not in sortable:
+            msg = (
+                f"sortby names the property {name!r}, which {spec.name!r} does not have; "
+                f"choose from {sorted(sortable)}"
+            )
+            raise InvalidInput(msg)
+        items.append(item)
+    return ",".join(items)
+
+
+def _check_properties(value: str, spec: CollectionSpec, selectable: set[str]) -> None:
+    """A non-empty comma-separated list of the collection's property names."""
+    for name in value.split(","):
+        if not name:
+            msg = f"properties={value!r} has an empty name; give property names, e.g. 'name,height'"
+            raise InvalidInput(msg)
+        if name not in selectable:
+            msg = (
+                f"properties names {name!r}, which {spec.name!r} does not have; "
+                f"choose from {sorted(selectable)}"
+            )
+            raise InvalidInput(msg)
 
 
 def queryables(spec: CollectionSpec) -> list[str]:

@@ -10,6 +10,7 @@ indexes and SQL do the work: bbox, filter, sort, paging and counting.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -26,7 +27,7 @@ from twin.crs import CRS84, from_crs84
 from twin.errors import FeatureNotFound, InvalidInput, TwinError
 from twin.service._runtime import RequestState, Runtime, get_runtime, request_state
 from twin.service.geojson import feature_from_body, page_to_geojson, to_geojson
-from twin.store.base import Feature, FieldType, Query
+from twin.store.base import INT64_MAX, INT64_MIN, Feature, FieldType, Query
 from twin.store.filters import And, Compare, CompareOp, Expr
 from twin.temporal import parse_datetime, parse_time
 
@@ -247,12 +248,15 @@ def _transformer(spec: Any) -> Callable[[BaseGeometry], BaseGeometry] | None:
 
 def _coerce(raw: str, ftype: FieldType | None, name: str) -> Any:
     """A query-parameter value as the field's type (Part 1 property equality)."""
+    if ftype is FieldType.INTEGER:
+        return _int64(raw, name)
     try:
         match ftype:
-            case FieldType.INTEGER:
-                return int(raw)
             case FieldType.NUMBER:
-                return float(raw)
+                x = float(raw)
+                if not math.isfinite(x):
+                    raise ValueError
+                return x
             case FieldType.BOOLEAN:
                 low = raw.lower()
                 if low not in ("true", "false"):
@@ -264,3 +268,16 @@ def _coerce(raw: str, ftype: FieldType | None, name: str) -> Any:
         msg = f"{name}={raw!r} is not a valid {ftype}"
         raise InvalidInput(msg) from None
     return raw
+
+
+def _int64(raw: str, name: str) -> int:
+    """An INTEGER field's query-parameter value; 400 unless it fits 64 bits."""
+    try:
+        n = int(raw)
+    except ValueError:
+        msg = f"{name}={raw!r} is not a valid {FieldType.INTEGER}"
+        raise InvalidInput(msg) from None
+    if not INT64_MIN <= n <= INT64_MAX:
+        msg = f"{name}={raw!r} is outside the 64-bit integer range {INT64_MIN}..{INT64_MAX}"
+        raise InvalidInput(msg)
+    return n

@@ -62,10 +62,13 @@ def _check_tms(tms_id: str) -> None:
 
 
 def _tile_index(z: str, y: str, x: str) -> tuple[int, int, int]:
+    msg = f"tile {z}/{y}/{x} is not three integers tileMatrix/tileRow/tileCol (ASCII digits)"
+    # int() alone would also take '+1', '1_0', ' 1' and the digits of other scripts
+    if not all(part.isascii() and part.isdigit() for part in (z, y, x)):
+        raise InvalidInput(msg)
     try:
         zi, yi, xi = int(z), int(y), int(x)
-    except ValueError:
-        msg = f"tile {z}/{y}/{x} is not three integers tileMatrix/tileRow/tileCol"
+    except ValueError:  # more digits than int() converts
         raise InvalidInput(msg) from None
     if not 0 <= zi <= MAX_ZOOM:
         msg = f"tileMatrix={zi!r} is outside 0..{MAX_ZOOM}"

@@ -13,7 +13,7 @@ from typing import Any
 from shapely.geometry.base import BaseGeometry
 
 from twin.errors import SchemaError
-from twin.store.base import CollectionSpec, FieldType
+from twin.store.base import INT64_MAX, INT64_MIN, CollectionSpec, FieldType
 from twin.store.filters import (
     And,
     Compare,
@@ -87,8 +87,10 @@ class SqlBuilder:
 
         try:
             coerced = _coerce(value, ftype, fid="the filter", key=name)
-        except SchemaError:
+        except SchemaError as exc:
             msg = f"filter compares property {name!r} ({ftype}) with {value!r}"
+            if "64-bit" in str(exc):
+                msg += f", outside the 64-bit integer range {INT64_MIN}..{INT64_MAX}"
             raise SchemaError(msg) from None
         return self.param(self.value(coerced, ftype))
 

@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from twin.errors import CollectionExists, CollectionNotFound, FeatureNotFound, InvalidInput
 from twin.store._compile import SqlBuilder
 from twin.store.base import (
+    INT64_MAX,
     Change,
     CollectionSpec,
     Extent,
@@ -350,9 +351,7 @@ class SqlStore(Store):
     ) -> QueryResult:
         q = query or Query()
         spec = self.collection(collection)
-        if (q.limit is not None and q.limit < 0) or q.offset < 0:
-            msg = f"limit={q.limit!r} and offset={q.offset!r} must not be negative"
-            raise InvalidInput(msg)
+        _check_paging(q)
         if q.nearest is not None:
             return self._nearest(spec, q)
         b = self._builder(spec, q.time)
@@ -380,6 +379,7 @@ class SqlStore(Store):
         import pandas as pd
 
         q = query or Query()
+        _check_paging(q)
         spec = self.collection(collection)
         fields = self._fields_for(spec, q.properties)
         if q.nearest is not None:
@@ -551,6 +551,19 @@ class SqlStore(Store):
         from twin.store._verify import verify_store
 
         return verify_store(self)
+
+
+def _check_paging(q: Query) -> None:
+    """InvalidInput unless limit and offset are integers in 0..INT64_MAX (SQL can hold them)."""
+    for name, value in (("limit", q.limit), ("offset", q.offset)):
+        if value is None and name == "limit":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = f"query {name}={value!r} is not an integer"
+            raise InvalidInput(msg)
+        if not 0 <= value <= INT64_MAX:
+            msg = f"query {name}={value!r} is outside 0..{INT64_MAX}"
+            raise InvalidInput(msg)
 
 
 def _table(name: str, versions: bool) -> str:

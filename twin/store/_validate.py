@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from twin.errors import GeometryError, GeometryOutOfBounds, SchemaError
-from twin.store.base import CollectionSpec, Feature, FieldType
+from twin.store.base import INT64_MAX, INT64_MIN, CollectionSpec, Feature, FieldType
 from twin.temporal import format_time, parse_datetime
 
 __all__ = ["canonical_properties", "check_feature", "geometry_from_geojson"]
@@ -113,19 +113,27 @@ def _coerce(value: Any, ftype: FieldType, *, fid: str, key: str) -> Any:
                 return str(value)
             raise bad()
         case FieldType.INTEGER:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad()
-            if isinstance(value, int):
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise bad()
+            if isinstance(value, float) and not value.is_integer():
+                raise bad()
+            if not INT64_MIN <= value <= INT64_MAX:
+                msg = (
+                    f"property {key!r} of {fid!r} is {value!r}, outside the 64-bit integer "
+                    f"range {INT64_MIN}..{INT64_MAX}"
+                )
+                raise SchemaError(msg)
+            return int(value)
         case FieldType.NUMBER:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad()
-            if not math.isfinite(value):
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond the float range
+                raise bad() from None
+            if not math.isfinite(number):
                 raise bad()
-            return float(value)
+            return number
         case FieldType.BOOLEAN:
             if isinstance(value, bool):
                 return value

@@ -31,6 +31,8 @@ from twin.temporal import TimeSpec
 
 __all__ = [
     "GEOMETRY_TYPES",
+    "INT64_MAX",
+    "INT64_MIN",
     "Change",
     "CollectionSpec",
     "Extent",
@@ -48,6 +50,10 @@ __all__ = [
 ]
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+#: The range of an INTEGER field (and of a query's limit and offset): 64-bit signed,
+#: what both SQLite and PostgreSQL's bigint hold.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 GEOMETRY_TYPES = (
     "Geometry",
