@@ -62,6 +62,14 @@ class RoadData:
     way_count: int = 0
 
 
+#: What pyosmium raises on a file it cannot parse (a bad coordinate: InvalidLocationError).
+_READ_ERRORS = (RuntimeError, osmium.InvalidLocationError)
+
+
+def _unreadable(path: str | Path, exc: Exception) -> OSMFileError:
+    return OSMFileError(f"osm={str(path)!r} cannot be read as an OSM extract: {exc}")
+
+
 def _station_kind(tags: osmium.osm.TagList) -> str | None:
     kind = _STATION_AMENITIES.get(tags.get("amenity") or "")
     if kind is None and tags.get("emergency") == "ambulance_station":
@@ -152,26 +160,28 @@ def read_road_data(path: str | Path, profile: Profile, *, workdir: Path) -> Road
             out["tw_speed"] = f"{profile.speed_kmh(tagd):.3f}"
             ways.append((obj.id, refs, out))
             need.update(refs)
-    except RuntimeError as exc:
-        msg = f"osm={str(path)!r} cannot be read as an OSM extract: {exc}"
-        raise OSMFileError(msg) from exc
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, exc) from exc
 
     data = RoadData(xml=workdir / "roads.osm", restrictions=restrictions)
     data.unsupported_restrictions = unsupported
     locs: dict[int, tuple[float, float]] = {}
-    for nobj in osmium.FileProcessor(str(path), osmium.osm.NODE):
-        node = cast(osmium.osm.Node, nobj)
-        tags = node.tags
-        if node.id in need and node.location.valid():
-            locs[node.id] = (node.location.lon, node.location.lat)
-            if tags.get("highway") == "traffic_signals":
-                data.signals[node.id] = locs[node.id]
-        if len(tags) and node.location.valid():
-            kind = _station_kind(tags)
-            if kind is not None:
-                loc = (node.location.lon, node.location.lat)
-                name = tags.get("name") or ""
-                data.stations.append(Station(f"n{node.id}", name, kind, *loc))
+    try:
+        for nobj in osmium.FileProcessor(str(path), osmium.osm.NODE):
+            node = cast(osmium.osm.Node, nobj)
+            tags = node.tags
+            if node.id in need and node.location.valid():
+                locs[node.id] = (node.location.lon, node.location.lat)
+                if tags.get("highway") == "traffic_signals":
+                    data.signals[node.id] = locs[node.id]
+            if len(tags) and node.location.valid():
+                kind = _station_kind(tags)
+                if kind is not None:
+                    loc = (node.location.lon, node.location.lat)
+                    name = tags.get("name") or ""
+                    data.stations.append(Station(f"n{node.id}", name, kind, *loc))
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, exc) from exc
     grouped: dict[str, tuple[str, str, list[tuple[float, float]]]] = {}
     for sid, name, kind, refs in station_ways:
         pts = grouped.setdefault(sid, (name, kind, []))[2]
@@ -221,16 +231,20 @@ def read_road_data(path: str | Path, profile: Profile, *, workdir: Path) -> Road
 def read_address_points(path: str | Path) -> list[tuple[float, float]]:
     """Positions (lon, lat) of everything with an ``addr:housenumber`` (ways: their centre)."""
     pts: list[tuple[float, float]] = []
-    fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
-    for obj in fp:
-        if "addr:housenumber" not in obj.tags:
-            continue
-        if isinstance(obj, osmium.osm.Node):
-            if obj.location.valid():
-                pts.append((obj.location.lon, obj.location.lat))
-            continue
-        way = cast(osmium.osm.Way, obj)
-        locs = [(n.location.lon, n.location.lat) for n in way.nodes if n.location.valid()]
-        if locs:
-            pts.append((sum(p[0] for p in locs) / len(locs), sum(p[1] for p in locs) / len(locs)))
+    try:
+        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+        for obj in fp:
+            if "addr:housenumber" not in obj.tags:
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                if obj.location.valid():
+                    pts.append((obj.location.lon, obj.location.lat))
+                continue
+            way = cast(osmium.osm.Way, obj)
+            locs = [(n.location.lon, n.location.lat) for n in way.nodes if n.location.valid()]
+            if locs:
+                lon = sum(p[0] for p in locs) / len(locs)
+                pts.append((lon, sum(p[1] for p in locs) / len(locs)))
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, exc) from exc
     return pts

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import threading
 import uuid
 from collections import OrderedDict
@@ -53,12 +54,14 @@ from starlette.routing import Route as HttpRoute
 from routing._text import check_name
 from routing.graph import RoadGraph, dates_in_range, parse_depart
 from routing.route import Route
-from twin.errors import FeatureNotFound, GeometryError, InvalidInput
+from twin.errors import FeatureNotFound, GeometryError, InvalidInput, TwinError
 from twin.plugins import HttpApi
 from twin.service.auth import Role
 from twin.service.extension import ServiceContext, endpoint, json_body
 
 __all__ = ["CONFORMANCE", "MAX_KEPT", "MAX_WAYPOINTS", "http_api", "plan_route"]
+
+log = logging.getLogger(__name__)
 
 _DRAFT = "http://www.opengis.net/spec/ogcapi-routes-1/1.0.0-draft.1/conf"
 #: Conformance classes of the draft that ``/routes`` implements.
@@ -444,7 +447,13 @@ def _graph_lock(ctx: ServiceContext, mode: str) -> threading.Lock:
 
 
 def sync_closures(graph: RoadGraph, ctx: ServiceContext) -> None:
-    """Make the graph's closures those of the ``road_closures`` collection now."""
+    """Make the graph's closures those of the ``road_closures`` collection now.
+
+    A stored closure that cannot close anything (a window that is unreadable or ends
+    before it starts, a geometry that is not a valid CRS84 polygon; the Python store API
+    does not check them as HTTP writes are) is left out with a warning naming its id, so
+    one bad record does not stop routing; the valid ones still count.
+    """
     from twin.store.base import Query
 
     store = ctx.store
@@ -459,20 +468,30 @@ def sync_closures(graph: RoadGraph, ctx: ServiceContext) -> None:
     have = {c.closure_id: c for c in graph.closures}
     seen: dict[str, str] = getattr(graph, "_store_closure_hash", {})
     for cid, fv in wanted.items():
-        if cid in have and seen.get(cid) == fv.hash:
-            continue
+        if seen.get(cid) == fv.hash:
+            continue  # applied, or skipped as malformed, at this version already
         if cid in have:
             graph.remove_closure(cid)
         props = fv.properties
-        graph.add_closure(
-            fv.geometry,
-            start=props.get("starts_at") or None,
-            end=props.get("ends_at") or None,
-            reason=str(props.get("reason") or ""),
-            closure_id=cid,
-        )
+        try:
+            graph.add_closure(
+                fv.geometry,
+                start=_closure_time(props.get("starts_at")),
+                end=_closure_time(props.get("ends_at")),
+                reason=str(props.get("reason") or ""),
+                closure_id=cid,
+            )
+        except (TwinError, ValueError, TypeError) as exc:
+            log.warning("road closure %s is malformed and left out of routing: %s", fv.id, exc)
         seen[cid] = fv.hash
+    for cid in set(seen) - set(wanted):
+        del seen[cid]
     graph._store_closure_hash = seen  # type: ignore[attr-defined]
+
+
+def _closure_time(value: Any) -> str | None:
+    """A stored ``starts_at``/``ends_at``: empty is open, anything else is parsed as text."""
+    return None if value in (None, "") else str(value)
 
 
 def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:

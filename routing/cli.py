@@ -2,7 +2,8 @@
 
 Every command builds the road graph of an OSM extract (``--osm``, the shipped Helsinki
 extract by default; ``--cache FILE`` keeps the built graph for the next run) and prints
-JSON on stdout.
+JSON on stdout. Bad input is reported as ``Error: ...`` with exit code 2; files are
+written whole or not at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from twin.cli import TwinGroup
 
 if TYPE_CHECKING:
     from routing.graph import Endpoint, RoadGraph
@@ -38,29 +41,95 @@ def _endpoint(text: str, name: str) -> Endpoint:
 
 
 def _graph(osm: Path, profile: str, cache: Path | None) -> RoadGraph:
+    from routing.errors import StaleGraphCache
     from routing.graph import RoadGraph
 
-    if cache is not None and cache.is_file():
-        return RoadGraph.load(cache)
+    if cache is not None and cache.exists():
+        try:
+            return RoadGraph.load(cache, profile=profile, osm=osm, name="--cache")
+        except StaleGraphCache as exc:
+            click.echo(f"Warning: {exc}; rebuilding it", err=True)
     g = RoadGraph.from_osm(osm, profile=profile)
     if cache is not None:
-        g.save(cache)
+        g.save(cache, name="--cache")
     return g
 
 
+def _file_out(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """An output file: not empty, not a folder, in a folder that exists."""
+    if value is None:
+        return None
+    if not value.strip():
+        msg = f"{value!r} is empty; give a file path"
+        raise click.BadParameter(msg, ctx=ctx, param=param)
+    path = Path(value)
+    if path.is_dir():
+        msg = f"{value!r} is a folder; give a file path"
+        raise click.BadParameter(msg, ctx=ctx, param=param)
+    if not path.parent.is_dir():
+        msg = f"{value!r} cannot be written: the folder {str(path.parent)!r} does not exist"
+        raise click.BadParameter(msg, ctx=ctx, param=param)
+    return path
+
+
+def _out_option(what: str) -> Any:
+    return click.option(
+        "--out",
+        type=click.Path(),
+        callback=_file_out,
+        default=None,
+        help=f"Also write the {what} here.",
+    )
+
+
+def _html_option() -> Any:
+    return click.option(
+        "--html",
+        type=click.Path(),
+        callback=_file_out,
+        default=None,
+        help="Also render a map to this HTML file.",
+    )
+
+
+def _checked(check: str) -> Any:
+    """A callback passing the value through a check of the routing package (by name)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from routing import _text, dispatch
+        from twin.errors import InvalidInput
+
+        checks: dict[str, Any] = {"check_id": _text.check_id, "check_limit": dispatch.check_limit}
+        fn = checks[check]
+        try:
+            return fn(value, name=param.opts[0])
+        except InvalidInput as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+    return callback
+
+
 def _emit(data: Any, out: Path | None) -> None:
+    from routing._files import write_atomic
+
     text = json.dumps(data, indent=2, default=str)
     if out is not None:
-        out.write_text(text)
+        write_atomic(out, lambda tmp: tmp.write_text(text), name="--out")
     click.echo(text)
 
 
 def _common(f: Any) -> Any:
     f = click.option(
         "--cache",
-        type=click.Path(path_type=Path),
+        type=click.Path(),
+        callback=_file_out,
         default=None,
-        help="Graph cache file (read if present, else written).",
+        help=(
+            "Graph cache file: read if present, else built and written. A cache built "
+            "for another --profile, from another --osm extract (or the same one since "
+            "changed) or by another version is rebuilt and rewritten, with a warning; "
+            "a file that is not a graph cache is refused (delete it)."
+        ),
     )(f)
     f = click.option(
         "--profile", type=click.Choice(["car", "emergency"]), default="emergency", show_default=True
@@ -74,7 +143,7 @@ def _common(f: Any) -> Any:
     return f
 
 
-@click.group("routing")
+@click.group("routing", cls=TwinGroup)
 def routing_group() -> None:
     """Road graph, fast routes, green waves, dispatch and isochrones."""
 
@@ -84,15 +153,8 @@ def routing_group() -> None:
 @click.option("--from", "origin", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--to", "destination", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
-@click.option(
-    "--html",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also render a map to this HTML file.",
-)
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here."
-)
+@_html_option()
+@_out_option("JSON")
 def route_cmd(
     osm: Path,
     profile: str,
@@ -109,7 +171,7 @@ def route_cmd(
     if html is not None:
         from routing.render import render_html
 
-        render_html(r, html)
+        render_html(r, html, name="--html")
     _emit(r.to_dict(), out)
 
 
@@ -118,7 +180,13 @@ def route_cmd(
 @click.option("--from", "origin", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--to", "destination", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
-@click.option("--vehicle", default="ev-1", show_default=True)
+@click.option(
+    "--vehicle",
+    default="ev-1",
+    show_default=True,
+    callback=_checked("check_id"),
+    help="The vehicle's id: letters, digits, space and - _ . : / (at most 64 characters).",
+)
 @click.option(
     "--priority",
     type=click.IntRange(1, 10),
@@ -126,15 +194,8 @@ def route_cmd(
     show_default=True,
     help="1 (lowest) to 10; a higher priority wins conflicts.",
 )
-@click.option(
-    "--html",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also render a map to this HTML file.",
-)
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here."
-)
+@_html_option()
+@_out_option("JSON")
 def greenwave_cmd(
     osm: Path,
     profile: str,
@@ -162,25 +223,88 @@ def greenwave_cmd(
     if html is not None:
         from routing.render import render_html
 
-        render_html(plan, html)
+        render_html(plan, html, name="--html")
     _emit(plan.to_dict(), out)
 
 
 def _stations(path: Path | None) -> list[dict[str, Any]] | None:
+    """The stations of a ``--stations`` file, each checked; errors name the file and item."""
+    from routing._text import check_id, check_name
+    from routing.snap import check_lonlat
+    from twin.errors import InvalidInput
+
     if path is None:
         return None
-    data = json.loads(path.read_text())
+    where = f"--stations={str(path)!r}"
+    shape = "a JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection of Points"
+
+    def bad(what: str) -> InvalidInput:
+        return InvalidInput(f"{where}: {what}")
+
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise bad(f"cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise bad(f"is not UTF-8 text (a binary file?); give {shape}") from None
+    if not text.strip():
+        raise bad(f"is empty; give {shape}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise bad(f"is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    items: list[tuple[str, Any, Any, Any, Any]] = []  # (where, id, name, lon, lat)
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
-        return [
-            {
-                "id": f.get("id") or f["properties"].get("id"),
-                "name": f["properties"].get("name", ""),
-                "lon": f["geometry"]["coordinates"][0],
-                "lat": f["geometry"]["coordinates"][1],
-            }
-            for f in data["features"]
-        ]
-    return list(data)
+        feats = data.get("features")
+        if not isinstance(feats, list):
+            raise bad("the FeatureCollection's features is not a list")
+        for i, f in enumerate(feats):
+            at = f"features[{i}]"
+            if not isinstance(f, dict) or f.get("type") != "Feature":
+                raise bad(f"{at} is not a GeoJSON Feature")
+            props = f.get("properties")
+            if props is None:
+                props = {}
+            if not isinstance(props, dict):
+                raise bad(f"{at}.properties is not an object")
+            geom = f.get("geometry")
+            if not isinstance(geom, dict) or geom.get("type") != "Point":
+                got = geom.get("type") if isinstance(geom, dict) else geom
+                raise bad(f"{at}.geometry must be a Point, not {got!r}")
+            coords = geom.get("coordinates")
+            if not isinstance(coords, list) or len(coords) not in (2, 3):
+                raise bad(f"{at}.geometry.coordinates={coords!r} is not [lon, lat]")
+            sid = f.get("id") if f.get("id") is not None else props.get("id")
+            items.append((at, sid, props.get("name"), coords[0], coords[1]))
+    elif isinstance(data, list):
+        for i, s in enumerate(data):
+            at = f"[{i}]"
+            if not isinstance(s, dict):
+                raise bad(f"item {at}={s!r} is not an object {{id, name, lon, lat}}")
+            items.append((at, s.get("id"), s.get("name"), s.get("lon"), s.get("lat")))
+    else:
+        raise bad(f"holds a JSON {type(data).__name__}; give {shape}")
+    if not items:
+        raise bad("lists no station")
+    out: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for at, sid, name, lon, lat in items:
+        if sid is None:
+            raise bad(f"{at} has no id")
+        if isinstance(sid, bool) or not isinstance(sid, str | int):
+            raise bad(f"{at}.id={sid!r} must be text or an integer")
+        sid = check_id(str(sid), name=f"{where}: {at}.id")
+        if sid in seen:
+            raise bad(f"{at} repeats the id {sid!r} of {seen[sid]}; station ids must be unique")
+        seen[sid] = at
+        if name is not None:
+            name = check_name(name, name=f"{where}: {at}.name")
+        for v in (lon, lat):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise bad(f"{at} needs numbers lon and lat, got lon={lon!r}, lat={lat!r}")
+        lon, lat = check_lonlat((lon, lat), name=f"{where}: {at} (lon, lat)")
+        out.append({"id": sid, "name": name or "", "lon": lon, "lat": lat})
+    return out
 
 
 @routing_group.command("dispatch")
@@ -193,9 +317,7 @@ def _stations(path: Path | None) -> list[dict[str, Any]] | None:
     help="JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection (default: the extract's stations).",
 )
 @click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here."
-)
+@_out_option("JSON")
 def dispatch_cmd(
     osm: Path,
     profile: str,
@@ -223,7 +345,8 @@ def dispatch_cmd(
     type=float,
     default=240.0,
     show_default=True,
-    help="Seconds of travel (NFPA 1710: 240).",
+    callback=_checked("check_limit"),
+    help="Seconds of travel, 0 < limit <= 1800 (NFPA 1710: 240).",
 )
 @click.option(
     "--stations",
@@ -231,9 +354,7 @@ def dispatch_cmd(
     default=None,
     help="JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection (default: the extract's stations).",
 )
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Also write the GeoJSON here."
-)
+@_out_option("GeoJSON")
 def isochrone_cmd(
     osm: Path,
     profile: str,
@@ -294,9 +415,7 @@ def main() -> None:  # pragma: no cover - for ``python -m routing.cli``
     default=None,
     help="WEST,SOUTH,EAST,NORTH: simulate only this part of the extract.",
 )
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here."
-)
+@_out_option("JSON")
 def validate_cmd(
     osm: Path,
     seed: int,

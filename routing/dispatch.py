@@ -14,6 +14,7 @@ stations) or any :class:`~routing._osm.Station` list a city configures.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,10 +33,12 @@ if TYPE_CHECKING:
     from routing.graph import Endpoint, RoadGraph
 
 __all__ = [
+    "MAX_ISOCHRONE_S",
     "NFPA_1710_S",
     "Candidate",
     "CoverageReport",
     "Isochrone",
+    "check_limit",
     "coverage",
     "isochrones",
     "rank_stations",
@@ -46,7 +49,20 @@ log = logging.getLogger(__name__)
 
 #: NFPA 1710: the first engine arrives within 240 s of travel.
 NFPA_1710_S = 240.0
+#: The longest time limit of an isochrone or a coverage report (s).
+MAX_ISOCHRONE_S = 1800.0
 _BUFFER_M = 30.0
+
+
+def check_limit(value: Any, *, name: str = "limit_s") -> float:
+    """Return a time limit in seconds: a finite number, 0 < ``value`` <= :data:`MAX_ISOCHRONE_S`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        msg = f"{name}={value!r} must be a number of seconds"
+        raise InvalidInput(msg)
+    if not (math.isfinite(value) and 0 < value <= MAX_ISOCHRONE_S):
+        msg = f"{name}={value!r} must be a finite number of seconds in (0, {MAX_ISOCHRONE_S:g}]"
+        raise InvalidInput(msg)
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,11 @@ def stations_of(
         except (KeyError, TypeError, ValueError):
             msg = f"station {s!r} needs id, lon and lat"
             raise InvalidInput(msg) from None
+    ids = [s.osm_id for s in out]
+    if len(set(ids)) != len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        msg = f"stations repeat the ids {twice}; station ids must be unique"
+        raise InvalidInput(msg)
     return out
 
 
@@ -188,11 +209,10 @@ def isochrones(
     """Each station's reachable area within ``limit_s`` as a polygon (CRS84).
 
     The polygon is the union of the reached road stretches buffered by 30 m; with
-    ``preemption`` the expected signal waits are left out.
+    ``preemption`` the expected signal waits are left out. ``limit_s`` must be a finite
+    number in (0, :data:`MAX_ISOCHRONE_S`].
     """
-    if limit_s <= 0:
-        msg = f"limit_s={limit_s!r} must be positive"
-        raise InvalidInput(msg)
+    limit_s = check_limit(limit_s)
     eng, snapper = graph.engine, graph.snapper
     w = (eng.free_ms if preemption else eng.edge_ms).astype(np.float64)
     out: list[Isochrone] = []
@@ -262,7 +282,9 @@ def coverage(
 
     Each point counts at its snap on the road (points beyond the snap limit count as not
     covered, and as ``off_network``); the time is the fastest from any station.
+    ``limit_s`` must be a finite number in (0, :data:`MAX_ISOCHRONE_S`].
     """
+    limit_s = check_limit(limit_s)
     eng, snapper = graph.engine, graph.snapper
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     sources: list[tuple[int, int]] = []

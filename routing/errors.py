@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twin.errors import InvalidInput, NotComputable
 
-__all__ = ["NoRoute", "PointNotOnNetwork", "UnknownNode"]
+__all__ = ["NoRoute", "PointNotOnNetwork", "StaleGraphCache", "UnknownNode"]
 
 
 class PointNotOnNetwork(NotComputable):
@@ -17,3 +17,7 @@ class NoRoute(NotComputable):
 
 class UnknownNode(InvalidInput):
     """An OSM node id that is not a node of the road graph (HTTP 400)."""
+
+
+class StaleGraphCache(InvalidInput):
+    """A graph cache written for another profile, another extract or another format version."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import pickle
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -40,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: An origin or destination: an OSM node id, a (lon, lat) pair or a shapely Point.
 type Endpoint = int | tuple[float, float] | shapely.Point
-
-_CACHE_VERSION = 1
 
 
 def parse_depart(depart: datetime | str | None, *, name: str = "depart") -> datetime:
@@ -105,6 +102,8 @@ class RoadGraph:
         self._index = {int(o): i for i, o in enumerate(net.osm_ids)}
         self._closures: dict[str, Closure] = {}
         self._closure_seq = itertools.count(1)
+        #: The extract the graph was built from (:func:`routing._cache.source_of`), if any.
+        self.source: dict[str, Any] | None = None
         self.timings = {**net.build_s, **self.engine.timings}
         self.timings["index_s"] = time.perf_counter() - t0 - sum(self.engine.timings.values())
 
@@ -132,9 +131,13 @@ class RoadGraph:
             Honour the extract's turn restrictions and ban U-turns except at dead ends;
             ``False`` allows every turn (the costs of a plain node-based Dijkstra).
         """
+        from routing._cache import source_of
+
         prof = get_profile(profile)
         net = build_net(path, prof)
-        return cls(net, snap_limit_m=snap_limit_m, turn_rules=turn_restrictions)
+        graph = cls(net, snap_limit_m=snap_limit_m, turn_rules=turn_restrictions)
+        graph.source = source_of(path)
+        return graph
 
     @classmethod
     def from_store(
@@ -175,20 +178,58 @@ class RoadGraph:
         net = net_from_store(store, get_profile(profile), at=when)
         return cls(net, snap_limit_m=snap_limit_m, turn_rules=turn_restrictions)
 
-    def save(self, path: str | Path) -> None:
-        """Write the graph's arrays to a cache file (a pickle: read only your own)."""
-        with open(path, "wb") as f:
-            pickle.dump((_CACHE_VERSION, self.net, self.snap_limit_m, self.turn_rules), f)
+    def save(self, path: str | Path, *, name: str = "cache") -> None:
+        """Write the graph to a cache file, whole or not at all (see :mod:`routing._cache`).
+
+        The file holds plain arrays and a JSON header naming the profile and the extract
+        the graph was built from; ``name`` is how error messages name the file.
+
+        Raises
+        ------
+        InvalidInput
+            The file cannot be written there (nothing is left behind).
+        """
+        from routing._cache import write_cache
+
+        write_cache(
+            path,
+            self.net,
+            snap_limit_m=self.snap_limit_m,
+            turn_rules=self.turn_rules,
+            source=self.source,
+            name=name,
+        )
 
     @classmethod
-    def load(cls, path: str | Path) -> RoadGraph:
-        """Read a graph written by :meth:`save` (the hierarchy is rebuilt, ~1 s on a city)."""
-        with open(path, "rb") as f:
-            version, net, limit, rules = pickle.load(f)
-        if version != _CACHE_VERSION:
-            msg = f"graph cache {str(path)!r} has version {version!r}; rebuild it"
-            raise InvalidInput(msg)
-        return cls(net, snap_limit_m=limit, turn_rules=rules)
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        profile: str | Profile | None = None,
+        osm: str | Path | None = None,
+        name: str = "cache",
+    ) -> RoadGraph:
+        """Read a graph written by :meth:`save` (the hierarchy is rebuilt).
+
+        Reading runs no code from the file. With ``profile`` and ``osm`` the cache must
+        have been built for that profile from that extract as it is now (same size and
+        modification time).
+
+        Raises
+        ------
+        InvalidInput
+            The file cannot be read or is not a graph cache.
+        StaleGraphCache
+            The cache is of another format version, profile or extract.
+        """
+        from routing._cache import read_cache, source_of
+
+        want = None if profile is None else get_profile(profile)
+        source = None if osm is None else source_of(osm)
+        net, limit, rules, built_from = read_cache(path, profile=want, source=source, name=name)
+        graph = cls(net, snap_limit_m=limit, turn_rules=rules)
+        graph.source = built_from
+        return graph
 
     # -- look-ups -----------------------------------------------------------------
     @property

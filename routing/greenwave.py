@@ -234,12 +234,20 @@ def plan_green_wave(
         Departure time; ``None`` is now.
     vehicle_id, priority
         Who drives; a higher priority wins conflicts (:data:`MIN_PRIORITY` to
-        :data:`MAX_PRIORITY` where the inputs come from outside).
+        :data:`MAX_PRIORITY` where the inputs come from outside). The id follows
+        :data:`routing._text.ID_RULE`.
     timing
         Signal timing assumptions.
+
+    Raises
+    ------
+    InvalidInput
+        A bad vehicle id, endpoint or departure time (400).
     """
+    from routing._text import check_id
     from routing.graph import parse_depart
 
+    vehicle_id = check_id(vehicle_id, name="vehicle_id")
     timing = timing or Timing()
     at = parse_depart(depart)
     if isinstance(origin, Route):

@@ -18,6 +18,7 @@ import shapely
 
 from routing._osm import Station
 from routing._text import ID_RULE, MAX_ID_CHARS, NAME_RULE, check_id, check_name
+from routing.dispatch import MAX_ISOCHRONE_S
 from routing.graph import RoadGraph, dates_in_range
 from routing.greenwave import MAX_PRIORITY, MIN_PRIORITY
 from routing.snap import check_lonlat
@@ -33,8 +34,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The longest isochrone limit served (s).
-MAX_ISOCHRONE_S = 1800.0
 #: A point farther than this (degrees) outside the graph's box may be (lat, lon).
 _SWAP_MARGIN_DEG = 0.5
 

@@ -99,9 +99,19 @@ def route_layers(route: Route, plan: GreenWavePlan | None = None) -> list[Any]:
     return layers
 
 
-def render_html(item: Route | GreenWavePlan, path: str | Path) -> Path:
-    """Write a route (or a green-wave plan and its route) to an HTML file and return its path."""
+def render_html(item: Route | GreenWavePlan, path: str | Path, *, name: str = "path") -> Path:
+    """Write a route (or a green-wave plan and its route) to an HTML file and return its path.
+
+    The file is written whole or not at all; ``name`` is how error messages name it.
+
+    Raises
+    ------
+    InvalidInput
+        The path is empty or a folder, or the file cannot be written there.
+    """
     import pydeck as pdk
+
+    from routing._files import write_atomic
 
     plan = item if isinstance(item, GreenWavePlan) else None
     route = item.route if isinstance(item, GreenWavePlan) else item
@@ -120,6 +130,5 @@ def render_html(item: Route | GreenWavePlan, path: str | Path) -> Path:
         tooltip={"text": "{tooltip}"},
         description=title,
     )
-    out = Path(path)
-    deck.to_html(str(out), open_browser=False, notebook_display=False)
-    return out
+    html = deck.to_html(as_string=True, open_browser=False, notebook_display=False)
+    return write_atomic(path, lambda tmp: tmp.write_text(html, encoding="utf-8"), name=name)

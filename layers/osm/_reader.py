@@ -195,7 +195,7 @@ def read_osm(
                     bar.update(step)
                     step = 0
             bar.update(step)
-        except RuntimeError as exc:
+        except (RuntimeError, osmium.InvalidLocationError) as exc:
             msg = f"path={str(path)!r} is not a readable OSM extract: {exc}"
             raise OSMFileError(msg) from None
     layers, issues = build_layers(collector)

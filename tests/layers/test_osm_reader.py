@@ -362,3 +362,16 @@ def test_node_without_a_valid_location_is_reported(tmp_path: Path) -> None:
     assert extract.issues == [
         ImportIssue("pois", "n1", "the node has no valid location", "skipped", None)
     ]
+
+
+@pytest.mark.parametrize(("lat", "lon"), [("nan", "24.001"), ("60.001", "500")])
+def test_bad_coordinate(tmp_path: Path, lat: str, lon: str) -> None:
+    path = tmp_path / "bad.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+        f'<node id="1" version="1" lat="{lat}" lon="{lon}"/>\n</osm>\n'
+    )
+    with pytest.raises(
+        OSMFileError, match=_message(path, "is not a readable OSM extract: wrong format")
+    ):
+        read_osm(path)

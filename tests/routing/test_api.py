@@ -16,6 +16,7 @@ from routing.api import CONFORMANCE
 from routing.graph import RoadGraph
 from tests.service.conftest import EDITOR, READER, settings_for
 from twin.service.app import create_app
+from twin.store import Feature, open_store
 
 # The router's engine may only be dropped on the thread that made it; a graph the cycle
 # collector frees on another thread is reported (and leaked), which is not a failure.
@@ -246,6 +247,40 @@ def test_an_invalid_closure_is_refused(client: TestClient) -> None:
         headers={**EDITOR, "Content-Type": "application/geo+json"},
     )
     assert r.status_code == 400 and "ends_at" in r.json()["description"]
+
+
+def test_a_malformed_stored_closure_is_skipped(
+    helsinki_db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Closures written through the Python store API are not checked; routing survives them."""
+    db = tmp_path / "twin.gpkg"
+    shutil.copy(helsinki_db, db)
+    box = Point(VIA).buffer(0.0008)
+    window = {"starts_at": "2026-12-01T07:00:00Z", "ends_at": "2026-12-01T09:00:00Z"}
+    with open_store(str(db)) as store:
+        store.create(
+            "road_closures",
+            [
+                Feature(
+                    "backwards",
+                    box,
+                    {"starts_at": "2026-12-01T10:00:00Z", "ends_at": "2026-12-01T09:00:00Z"},
+                ),
+                Feature("garbage", box, {"starts_at": "garbage"}),
+                Feature("a-line", LineString([A, B]), window),
+                Feature("good", box, window),
+            ],
+        )
+    app = create_app(str(db), settings=settings_for(tmp_path))
+    with TestClient(app, base_url="http://127.0.0.1:5000") as client:
+        r = _post(client, _define([A, B]))
+        assert r.status_code == 200, r.text
+        overview = _parts(r.json())["overview"][0]
+        assert overview["properties"]["closures"] == ["store:good"]
+        assert not shape(overview["geometry"]).intersects(box)
+        assert _post(client, _define([A, B])).status_code == 200
+    warned = [m for m in caplog.messages if "malformed and left out" in m]
+    assert sorted(m.split()[2] for m in warned) == ["a-line", "backwards", "garbage"]
 
 
 @pytest.mark.parametrize(
