@@ -304,8 +304,20 @@ def list_(status: str | None, fmt: str, db: str) -> None:
 @cases.command(name="set")
 @click.argument("case_id")
 @click.argument("status", type=_STATUS)
-@click.option("--by", "by", required=True, help="Who makes the change.")
-@click.option("--note", default=None, help="Why.")
+@click.option(
+    "--by",
+    "by",
+    required=True,
+    help="Who makes the change: 1-128 letters, digits, spaces and . _ - @.",
+)
+@click.option(
+    "--note",
+    default=None,
+    help=(
+        "Why: at most 2000 characters, no control characters but line breaks and tabs. "
+        "Needed to move a case to dismissed."
+    ),
+)
 @db_option
 def set_(case_id: str, status: str, by: str, note: str | None, db: str) -> None:
     """Move CASE_ID to STATUS (the workflow decides which moves are allowed)."""
