@@ -224,17 +224,30 @@ def train(
 
 @change_group.command()
 @db_option
-@click.option("--size", type=float, default=500.0, show_default=True, help="Side in metres.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the epochs.")
+@click.option(
+    "--size",
+    type=float,
+    default=500.0,
+    show_default=True,
+    help="Side in metres, from 100 to 2000.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the epochs, from 0 to 4294967295.",
+)
 @click.option("--method", default="building", show_default=True, help=METHOD_HELP)
 def demo(db: str, size: float, seed: int, method: str) -> None:
-    """Generated epochs of the twin's city, permits and one detection run into the twin."""
-    from change_detection.demo import run_demo
+    """Generated epochs of the twin's city, permits and one detection run into the twin.
+
+    The options are checked before the twin is opened.
+    """
+    from change_detection.demo import check_demo_options, run_demo
     from twin.store import open_store
 
-    if not size > 0:
-        msg = f"--size={size!r} must be a positive number of metres"
-        raise InvalidInput(msg)
+    check_demo_options(size=size, seed=seed, method=method)
     with open_store(db, create=False) as store:
         if "buildings" not in {c.name for c in store.collections()}:
             msg = f"the twin at {db} has no buildings to render epochs from; run 'twin build'"
