@@ -15,6 +15,7 @@ actor of the change log) and when; nothing is deleted, so dismissed cases stay r
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,10 @@ __all__ = [
     "CaseStatus",
     "StatusChange",
     "case_history",
+    "check_by",
     "check_case_write",
+    "check_note",
+    "check_status_change",
     "check_transition",
     "dismissed_report",
     "list_cases",
@@ -107,11 +111,75 @@ def check_transition(current: Any, target: Any, *, case_id: str = "") -> CaseSta
     return dst
 
 
-def _check_by(by: Any) -> str:
-    if not isinstance(by, str) or not by.strip() or len(by) > 128:
-        msg = f"by={by!r} must name who makes the change (1-128 characters)"
+#: Longest name of who changes a case, and longest note.
+BY_MAX = 128
+NOTE_MAX = 2000
+#: Besides letters and digits (of any script), the characters a name may hold.
+_BY_EXTRA = frozenset(" ._-@")
+#: The control characters a note may hold: line breaks and tabs.
+_NOTE_CONTROLS = frozenset("\n\t")
+
+
+def check_by(by: Any, *, name: str = "by") -> str:
+    """Check who makes a change and return it stripped: 1-128 characters, each a letter,
+    a digit, a space or one of ``. _ - @`` (no control character, no emoji).
+
+    Raises
+    ------
+    InvalidInput
+        Anything else.
+    """
+    what = f"{name}={by!r} must name who makes the change"
+    if not isinstance(by, str) or not by.strip() or len(by.strip()) > BY_MAX:
+        msg = f"{what} (1-{BY_MAX} characters)"
+        raise InvalidInput(msg)
+    bad = sorted({c for c in by.strip() if not (c.isalnum() or c in _BY_EXTRA)})
+    if bad:
+        msg = f"{what} in letters, digits, spaces and . _ - @ only, not {''.join(bad)!r}"
         raise InvalidInput(msg)
     return by.strip()
+
+
+def check_note(note: Any, *, name: str = "note") -> str | None:
+    """Check a note: ``None``, or text of at most 2000 characters with no control
+    character but line breaks and tabs. Returns it as given, ``None`` when blank.
+
+    Raises
+    ------
+    InvalidInput
+        Anything else.
+    """
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        msg = f"{name}={note!r} must be text"
+        raise InvalidInput(msg)
+    if len(note) > NOTE_MAX:
+        msg = f"{name} holds {len(note)} characters; at most {NOTE_MAX} are kept"
+        raise InvalidInput(msg)
+    bad = sorted(
+        {c for c in note if unicodedata.category(c) in ("Cc", "Cs") and c not in _NOTE_CONTROLS}
+    )
+    if bad:
+        msg = (
+            f"{name} holds control characters {''.join(bad)!r}; only line breaks and tabs are kept"
+        )
+        raise InvalidInput(msg)
+    return note if note.strip() else None
+
+
+def check_status_change(target: CaseStatus, note: str | None, *, case_id: str = "") -> None:
+    """The rules of a status change beyond the workflow: a dismissal says why.
+
+    Raises
+    ------
+    InvalidInput
+        A move to ``dismissed`` without a (non-blank) note.
+    """
+    if target is CaseStatus.DISMISSED and not (note and note.strip()):
+        what = f"case {case_id!r}" if case_id else "a case"
+        msg = f"dismissing {what} needs a note saying why (the report lists it)"
+        raise InvalidInput(msg)
 
 
 def set_status(
@@ -134,9 +202,11 @@ def set_status(
     status
         The new status (a :class:`CaseStatus` or its name).
     by
-        Who makes the change; written as ``updated_by`` and as the change log's actor.
+        Who makes the change; written as ``updated_by`` and as the change log's actor
+        (see :func:`check_by`).
     note
-        Why; kept on this version only (earlier notes stay in the history).
+        Why; kept on this version only (earlier notes stay in the history). At most
+        2000 characters (see :func:`check_note`); required to dismiss a case.
     at
         The valid time of the change (now by default).
 
@@ -152,20 +222,19 @@ def set_status(
     twin.errors.ConflictError
         The workflow does not allow the move, or the case changed meanwhile.
     twin.errors.InvalidInput
-        An unknown status or an empty ``by``.
+        An unknown status, a bad ``by`` or ``note``, or a dismissal without a note.
     """
-    who = _check_by(by)
+    who = check_by(by)
     target = parse_status(status)
-    if note is not None and not isinstance(note, str):
-        msg = f"note={note!r} must be text"
-        raise InvalidInput(msg)
+    note = check_note(note)
     with store.transaction(actor=who) as tx:
         current = store.get(CASES.name, case_id)
         check_transition(current.properties.get("status"), target, case_id=case_id)
+        check_status_change(target, note, case_id=case_id)
         fv = tx.patch(
             CASES.name,
             case_id,
-            properties={"status": target.value, "updated_by": who, "note": note or None},
+            properties={"status": target.value, "updated_by": who, "note": note},
             valid_from=at,
             expected_version=current.version,
         )
@@ -178,11 +247,18 @@ def check_case_write(
 ) -> dict[str, Any]:
     """Check a write of a case's properties from outside (an HTTP PATCH, PUT or POST).
 
-    A new case must start ``new``; a status change must follow the workflow, and records
-    ``actor`` as ``updated_by`` when the body names nobody. Returns the properties to
-    write. Meant for a write hook of the service.
+    A new case must start ``new``; a status change must follow the workflow and the
+    rules of :func:`set_status` (a dismissal needs a note; the note of the version
+    before is not carried over), and records ``actor`` as ``updated_by`` when the body
+    names nobody. A name in ``updated_by`` and a ``note`` are checked as
+    :func:`set_status` checks them. Returns the properties to write. Meant for a write
+    hook of the service.
     """
     props = dict(new)
+    if props.get("updated_by") is not None:
+        props["updated_by"] = check_by(props["updated_by"], name="updated_by")
+    if "note" in props:
+        props["note"] = check_note(props["note"])
     status = props.get("status")
     if current is None:
         if status is not None and parse_status(status) is not CaseStatus.NEW:
@@ -191,7 +267,11 @@ def check_case_write(
         return props
     before = current.get("status")
     if status is not None and status != before:
-        check_transition(before, status, case_id=str(current.get("case_id", "")))
+        case_id = str(current.get("case_id", ""))
+        target = check_transition(before, status, case_id=case_id)
+        if "note" in props and props["note"] == current.get("note"):
+            props["note"] = None  # the note of the version before, not one for this change
+        check_status_change(target, props.get("note"), case_id=case_id)
         if not props.get("updated_by"):
             props["updated_by"] = actor
     return props

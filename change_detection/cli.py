@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,29 @@ METHOD_HELP = (
 )
 
 
+def _check_res(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """``--res``: a finite pixel size within the range detection accepts."""
+    from change_detection.pipeline import check_res
+
+    try:
+        return check_res(value, name=f"--{param.name}")
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _res_option(help_: str) -> Any:
+    from change_detection.pipeline import RES_RANGE
+
+    low, high = RES_RANGE
+    return click.option(
+        "--res",
+        type=float,
+        default=None,
+        callback=_check_res,
+        help=f"{help_} From {low:g} to {high:g}.",
+    )
+
+
 def _detector(method: str, weights: Path | None) -> Any:
     """The detector named ``method``; ``weights`` goes to the siamese detector only."""
     from change_detection.detectors import get_detector
@@ -64,67 +89,74 @@ def _detector(method: str, weights: Path | None) -> Any:
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     help="Mask to write, 0/255 on BEFORE's grid: .png, .tif or .tiff.",
 )
 @click.option("--method", default="building", show_default=True, help=METHOD_HELP)
-@click.option(
-    "--res",
-    type=float,
-    default=None,
-    help="Pixel size in metres for images without georeferencing.",
-)
+@_res_option("Pixel size in metres for images without georeferencing.")
 @click.option(
     "--patches",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     default=None,
-    help="Also write the change patches (GeoJSON or GeoPackage by extension).",
+    help=(
+        "Also write the change patches: .geojson (GeoJSON) or .gpkg (GeoPackage). An "
+        "existing file is replaced whole; a twin's GeoPackage is refused."
+    ),
 )
 @_WEIGHTS
 def detect(
     before: Path,
     after: Path,
-    out: Path,
+    out: str,
     method: str,
     res: float | None,
-    patches: Path | None,
+    patches: str | None,
     weights: Path | None,
 ) -> None:
-    """Detect change from BEFORE to AFTER and write a mask."""
-    from change_detection.errors import MaskWriteError
+    """Detect change from BEFORE to AFTER and write a mask.
+
+    Both outputs are checked before the detection runs, and written whole or not at all.
+    """
+    from change_detection.outputs import check_output, check_patches_path, write_patches
     from change_detection.pipeline import detect_pair
-    from change_detection.raster import read_raster, write_mask
+    from change_detection.raster import MASK_SUFFIXES, read_raster, write_mask
 
     detector = _detector(method, weights)
-    if out.suffix.lower() not in {".png", ".tif", ".tiff"}:
-        msg = f"--out={str(out)!r} has an unknown extension; use one of ['.png', '.tif', '.tiff']"
-        raise MaskWriteError(msg)
+    check_output(out, name="--out", suffixes=MASK_SUFFIXES)
+    if patches is not None:
+        check_patches_path(patches, name="--patches")
     result = detect_pair(read_raster(before), read_raster(after), method=detector, res=res)
-    write_mask(result.mask, out, transform=result.transform, crs=result.crs)
-    summary = {
+    summary: dict[str, Any] = {
         "changed_pixels": int(result.mask.sum()),
         "threshold": result.detection.threshold,
         "shift": list(result.shift),
-        "mask": str(out),
+        "mask": out,
     }
-    if patches is not None:
-        from change_detection.objects import mask_to_patches
+    if patches is None:
+        write_mask(result.mask, out, transform=result.transform, crs=result.crs)
+        click.echo(json.dumps(summary))
+        return
+    from change_detection.objects import mask_to_patches
 
-        frame = mask_to_patches(result)
-        frame.to_file(patches)
-        summary["patches"] = len(frame)
+    frame = mask_to_patches(result)
+    # The mask waits beside its target until the patches are written: both or neither.
+    target = Path(out)
+    fd, pending = tempfile.mkstemp(prefix=".mask-", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        write_mask(result.mask, pending, transform=result.transform, crs=result.crs)
+        write_patches(frame, patches, name="--patches")
+        os.replace(pending, target)
+    finally:
+        Path(pending).unlink(missing_ok=True)
+    summary["patches"] = len(frame)
     click.echo(json.dumps(summary))
 
 
 @change_group.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--method", default="building", show_default=True, help=METHOD_HELP)
-@click.option(
-    "--res",
-    type=float,
-    default=None,
-    help="Pixel size in metres of the chips (they carry no georeferencing).",
-)
+@_res_option("Pixel size in metres of the chips (they carry no georeferencing).")
 @click.option("--per-image", is_flag=True, help="Also print each image's metrics.")
 @_WEIGHTS
 def evaluate(
@@ -145,8 +177,8 @@ def evaluate(
 @click.option(
     "--out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Weights file to write.",
+    type=click.Path(dir_okay=False),
+    help="Weights file to write (checked before training; replaced whole on success).",
 )
 @click.option(
     "--epochs", type=int, default=DEFAULT_EPOCHS, show_default=True, help="Passes over the data."
@@ -188,7 +220,7 @@ def evaluate(
 )
 def train(
     folders: tuple[Path, ...],
-    out: Path,
+    out: str,
     epochs: int,
     size: int,
     seed: int,
@@ -201,9 +233,11 @@ def train(
     members: int,
 ) -> None:
     """Train the siamese detector on FOLDERS (each A/ before, B/ after, label/ change)."""
+    from change_detection.outputs import check_output
     from change_detection.siamese import folder_pairs
     from change_detection.siamese import train as run
 
+    check_output(out, name="--out")
     pairs = [p for folder in folders for p in folder_pairs(folder)]
     summary = run(
         pairs,
@@ -224,17 +258,30 @@ def train(
 
 @change_group.command()
 @db_option
-@click.option("--size", type=float, default=500.0, show_default=True, help="Side in metres.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the epochs.")
+@click.option(
+    "--size",
+    type=float,
+    default=500.0,
+    show_default=True,
+    help="Side in metres, from 100 to 2000.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the epochs, from 0 to 4294967295.",
+)
 @click.option("--method", default="building", show_default=True, help=METHOD_HELP)
 def demo(db: str, size: float, seed: int, method: str) -> None:
-    """Generated epochs of the twin's city, permits and one detection run into the twin."""
-    from change_detection.demo import run_demo
+    """Generated epochs of the twin's city, permits and one detection run into the twin.
+
+    The options are checked before the twin is opened.
+    """
+    from change_detection.demo import check_demo_options, run_demo
     from twin.store import open_store
 
-    if not size > 0:
-        msg = f"--size={size!r} must be a positive number of metres"
-        raise InvalidInput(msg)
+    check_demo_options(size=size, seed=seed, method=method)
     with open_store(db, create=False) as store:
         if "buildings" not in {c.name for c in store.collections()}:
             msg = f"the twin at {db} has no buildings to render epochs from; run 'twin build'"
@@ -304,8 +351,20 @@ def list_(status: str | None, fmt: str, db: str) -> None:
 @cases.command(name="set")
 @click.argument("case_id")
 @click.argument("status", type=_STATUS)
-@click.option("--by", "by", required=True, help="Who makes the change.")
-@click.option("--note", default=None, help="Why.")
+@click.option(
+    "--by",
+    "by",
+    required=True,
+    help="Who makes the change: 1-128 letters, digits, spaces and . _ - @.",
+)
+@click.option(
+    "--note",
+    default=None,
+    help=(
+        "Why: at most 2000 characters, no control characters but line breaks and tabs. "
+        "Needed to move a case to dismissed."
+    ),
+)
 @db_option
 def set_(case_id: str, status: str, by: str, note: str | None, db: str) -> None:
     """Move CASE_ID to STATUS (the workflow decides which moves are allowed)."""

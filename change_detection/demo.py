@@ -10,6 +10,7 @@ twin that holds the demo already is left alone. ``TWIN_CHANGE_DEMO=0`` turns it 
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 from typing import Any
@@ -17,14 +18,30 @@ from typing import Any
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from twin.build import BuildContext
+from twin.errors import InvalidInput
 from twin.store import Store
 from twin.store.base import SyncReport
 
-__all__ = ["DEMO_PERMIT_PREFIX", "DemoSettings", "build_demo", "run_demo"]
+__all__ = [
+    "DEMO_PERMIT_PREFIX",
+    "DEMO_SEED_MAX",
+    "DEMO_SIZE_RANGE",
+    "DemoSettings",
+    "build_demo",
+    "check_demo_options",
+    "run_demo",
+]
 
 log = logging.getLogger(__name__)
 
 DEMO_PERMIT_PREFIX = "demo-"
+
+#: The side of the demo square, in metres (both ends included). Epochs are rendered at
+#: 0.5 m a pixel, so the largest square is 4000 x 4000 pixels an epoch.
+DEMO_SIZE_RANGE: tuple[float, float] = (100.0, 2000.0)
+
+#: The largest seed of the demo epochs (the smallest is 0).
+DEMO_SEED_MAX = 2**32 - 1
 
 
 class DemoSettings(BaseSettings):
@@ -58,6 +75,31 @@ def _has_demo(store: Store, run_id: str) -> bool:
     return len(store.query(PATCHES.name, Query(where=where, limit=1))) > 0
 
 
+def check_demo_options(*, size: Any, seed: Any, method: Any) -> None:
+    """Check the options of a demo run before anything is read or written.
+
+    Raises
+    ------
+    InvalidInput
+        A size that is not a number of metres in :data:`DEMO_SIZE_RANGE`, a seed that is
+        not an integer from 0 to :data:`DEMO_SEED_MAX`, or a method that is not a detector.
+    """
+    from change_detection.detectors import get_detector
+
+    low, high = DEMO_SIZE_RANGE
+    ok = isinstance(size, int | float) and not isinstance(size, bool)
+    if not ok or not math.isfinite(size) or not low <= size <= high:
+        msg = f"size={size!r} must be a side in metres from {low:g} to {high:g}"
+        raise InvalidInput(msg)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= DEMO_SEED_MAX:
+        msg = f"seed={seed!r} must be an integer from 0 to {DEMO_SEED_MAX}"
+        raise InvalidInput(msg)
+    if not isinstance(method, str):
+        msg = f"method={method!r} must be the name of a detector"
+        raise InvalidInput(msg)
+    get_detector(method)
+
+
 def run_demo(
     store: Store,
     *,
@@ -69,7 +111,8 @@ def run_demo(
     """Render the demo epochs from the store's buildings, write permits, patches and cases.
 
     Returns what was done: the run's report, the seconds taken and the truth counts of
-    the generated changes. Everything is written in one transaction.
+    the generated changes. Everything is written in one transaction. The options are
+    checked first (:func:`check_demo_options`), also when the run exists already.
     """
     import geopandas as gpd
     import pandas as pd
@@ -82,6 +125,7 @@ def run_demo(
     )
     from change_detection.synth import render_epochs
 
+    check_demo_options(size=size, seed=seed, method=method)
     start = time.perf_counter()
     run_id = f"demo-seed{seed}"
     if _has_demo(store, run_id):

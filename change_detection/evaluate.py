@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from change_detection.detectors import Detector, get_detector
-from change_detection.pipeline import detect_pair
+from change_detection.pipeline import check_res, detect_pair
 from change_detection.raster import read_raster
 from twin.errors import InvalidInput
 
@@ -128,7 +128,8 @@ def evaluate(
         Holds ``A/`` (before), ``B/`` (after) and ``label/`` (change > 127), files matched
         by name.
     res
-        Pixel size in metres for images without georeferencing (chips usually have none).
+        Pixel size in metres for images without georeferencing (chips usually have none),
+        within :data:`~change_detection.pipeline.RES_RANGE`.
     register, normalisation
         As :func:`~change_detection.pipeline.detect_pair`.
 
@@ -137,6 +138,7 @@ def evaluate(
     PixelScores
         Counts summed over every pair (micro average), with per-image metrics.
     """
+    res = check_res(res)
     det = get_detector(detector) if isinstance(detector, str) else detector
     total = PixelScores()
     for a, b, label in _pairs(Path(folder)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,23 @@ from affine import Affine
 from change_detection.align import AlignedPair, Normalisation, align_pair
 from change_detection.detectors import Detection, Detector, get_detector
 from change_detection.raster import Raster, read_raster
+from twin.errors import InvalidInput
 
-__all__ = ["ChangeResult", "detect_pair", "detect_paths", "metric_res", "unit_scale"]
+__all__ = [
+    "RES_RANGE",
+    "ChangeResult",
+    "check_res",
+    "detect_pair",
+    "detect_paths",
+    "metric_res",
+    "unit_scale",
+]
 
 log = logging.getLogger(__name__)
+
+#: The pixel sizes, in metres, a detection may be told to assume (both ends included):
+#: from 1 cm (drone imagery) to 1 km.
+RES_RANGE: tuple[float, float] = (0.01, 1000.0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,27 @@ def unit_scale(data: np.ndarray, valid: np.ndarray) -> float:
     step = max(1, bright.size // 200_000)
     value = float(np.percentile(bright[::step], 99))
     return value if value > 0 else 1.0
+
+
+def check_res(res: float | None, *, name: str = "res") -> float | None:
+    """Check a pixel size given in metres: ``None``, or a finite number in :data:`RES_RANGE`.
+
+    Raises
+    ------
+    InvalidInput
+        Not a number, not finite, or outside the range.
+    """
+    if res is None:
+        return None
+    low, high = RES_RANGE
+    try:
+        value = float(res)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(res, bool) or not math.isfinite(value) or not low <= value <= high:
+        msg = f"{name}={res!r} must be a pixel size in metres from {low:g} to {high:g}"
+        raise InvalidInput(msg)
+    return value
 
 
 def metric_res(raster: Raster) -> float:
@@ -76,8 +111,8 @@ def detect_pair(
     register, normalisation
         See :func:`~change_detection.align.align_pair`.
     res
-        Pixel size in metres; taken from the grid when ``None`` (1 m without
-        georeferencing).
+        Pixel size in metres, within :data:`RES_RANGE`; taken from the grid when ``None``
+        (1 m without georeferencing).
     threshold
         A fixed score threshold; automatic when ``None``.
 
@@ -85,6 +120,7 @@ def detect_pair(
     -------
     ChangeResult
     """
+    res = check_res(res)
     detector = get_detector(method) if isinstance(method, str) else method
     pair: AlignedPair = align_pair(before, after, register=register, normalisation=normalisation)
     scale = unit_scale(pair.before.data, pair.valid)
@@ -106,6 +142,8 @@ def detect_paths(
     method: str = "building",
     **options: Any,
 ) -> ChangeResult:
-    """Read two image files and run :func:`detect_pair` (the detector is checked first)."""
+    """Read two image files and run :func:`detect_pair` (the detector and ``res`` are
+    checked first)."""
     detector = get_detector(method)
+    check_res(options.get("res"))
     return detect_pair(read_raster(before), read_raster(after), method=detector, **options)

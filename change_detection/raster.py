@@ -21,11 +21,14 @@ from affine import Affine
 
 from change_detection.errors import EmptyImage, ImageReadError, MaskWriteError
 
-__all__ = ["Raster", "read_band_files", "read_raster", "write_mask"]
+__all__ = ["MASK_SUFFIXES", "Raster", "read_band_files", "read_raster", "write_mask"]
 
 log = logging.getLogger(__name__)
 
 _MASK_DRIVERS = {".png": "PNG", ".tif": "GTiff", ".tiff": "GTiff"}
+
+#: The extensions a mask may be written with.
+MASK_SUFFIXES = frozenset(_MASK_DRIVERS)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,9 @@ def read_raster(
 ) -> Raster:
     """Read an image file whole.
 
+    Pixels that are nodata, masked, or NaN or infinite in any band are not valid (and
+    hold 0 in ``data``).
+
     Parameters
     ----------
     path
@@ -137,6 +143,11 @@ def read_raster(
         except (RasterioError, ValueError) as exc:
             msg = f"image path={str(path)!r} could not be decoded: {exc}"
             raise ImageReadError(msg) from exc
+        # NaN and infinite values are nodata, whether or not the file declares a nodata value
+        finite = np.isfinite(data)
+        if not finite.all():
+            valid &= finite.all(axis=0)
+            data[~finite] = 0.0
         raster = Raster(data, ds.transform, ds.crs, valid, _is_georeferenced(ds))
     if not allow_constant:
         check_not_empty(raster, name=str(path))
@@ -144,11 +155,15 @@ def read_raster(
 
 
 def check_not_empty(raster: Raster, *, name: str) -> None:
-    """Raise :class:`EmptyImage` for an image with no usable pixel."""
-    if raster.data.size == 0 or not raster.valid.any():
+    """Raise :class:`EmptyImage` for an image with no usable pixel (NaN and infinite
+    values count as nodata)."""
+    usable = raster.valid
+    if raster.data.size:
+        usable = usable & np.isfinite(raster.data).all(axis=0)
+    if raster.data.size == 0 or not usable.any():
         msg = f"image {name!r} is empty or all nodata"
         raise EmptyImage(msg)
-    vals = raster.data[:, raster.valid]
+    vals = raster.data[:, usable]
     if float(vals.max()) == float(vals.min()):
         msg = f"image {name!r} holds one constant value ({float(vals.min())!r}): nothing to compare"
         raise EmptyImage(msg)

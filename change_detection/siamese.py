@@ -306,9 +306,13 @@ def train(
     if not lr > 0:
         msg = f"lr={lr!r} must be a positive number"
         raise InvalidInput(msg)
-    if not target.parent.is_dir():
-        msg = f"weights path {str(target)!r}: the folder {str(target.parent)!r} does not exist"
-        raise InvalidInput(msg)
+    from change_detection.errors import MaskWriteError
+    from change_detection.outputs import check_output
+
+    try:
+        check_output(out, name="weights path")
+    except MaskWriteError as exc:
+        raise InvalidInput(str(exc)) from None
     bands = {p.before.shape[0] for p in pairs}
     if len(bands) > 1:
         msg = f"the training pairs have different band counts: {sorted(bands)!r}"

@@ -95,7 +95,12 @@ def _read(ds: Any, window: tuple[int, int, int, int], bands: int) -> tuple[np.nd
     win = Window(c, r, w, h)
     data = ds.read(list(range(1, bands + 1)), window=win, boundless=True, fill_value=0)
     valid = ds.read_masks(1, window=win, boundless=True) > 0
-    return data.astype(np.float32), valid
+    data = data.astype(np.float32)
+    finite = np.isfinite(data)
+    if not finite.all():  # NaN and infinite values are nodata, as in read_raster
+        valid &= finite.all(axis=0)
+        data[~finite] = 0.0
+    return data, valid
 
 
 def _prepare(
@@ -240,7 +245,8 @@ def detect_tiled(
     calibration_tiles
         Sample tiles that fix the shift, gains, scale and threshold.
     res
-        Pixel size in metres (from the grid when ``None``).
+        Pixel size in metres, within :data:`~change_detection.pipeline.RES_RANGE` (from
+        the grid when ``None``).
     patch_options
         Passed to :func:`~change_detection.objects.patches_from_pieces`.
 
@@ -251,8 +257,11 @@ def detect_tiled(
     """
     from tqdm.auto import tqdm
 
+    from change_detection.pipeline import check_res
+
     before, after = os.fspath(before), os.fspath(after)
     detector = get_detector(method)
+    res = check_res(res)
     if tile < 64 or overlap < 0:
         msg = f"tile={tile!r} must be >= 64 and overlap={overlap!r} >= 0"
         raise InvalidInput(msg)

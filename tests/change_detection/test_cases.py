@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,7 +265,7 @@ def test_each_transition_is_a_version_with_who_and_when(twin: Store) -> None:
 def test_illegal_transitions_are_refused(twin: Store, path: tuple[str, ...], target: str) -> None:
     case = list_cases(twin)[0].id
     for status in path:
-        set_status(twin, case, status, by="anna")
+        set_status(twin, case, status, by="anna", note="a shadow")
     current = path[-1] if path else "new"
     n = len(twin.history("illegal_building_cases", case))
     with pytest.raises(ConflictError, match=f"from '{current}' to '{target}'"):
@@ -316,6 +317,70 @@ def test_write_check_for_outside_edits() -> None:
         "enforced",
         "closed",
     }
+
+
+@pytest.mark.parametrize(
+    ("by", "note", "words"),
+    [
+        ("🏠", None, "letters, digits, spaces and . _ - @ only, not '🏠'"),
+        ("tes\x01ter", None, "letters, digits, spaces and . _ - @ only, not '\\x01'"),
+        ("a" * 129, None, "1-128 characters"),
+        ("anna", "on site\x07", "note holds control characters '\\x07'"),
+        ("anna", "x" * 2001, "note holds 2001 characters; at most 2000 are kept"),
+    ],
+)
+def test_who_and_why_must_be_plain_text(twin: Store, by: str, note: str | None, words: str) -> None:
+    case = list_cases(twin)[0].id
+    with pytest.raises(InvalidInput, match=re.escape(words)):
+        set_status(twin, case, "under_review", by=by, note=note)
+    with pytest.raises(InvalidInput, match=re.escape(words)):
+        check_case_write(
+            {"status": "new", "case_id": case},
+            {"status": "under_review", "updated_by": by, "note": note},
+            actor="key:abc",
+        )
+    assert len(twin.history("illegal_building_cases", case)) == 1
+    fv = set_status(
+        twin, case, "under_review", by="Anna Äijälä-Ek @hel.fi", note="x" * 1990 + "\nline\t🏠"
+    )
+    assert fv.properties["updated_by"] == "Anna Äijälä-Ek @hel.fi"
+
+
+def test_a_dismissal_needs_a_note(twin: Store) -> None:
+    case = list_cases(twin)[0].id
+    set_status(twin, case, "under_review", by="anna", note="first look")
+    for note in (None, "", "  \n "):
+        with pytest.raises(InvalidInput, match="needs a note saying why"):
+            set_status(twin, case, "dismissed", by="anna", note=note)
+    assert twin.get("illegal_building_cases", case).properties["status"] == "under_review"
+    # through the service: the note of the version before does not count
+    current = {"status": "under_review", "case_id": case, "note": "first look"}
+    for body in ({"status": "dismissed"}, {"status": "dismissed", "note": "first look"}):
+        with pytest.raises(InvalidInput, match="needs a note saying why"):
+            check_case_write(current, {**current, **body}, actor="key:abc")
+    out = check_case_write(
+        current, {**current, "status": "dismissed", "note": "a lorry"}, actor="k"
+    )
+    assert out["note"] == "a lorry" and out["updated_by"] == "k"
+    assert check_case_write(current, {**current, "status": "confirmed"}, actor="k")["note"] is None
+
+
+def test_cli_refuses_bad_names_notes_and_a_silent_dismissal(twin_db: str) -> None:
+    code, out, _ = _cli("list", "--format", "json", "--db", twin_db)
+    case = json.loads(out)[0]["case_id"]
+    code, _, err = _cli("set", case, "under_review", "--by", "🏠", "--db", twin_db)
+    assert code == 2 and "Error: by='🏠' must name who makes the change" in err
+    code, _, err = _cli("set", case, "under_review", "--by", "tes\x01ter", "--db", twin_db)
+    assert code == 2 and "letters, digits, spaces and . _ - @ only" in err
+    code, _, err = _cli(
+        "set", case, "under_review", "--by", "a", "--note", "n" * 5000, "--db", twin_db
+    )
+    assert code == 2 and "at most 2000" in err
+    assert _cli("set", case, "under_review", "--by", "anna", "--db", twin_db)[0] == 0
+    code, _, err = _cli("set", case, "dismissed", "--by", "anna", "--db", twin_db)
+    assert code == 2 and "needs a note saying why" in err
+    with open_store(twin_db, create=False) as store:
+        assert [h.status for h in case_history(store, case)] == ["new", "under_review"]
 
 
 # -- the CLI -----------------------------------------------------------------------------

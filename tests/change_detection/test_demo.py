@@ -80,3 +80,45 @@ def test_a_twin_without_buildings_gets_empty_collections(tmp_path: Path) -> None
         names = {c.name for c in store.collections()}
         assert {"permits", "change_patches", "illegal_building_cases"} <= names
         assert store.count("change_patches") == 0 and ctx.report == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
+        (["--size", "inf"], "size=inf must be a side in metres from 100 to 2000"),
+        (["--size", "nan"], "size=nan must be a side in metres from 100 to 2000"),
+        (["--size", "5000"], "size=5000.0 must be a side in metres from 100 to 2000"),
+        (["--size", "10"], "size=10.0 must be a side in metres from 100 to 2000"),
+        (["--method", "nope"], "method='nope' is not a detector"),
+    ],
+)
+def test_demo_options_are_checked_before_the_twin_is_opened(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from twin.cli import cli
+
+    db = tmp_path / "missing.gpkg"
+    result = CliRunner().invoke(cli, ["change", "demo", "--db", str(db), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output and not db.exists()
+
+
+def test_a_bad_method_is_refused_also_when_the_run_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from change_detection import demo
+    from change_detection.errors import UnknownDetector
+    from twin.errors import InvalidInput
+
+    monkeypatch.setattr(demo, "_has_demo", lambda store, run_id: True)
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        assert "already" in run_demo(store, seed=7)["skipped"]
+        with pytest.raises(UnknownDetector, match="method='nope' is not a detector"):
+            run_demo(store, method="nope")
+        with pytest.raises(InvalidInput, match="seed=-1 must be an integer from 0 to"):
+            run_demo(store, seed=-1)
+        with pytest.raises(InvalidInput, match="size=inf must be a side in metres"):
+            run_demo(store, size=float("inf"), seed=7)

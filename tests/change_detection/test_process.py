@@ -205,3 +205,22 @@ def test_patch_follows_the_workflow(case_client: tuple[TestClient, Store]) -> No
     now = store.get("illegal_building_cases", case)
     assert now.properties["status"] == "under_review"
     assert str(now.properties["updated_by"]).startswith("key:")
+
+
+def test_patch_follows_the_rules_of_who_and_why(case_client: tuple[TestClient, Store]) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    url = f"{CASES}/{case}"
+    review = {"status": "under_review", "note": "on site Monday"}
+    for bad in ({"updated_by": "🏠"}, {"note": "x" * 2001}, {"note": "bell\x07"}):
+        r = client.patch(url, json={"properties": {**review, **bad}}, headers=EDITOR)
+        assert r.status_code == 400, r.text
+    assert len(store.history("illegal_building_cases", case)) == 1
+    assert client.patch(url, json={"properties": review}, headers=EDITOR).status_code == 204
+    # the note of the version before does not say why the case is dismissed
+    r = client.patch(url, json={"properties": {"status": "dismissed"}}, headers=EDITOR)
+    assert r.status_code == 400 and "needs a note saying why" in r.json()["description"]
+    assert store.get("illegal_building_cases", case).properties["status"] == "under_review"
+    body = {"properties": {"status": "dismissed", "note": "a parked lorry"}}
+    assert client.patch(url, json=body, headers=EDITOR).status_code == 204
+    assert store.get("illegal_building_cases", case).properties["note"] == "a parked lorry"

@@ -23,6 +23,7 @@ from change_detection.siamese import (
     DEFAULT_PASTE,
     DEFAULT_SCALE,
     WORKER,
+    LabelledPair,
     SiameseDetector,
     TorchUnavailable,
     WeightsError,
@@ -464,3 +465,24 @@ def test_a_model_of_several_networks_averages_the_networks_of_successive_seeds(
     # member k is the network one run with seed + k trains; the model averages them
     assert not np.allclose(first, second, atol=1e-3)
     np.testing.assert_allclose(mean, (first + second) / 2, atol=1e-5)
+
+
+def test_an_unwritable_weights_path_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from change_detection import siamese
+
+    def no_worker(args: list[str]) -> dict[str, object]:
+        raise AssertionError("the worker ran")
+
+    monkeypatch.setattr(siamese, "_run_worker", no_worker)
+    # the path is checked first: before the folders are read, and before training
+    code, text = _run("train", str(tmp_path / "no-such-folder"), "--out", "/proc/w.pt")
+    assert code == 2 and "Error: --out='/proc/w.pt' cannot be written" in text
+    assert "Traceback" not in text
+    code, text = _run("train", str(tmp_path), "--out", "")
+    assert code == 2 and "--out='' is empty" in text
+    grey = np.zeros((3, 32, 32), dtype=np.float32)
+    pair = LabelledPair("p", grey, grey, np.ones((32, 32), bool), np.zeros((32, 32), bool))
+    with pytest.raises(InvalidInput, match=r"weights path='/proc/w\.pt' cannot be written"):
+        train([pair], "/proc/w.pt")
