@@ -123,6 +123,10 @@ def detect(
 
     detector = _detector(method, weights)
     check_output(out, name="--out", suffixes=MASK_SUFFIXES)
+    for name, image in (("BEFORE", before), ("AFTER", after)):
+        if Path(out).resolve() == Path(image).resolve():
+            msg = f"--out={str(out)!r} is the {name} image; write the mask to another file"
+            raise click.BadParameter(msg, param_hint="--out")
     if patches is not None:
         check_patches_path(patches, name="--patches")
     result = detect_pair(read_raster(before), read_raster(after), method=detector, res=res)

@@ -258,6 +258,8 @@ def write_mask(
             warnings.simplefilter("ignore", category=rasterio.errors.NotGeoreferencedWarning)
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.write((mask.astype(bool) * 255).astype(np.uint8), 1)
+        # the temporary file was made private; the mask gets what a new file normally gets
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
     except (OSError, RasterioError) as exc:
         msg = f"mask path={str(path)!r} cannot be written: {exc}"
@@ -268,3 +270,10 @@ def write_mask(
                 leftover.unlink()
     log.info("wrote %s (%d changed pixels)", out, int(mask.sum()))
     return out
+
+
+def _umask() -> int:
+    """The process's file mode creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

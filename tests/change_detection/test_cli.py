@@ -234,3 +234,22 @@ def test_outputs_are_checked_before_the_run(
     assert "Error: " in text and message.format(given) in text
     assert "Traceback" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
+
+
+def test_the_mask_never_replaces_an_input_image(tmp_path: Path) -> None:
+    args = _pair(tmp_path)
+    kept = Path(args[1]).read_bytes()
+    code, text = _run("detect", *args, "--out", args[1])
+    assert code == 2 and "is the AFTER image" in text
+    assert Path(args[1]).read_bytes() == kept
+
+
+def test_the_mask_gets_the_mode_of_a_new_file(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "mask.tif"
+    code, text = _run("detect", *_pair(tmp_path), "--out", str(out))
+    assert code == 0, text
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
