@@ -25,7 +25,13 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from twin.errors import CollectionExists, CollectionNotFound, FeatureNotFound, InvalidInput
+from twin.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    FeatureNotFound,
+    InvalidInput,
+    StoreError,
+)
 from twin.store._compile import SqlBuilder
 from twin.store.base import (
     Change,
@@ -53,6 +59,9 @@ META_COLUMNS = ("feature_id", "version", "valid_from", "valid_to", "recorded_at"
 
 class SqlStore(Store):
     """Shared implementation over a DB-API-like connection with ``:name`` parameters."""
+
+    #: The driver's errors: what a damaged database (a dropped table, say) raises.
+    db_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
         self._specs: dict[str, CollectionSpec] | None = None
@@ -183,8 +192,22 @@ class SqlStore(Store):
     # ---------------------------------------------------------------- catalog
     def _load_specs(self) -> dict[str, CollectionSpec]:
         if self._specs is None:
-            rows = self._run("SELECT name, spec FROM twin_collections ORDER BY name")
-            self._specs = {name: CollectionSpec.from_dict(json.loads(spec)) for name, spec in rows}
+            damaged: tuple[type[Exception], ...] = (
+                *self.db_errors,
+                ValueError,
+                KeyError,
+                TypeError,
+            )
+            try:
+                rows = self._run("SELECT name, spec FROM twin_collections ORDER BY name")
+                specs = {name: CollectionSpec.from_dict(json.loads(spec)) for name, spec in rows}
+            except damaged as exc:
+                msg = (
+                    f"db={self.url!r} is not a valid twin: its catalog (twin_collections) "
+                    f"cannot be read: {exc}"
+                )
+                raise StoreError(msg) from None
+            self._specs = specs
         return self._specs
 
     def collections(self) -> list[CollectionSpec]:
@@ -273,7 +296,7 @@ class SqlStore(Store):
         if not rows:
             return []
         types = spec.field_map()
-        geoms = self._decode_geoms([r[6] for r in rows])
+        geoms = self._geoms_of(spec, rows)
         out = []
         for r, g in zip(rows, geoms, strict=True):
             props = {}
@@ -294,6 +317,21 @@ class SqlStore(Store):
                 )
             )
         return out
+
+    def _geoms_of(
+        self, spec: CollectionSpec, rows: Sequence[tuple[Any, ...]]
+    ) -> list[BaseGeometry | None]:
+        """The geometries of selected rows; StoreError naming the first damaged one."""
+        try:
+            return self._decode_geoms([r[6] for r in rows])
+        except StoreError:
+            for r in rows:
+                try:
+                    self._decode_geoms([r[6]])
+                except StoreError as exc:
+                    msg = f"{spec.name}/{r[0]} version {r[1]}: {exc}"
+                    raise StoreError(msg) from None
+            raise
 
     def _time(self, v: Any) -> datetime:
         return parse_datetime(v if isinstance(v, str) else v.isoformat(), name="stored time")
@@ -411,7 +449,7 @@ class SqlStore(Store):
                 + self._limit_sql(q.limit, q.offset)
             )
             raw = self._run(sql, b.params)
-            geoms = self._decode_geoms([r[6] for r in raw])
+            geoms = self._geoms_of(spec, raw)
             types = spec.field_map()
             rows = [
                 (

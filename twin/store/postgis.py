@@ -82,6 +82,8 @@ class PostgisStore(SqlStore):
         Create the twin's base tables when they are missing.
     """
 
+    db_errors = (sa.exc.SQLAlchemyError,)
+
     def __init__(self, url: str, *, create: bool = True) -> None:
         super().__init__()
         self.url = url
