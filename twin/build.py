@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from twin.errors import OSMFileError
+from twin.errors import OSMFileError, StoreError
 from twin.plugins import Plugin, load_plugins
 from twin.store import Store, is_postgres_url, open_store
 from twin.store.open import gpkg_path
@@ -54,7 +53,28 @@ def _check_osm(path: Path) -> Path:
     if not name.endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".xml")):
         msg = f"osm={str(path)!r} is not an OSM extract (.osm.pbf or .osm)"
         raise OSMFileError(msg)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        msg = f"osm={str(path)!r} cannot be read: {exc.strerror or exc}"
+        raise OSMFileError(msg) from None
+    if not _looks_like_osm(head):
+        msg = (
+            f"osm={str(path)!r} is not an OSM extract: its content is neither OSM PBF nor "
+            "OSM XML (plain, gzip or bzip2), whatever its name says"
+        )
+        raise OSMFileError(msg)
     return path
+
+
+def _looks_like_osm(head: bytes) -> bool:
+    """Whether a file's first bytes are those of OSM PBF, OSM XML or a compressed file."""
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh":
+        return True
+    if len(head) > 14 and b"OSMHeader" in head[4:24]:
+        return True
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<osm" in head
 
 
 def _run_steps(ctx: BuildContext, plugins: Sequence[Plugin]) -> None:
@@ -93,9 +113,13 @@ def build_twin(
     _remove(work)
     if target.exists():
         open_store(str(target), create=False).close()  # refuse to replace a non-twin file
-        _checkpoint(target)
-        shutil.copy2(target, work)
-    store = open_store(str(work))
+        _copy(target, work)
+    try:
+        store = open_store(str(work))
+    except StoreError as exc:
+        _remove(work)
+        msg = f"db={db!r} cannot be built: {exc}"
+        raise StoreError(msg) from None
     ctx = BuildContext(store, osm_path, valid_from, progress)
     try:
         with store.atomic():
@@ -121,6 +145,19 @@ def _checkpoint(path: Path) -> None:
         conn.execute("PRAGMA journal_mode=DELETE")
     finally:
         conn.close()
+
+
+def _copy(source: Path, dest: Path) -> None:
+    """Copy a GeoPackage (with what its write-ahead log holds) without writing to it."""
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(dest)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
 
 
 def _remove(path: Path) -> None:

@@ -14,9 +14,23 @@ from datetime import UTC, date, datetime, timedelta
 
 from twin.errors import InvalidInterval
 
-__all__ = ["Instant", "Interval", "TimeSpec", "format_time", "now", "parse_datetime", "parse_time"]
+__all__ = [
+    "Instant",
+    "Interval",
+    "TimeSpec",
+    "check_datetime",
+    "format_time",
+    "now",
+    "parse_datetime",
+    "parse_time",
+]
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: RFC 3339 ``date-time`` (a missing offset means UTC); fromisoformat alone also takes
+#: ISO 8601 forms such as ``20240101`` or ``2024-W01`` that RFC 3339 does not allow.
+_DATETIME_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$", re.ASCII
+)
 
 
 def now() -> datetime:
@@ -60,9 +74,11 @@ def parse_datetime(text: str | datetime, *, name: str = "datetime") -> datetime:
         return _in_utc(text, text, name)
     s = str(text).strip()
     try:
-        if _DATE_RE.match(s):
+        if _DATE_RE.match(s) and s.isascii():
             d = date.fromisoformat(s)
             return datetime(d.year, d.month, d.day, tzinfo=UTC)
+        if not _DATETIME_RE.match(s):
+            raise ValueError(s)
         t = datetime.fromisoformat(s.replace("z", "Z"))
     except ValueError:
         msg = f"{name}={text!r} is not an RFC 3339 date-time such as '2024-05-01T12:00:00Z'"
@@ -79,11 +95,30 @@ def _in_utc(t: datetime, text: str | datetime, name: str) -> datetime:
         raise InvalidInterval(msg) from None
 
 
+def check_datetime(value: object, what: str, *, optional: bool = False) -> datetime | None:
+    """``value`` in UTC (ms) if it is a datetime (or an allowed None); InvalidInterval otherwise.
+
+    For times handed to the Python API, where text is not parsed: ``what`` names the value.
+    """
+    if value is None and optional:
+        return None
+    if not isinstance(value, datetime):
+        msg = (
+            f"{what}={value!r} must be a datetime{' or None' if optional else ''} "
+            "(twin.temporal.parse_datetime makes one from text)"
+        )
+        raise InvalidInterval(msg)
+    return _in_utc(value, value, what)
+
+
 @dataclass(frozen=True)
 class Instant:
     """One moment: 'the city at that instant'."""
 
     at: datetime
+
+    def __post_init__(self) -> None:
+        check_datetime(self.at, "instant", optional=False)
 
 
 @dataclass(frozen=True)
@@ -94,18 +129,18 @@ class Interval:
     end: datetime | None
 
     def __post_init__(self) -> None:
-        if self.start is not None and self.end is not None and self.end < self.start:
-            msg = (
-                f"interval end {format_time(self.end)!r} precedes its start "
-                f"{format_time(self.start)!r}"
-            )
+        # naive ends are UTC, as everywhere in the twin; compare them in UTC
+        start = check_datetime(self.start, "interval start", optional=True)
+        end = check_datetime(self.end, "interval end", optional=True)
+        if start is not None and end is not None and end < start:
+            msg = f"interval end {format_time(end)!r} precedes its start {format_time(start)!r}"
             raise InvalidInterval(msg)
 
     @property
     def duration(self) -> timedelta | None:
         if self.start is None or self.end is None:
             return None
-        return self.end - self.start
+        return truncate(self.end) - truncate(self.start)
 
 
 TimeSpec = Instant | Interval | None

@@ -130,3 +130,118 @@ def test_verify_cli_names_a_row_edited_behind_the_store(tmp_path: Path, osm_file
     bad = runner.invoke(cli, ["verify", "--db", str(db)])
     assert bad.exit_code == 1
     assert "spots/s2" in bad.output and "change-log seq 3" in bad.output and "edited" in bad.output
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_failed_rebuild_with_a_junk_extract_leaves_the_twin_file_as_it_was(
+    tmp_path: Path, osm_file: Path
+) -> None:
+    db = tmp_path / "twin.gpkg"
+    build_twin(osm_file, str(db), plugins=[writer(3)])
+    open_store(str(db), create=False).close()  # a read leaves the file in WAL mode
+    junk = tmp_path / "junk.osm.pbf"
+    junk.write_bytes(bytes(range(256)) * 20)
+    before = _sha(db)
+    result = CliRunner().invoke(cli, ["build", "--osm", str(junk), "--db", str(db)])
+    assert result.exit_code == 2
+    assert "is not an OSM extract: its content is neither OSM PBF nor OSM XML" in result.output
+    assert _sha(db) == before
+    # a re-import copies the twin without writing to it, and fails without touching it
+    with pytest.raises(RuntimeError, match="the second step failed"):
+        build_twin(osm_file, str(db), plugins=[writer(5, fail=True)])
+    assert _sha(db) == before
+    build_twin(osm_file, str(db), plugins=[writer(4)])
+    with open_store(str(db), create=False) as store:
+        assert store.count("spots") == 4
+        assert store.verify().ok
+
+
+@pytest.mark.parametrize("kind", ["empty", "plain sqlite", "text"])
+def test_read_only_commands_leave_a_file_that_is_not_a_twin_unchanged(
+    tmp_path: Path, kind: str
+) -> None:
+    db = tmp_path / "x.gpkg"
+    if kind == "empty":
+        db.write_bytes(b"")
+    elif kind == "text":
+        db.write_text("hello")
+    else:
+        conn = sqlite3.connect(db)
+        conn.execute("CREATE TABLE a (x)")
+        conn.commit()
+        conn.close()
+    before = _sha(db)
+    for command in ("info", "verify"):
+        result = CliRunner().invoke(cli, [command, "--db", str(db)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"Error: db={str(db)!r} ")
+        assert "Traceback" not in result.output
+    assert _sha(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.gpkg"]
+
+
+def test_a_twin_where_none_can_be_created_is_a_store_error(tmp_path: Path) -> None:
+    from twin.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"db='/proc/x\.gpkg' cannot be created: "):
+        open_store("/proc/x.gpkg")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=r"cannot be created: .*file. is not a directory"):
+        open_store(str(blocker / "t.gpkg"))
+    result = CliRunner().invoke(cli, ["build", "--db", "/proc/x.gpkg"])
+    assert result.exit_code == 2
+    assert "Error: db='/proc/x.gpkg' cannot be built: " in result.output
+    assert "Traceback" not in result.output
+
+
+def _damage(db: Path, sql: str) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "info_text", "verify_text"),
+    [
+        (
+            "DROP TABLE twin_collections",
+            "is not a valid twin: its catalog (twin_collections) cannot be read: no such table",
+            "BROKEN: the twin cannot be read: ",
+        ),
+        (
+            "DROP TABLE spots__versions",
+            "is not a valid twin: no such table: spots__versions",
+            "BROKEN: the twin cannot be read: no such table: spots__versions",
+        ),
+        (
+            "UPDATE spots__versions SET geom = x'4750000100000000deadbeef' WHERE feature_id = 's1'",
+            None,
+            "BROKEN: the twin cannot be read: spots/s1 version 1: a stored geometry is not a "
+            "GeoPackage geometry",
+        ),
+    ],
+)
+def test_info_and_verify_on_a_damaged_twin(
+    tmp_path: Path, osm_file: Path, sql: str, info_text: str | None, verify_text: str
+) -> None:
+    db = tmp_path / "twin.gpkg"
+    build_twin(osm_file, str(db), plugins=[writer(3)])
+    _damage(db, sql)
+    info = CliRunner().invoke(cli, ["info", "--db", str(db)])
+    if info_text is None:
+        assert info.exit_code == 0
+    else:
+        assert info.exit_code == 2
+        assert info.output.startswith(f"Error: db={str(db)!r} ")
+        assert info_text in info.output
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 1
+    assert verify.output.startswith(verify_text)
+    assert "Traceback" not in info.output + verify.output

@@ -335,6 +335,100 @@ def test_out_of_range_integers_in_a_query_are_invalid_input(
         things.read_frame("things", query)
 
 
+@pytest.mark.parametrize(
+    ("query", "error", "text"),
+    [
+        # a time that is not an Instant or Interval used to read the current state
+        (Query(time="2000-01-01"), InvalidInput, "query time='2000-01-01' must be None, an Inst"),
+        (Query(time=T0), InvalidInput, "query time=datetime.datetime"),
+        (Query(time=123), InvalidInput, "query time=123"),
+        (Query(bbox=(500, 60, 600, 95)), GeometryOutOfBounds, "bbox=.*outside CRS84"),
+        (Query(bbox=(24, 60, float("inf"), 61)), InvalidInput, "bbox=.*four finite numbers"),
+        (Query(bbox="24,60,25,61"), InvalidInput, "bbox='24,60,25,61' must be four numbers"),
+        (Query(intersects=shapely.Point(500, 95)), GeometryOutOfBounds, "intersects has the coord"),
+        (Query(intersects=shapely.Point(float("nan"), 60)), GeometryOutOfBounds, "non-finite"),
+        (
+            Query(intersects=shapely.Polygon([(24, 60), (25, 61), (25, 60), (24, 61)])),
+            GeometryError,
+            "query intersects is not valid: Self-intersection",
+        ),
+        (Query(intersects="POINT (24.9 60.17)"), GeometryError, "is not a shapely geometry"),
+        (Query(intersects={"type": "Point"}), GeometryError, "is not a shapely geometry"),
+        (Query(limit="5"), InvalidInput, "query limit='5' is not an integer"),
+        (Query(limit=float("nan")), InvalidInput, "query limit=nan is not an integer"),
+        (Query(limit=10**30), InvalidInput, "limit=10+ is outside 0.."),
+        (Query(nearest=(shapely.Point(24.9, 60.17), 2.5)), InvalidInput, "nearest k=2.5 is not"),
+        (Query(nearest=(shapely.Point(24.9, 60.17), 0)), InvalidInput, "k=0 must be positive"),
+        (Query(nearest=(shapely.Point(), 3)), GeometryError, "nearest point is empty"),
+        (Query(nearest=(shapely.Point(float("nan"), 60), 3)), GeometryError, "nearest point has"),
+        (Query(nearest=shapely.Point(24.9, 60.17)), InvalidInput, "must be a pair"),
+        (Query(sort=("name",)), InvalidInput, "sort item 'name' is not a \\(name, ascending\\)"),
+        (Query(sort=(("name", "asc"),)), InvalidInput, "sort item \\('name', 'asc'\\)"),
+        (Query(properties="name"), InvalidInput, "properties='name' must be a sequence"),
+        (Query(properties=(1,)), InvalidInput, "which are not property names"),
+        (Query(where="name = 'x'"), InvalidInput, "is not a filter expression"),
+        (Query(where=Compare("name", CompareOp.GT, 5)), SchemaError, "with 5, which is not a str"),
+        (Query(skip_geometry="yes"), InvalidInput, "skip_geometry='yes' must be True or False"),
+    ],
+)
+def test_query_fields_are_checked(things: Store, query: Query, error: type, text: str) -> None:
+    with pytest.raises(error, match=text):
+        things.query("things", query)
+    with pytest.raises(error, match=text):
+        things.read_frame("things", query)
+
+
+def test_query_takes_lists_and_a_nearest_search_near_the_poles(things: Store) -> None:
+    q = Query(bbox=[24.0, 60.0, 26.0, 61.0], sort=[["n", False]], properties=["n"], limit=2)
+    assert [f.properties for f in things.query("things", q)] == [{"n": 19}, {"n": 18}]
+    # the search box grows until it holds k features; it stays inside CRS84
+    near = things.query("things", Query(nearest=(shapely.Point(179.9, 89.9), 2)))
+    assert len(near) == 2
+
+
+def test_count_and_get_reject_a_time_that_is_not_an_instant_or_interval(things: Store) -> None:
+    with pytest.raises(InvalidInput, match="time='2000-01-01' must be None, an Instant"):
+        things.count("things", time="2000-01-01")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="time=123"):
+        things.get("things", "f001", time=123)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=r"query=.* is not a twin\.store\.Query"):
+        things.query("things", {"limit": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "text"),
+    [
+        (lambda: Compare("name", "LIKE", 1), "comparison operator 'LIKE' is not one of '='"),
+        (lambda: Spatial("near", shapely.Point(1, 1)), "spatial operator 'near' is not one of"),
+    ],
+)
+def test_filter_operators_are_checked(make, text: str) -> None:
+    with pytest.raises(InvalidInput, match=text):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("kw", "text"),
+    [
+        ({"valid_from": "garbage"}, "valid_from='garbage' must be a datetime or None"),
+        ({"valid_from": 5}, "valid_from=5 must be a datetime"),
+    ],
+)
+def test_write_times_must_be_datetimes(things: Store, kw, text: str) -> None:
+    before = things.changes()
+    with pytest.raises(InvalidInterval, match=text):
+        things.create("things", [Feature("new", shapely.Point(25, 60), {})], **kw)
+    with pytest.raises(InvalidInterval, match="valid_to='x' must be a datetime"):
+        things.retire("things", "f001", valid_to="x")
+    with (
+        pytest.raises(InvalidInterval, match="recorded_at='x' must be a datetime"),
+        things.transaction(recorded_at="x"),  # type: ignore[arg-type]
+    ):
+        pass
+    assert things.changes() == before
+    assert things.count("things") == 20
+
+
 def test_batch_lands_whole_or_not_at_all(store: Store) -> None:
     store.ensure_collection(SPEC)
     feats = [Feature(f"b{i}", shapely.Point(24 + i * 1e-4, 60), {"n": i}) for i in range(1000)]

@@ -31,9 +31,9 @@ def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def echo_counts(store: Store) -> None:
     """Print each collection with its current feature count and temporal extent."""
     specs = store.collections()
+    extents = [store.extent(spec.name) for spec in specs]  # read all before printing any
     click.echo(f"The twin at {store.url} holds {len(specs)} collections:")
-    for spec in specs:
-        ext = store.extent(spec.name)
+    for spec, ext in zip(specs, extents, strict=True):
         since = "" if ext.valid_from is None else f" since {ext.valid_from:%Y-%m-%d}"
         lock = "  (restricted)" if spec.restricted else ""
         click.echo(f"  {spec.name:<22} {ext.count:>7} features{since}{lock}")

@@ -85,6 +85,11 @@ class SqlBuilder:
     def _literal(self, value: Any, ftype: FieldType, name: str) -> str:
         from twin.store._validate import _coerce
 
+        if ftype is FieldType.STRING and not isinstance(value, str):
+            msg = (
+                f"filter compares property {name!r} ({ftype}) with {value!r}, which is not a string"
+            )
+            raise SchemaError(msg)
         try:
             coerced = _coerce(value, ftype, fid="the filter", key=name)
         except SchemaError as exc:

@@ -25,10 +25,15 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from twin.errors import CollectionExists, CollectionNotFound, FeatureNotFound, InvalidInput
+from twin.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    FeatureNotFound,
+    InvalidInput,
+    StoreError,
+)
 from twin.store._compile import SqlBuilder
 from twin.store.base import (
-    INT64_MAX,
     Change,
     CollectionSpec,
     Extent,
@@ -40,6 +45,7 @@ from twin.store.base import (
     Transaction,
     VerifyReport,
     check_name,
+    check_query,
 )
 from twin.store.filters import Spatial, SpatialOp
 from twin.temporal import Instant, Interval, TimeSpec, format_time, parse_datetime
@@ -53,6 +59,9 @@ META_COLUMNS = ("feature_id", "version", "valid_from", "valid_to", "recorded_at"
 
 class SqlStore(Store):
     """Shared implementation over a DB-API-like connection with ``:name`` parameters."""
+
+    #: The driver's errors: what a damaged database (a dropped table, say) raises.
+    db_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
         self._specs: dict[str, CollectionSpec] | None = None
@@ -183,8 +192,22 @@ class SqlStore(Store):
     # ---------------------------------------------------------------- catalog
     def _load_specs(self) -> dict[str, CollectionSpec]:
         if self._specs is None:
-            rows = self._run("SELECT name, spec FROM twin_collections ORDER BY name")
-            self._specs = {name: CollectionSpec.from_dict(json.loads(spec)) for name, spec in rows}
+            damaged: tuple[type[Exception], ...] = (
+                *self.db_errors,
+                ValueError,
+                KeyError,
+                TypeError,
+            )
+            try:
+                rows = self._run("SELECT name, spec FROM twin_collections ORDER BY name")
+                specs = {name: CollectionSpec.from_dict(json.loads(spec)) for name, spec in rows}
+            except damaged as exc:
+                msg = (
+                    f"db={self.url!r} is not a valid twin: its catalog (twin_collections) "
+                    f"cannot be read: {exc}"
+                )
+                raise StoreError(msg) from None
+            self._specs = specs
         return self._specs
 
     def collections(self) -> list[CollectionSpec]:
@@ -273,7 +296,7 @@ class SqlStore(Store):
         if not rows:
             return []
         types = spec.field_map()
-        geoms = self._decode_geoms([r[6] for r in rows])
+        geoms = self._geoms_of(spec, rows)
         out = []
         for r, g in zip(rows, geoms, strict=True):
             props = {}
@@ -294,6 +317,21 @@ class SqlStore(Store):
                 )
             )
         return out
+
+    def _geoms_of(
+        self, spec: CollectionSpec, rows: Sequence[tuple[Any, ...]]
+    ) -> list[BaseGeometry | None]:
+        """The geometries of selected rows; StoreError naming the first damaged one."""
+        try:
+            return self._decode_geoms([r[6] for r in rows])
+        except StoreError:
+            for r in rows:
+                try:
+                    self._decode_geoms([r[6]])
+                except StoreError as exc:
+                    msg = f"{spec.name}/{r[0]} version {r[1]}: {exc}"
+                    raise StoreError(msg) from None
+            raise
 
     def _time(self, v: Any) -> datetime:
         return parse_datetime(v if isinstance(v, str) else v.isoformat(), name="stored time")
@@ -316,6 +354,12 @@ class SqlStore(Store):
         return None
 
     def _builder(self, spec: CollectionSpec, time: TimeSpec) -> SqlBuilder:
+        if time is not None and not isinstance(time, Instant | Interval):
+            msg = (
+                f"time={time!r} must be None, an Instant or an Interval "
+                "(twin.temporal.parse_time makes one from text)"
+            )
+            raise InvalidInput(msg)
         versions = time is not None
         return SqlBuilder(
             spec=spec,
@@ -349,9 +393,8 @@ class SqlStore(Store):
     def query(
         self, collection: str, query: Query | None = None, *, count: bool = False
     ) -> QueryResult:
-        q = query or Query()
+        q = check_query(Query() if query is None else query)
         spec = self.collection(collection)
-        _check_paging(q)
         if q.nearest is not None:
             return self._nearest(spec, q)
         b = self._builder(spec, q.time)
@@ -378,8 +421,7 @@ class SqlStore(Store):
         import geopandas as gpd
         import pandas as pd
 
-        q = query or Query()
-        _check_paging(q)
+        q = check_query(Query() if query is None else query)
         spec = self.collection(collection)
         fields = self._fields_for(spec, q.properties)
         if q.nearest is not None:
@@ -407,7 +449,7 @@ class SqlStore(Store):
                 + self._limit_sql(q.limit, q.offset)
             )
             raw = self._run(sql, b.params)
-            geoms = self._decode_geoms([r[6] for r in raw])
+            geoms = self._geoms_of(spec, raw)
             types = spec.field_map()
             rows = [
                 (
@@ -441,7 +483,12 @@ class SqlStore(Store):
         want = min(k, total)
         found: list[FeatureVersion] = []
         while True:
-            box = (x0 - radius / cos, y0 - radius, x0 + radius / cos, y0 + radius)
+            box = (
+                max(x0 - radius / cos, -180.0),
+                max(y0 - radius, -90.0),
+                min(x0 + radius / cos, 180.0),
+                min(y0 + radius, 90.0),
+            )
             sub = Query(
                 time=q.time,
                 bbox=box,
@@ -553,33 +600,14 @@ class SqlStore(Store):
         return verify_store(self)
 
 
-def _check_paging(q: Query) -> None:
-    """InvalidInput unless limit and offset are integers in 0..INT64_MAX (SQL can hold them)."""
-    for name, value in (("limit", q.limit), ("offset", q.offset)):
-        if value is None and name == "limit":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            msg = f"query {name}={value!r} is not an integer"
-            raise InvalidInput(msg)
-        if not 0 <= value <= INT64_MAX:
-            msg = f"query {name}={value!r} is outside 0..{INT64_MAX}"
-            raise InvalidInput(msg)
-
-
 def _table(name: str, versions: bool) -> str:
     check_name(name)
     return f"{name}__versions" if versions else name
 
 
 def _bbox_polygon(bbox: tuple[float, float, float, float]) -> BaseGeometry:
-    if len(bbox) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in bbox):
-        msg = f"bbox={bbox!r} must be four finite numbers minx, miny, maxx, maxy"
-        raise InvalidInput(msg)
-    x0, y0, x1, y1 = (float(v) for v in bbox)
-    if x1 < x0 or y1 < y0:
-        msg = f"bbox={bbox!r} has its maximum below its minimum"
-        raise InvalidInput(msg)
-    return shapely.box(x0, y0, x1, y1)
+    """The polygon of a bbox that Query has checked already."""
+    return shapely.box(*bbox)
 
 
 def _metric_distances(feats: list[FeatureVersion], x0: float, y0: float, cos: float) -> list[float]:

@@ -19,7 +19,7 @@ from twin.errors import GeometryError, GeometryOutOfBounds, SchemaError
 from twin.store.base import INT64_MAX, INT64_MIN, CollectionSpec, Feature, FieldType
 from twin.temporal import format_time, parse_datetime
 
-__all__ = ["canonical_properties", "check_feature", "geometry_from_geojson"]
+__all__ = ["canonical_properties", "check_feature", "check_shape", "geometry_from_geojson"]
 
 _TYPE_OF = {
     "Point": {"Point"},
@@ -78,22 +78,30 @@ def check_geometry(
             f"{spec.geometry_type} features"
         )
         raise GeometryError(msg)
+    return check_shape(geom, what=f"geometry of {fid!r}")
+
+
+def check_shape(geom: BaseGeometry, *, what: str) -> BaseGeometry:
+    """Check validity, finiteness and CRS84 bounds of a geometry; return it.
+
+    ``what`` names the geometry in messages ("geometry of 'b1'", "query intersects").
+    """
     if geom.is_empty:
         return geom
     coords = shapely.get_coordinates(geom)
+    if not (coords.size and math.isfinite(float(coords.sum()))):
+        msg = f"{what} has a non-finite coordinate"
+        raise GeometryOutOfBounds(msg)
     if not bool(shapely.is_valid(geom)):
         reason = shapely.is_valid_reason(geom)
-        msg = f"geometry of {fid!r} is not valid: {reason}"
+        msg = f"{what} is not valid: {reason}"
         raise GeometryError(msg)
-    if not (coords.size and math.isfinite(float(coords.sum()))):
-        msg = f"geometry of {fid!r} has a non-finite coordinate"
-        raise GeometryOutOfBounds(msg)
     xmin, ymin = coords.min(axis=0)
     xmax, ymax = coords.max(axis=0)
     if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
         bad = next((x, y) for x, y in coords if not (-180 <= x <= 180 and -90 <= y <= 90))
         msg = (
-            f"geometry of {fid!r} has the coordinate ({bad[0]:g}, {bad[1]:g}) outside CRS84 "
+            f"{what} has the coordinate ({bad[0]:g}, {bad[1]:g}) outside CRS84 "
             "(lon -180..180, lat -90..90); was it given in another CRS or as (lat, lon)?"
         )
         raise GeometryOutOfBounds(msg)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from twin.errors import StoreError
 from twin.store._hashing import GENESIS, chain_hash, state_hash
 from twin.store.base import FeatureVersion, Query, VerifyReport
 from twin.temporal import Interval, format_time
@@ -107,7 +108,19 @@ def _check_version(v: FeatureVersion, e: _Expected | None, label: str) -> tuple[
 
 
 def verify_store(store: SqlStore) -> VerifyReport:
-    """Check the whole store; report the first problem in change-log order."""
+    """Check the whole store; report the first problem in change-log order.
+
+    A store too damaged to read (a dropped table, an unreadable geometry) is a problem
+    too: the report names what could not be read.
+    """
+    unreadable: tuple[type[Exception], ...] = (*store.db_errors, StoreError)
+    try:
+        return _verify(store)
+    except unreadable as exc:
+        return VerifyReport(False, 0, f"the twin cannot be read: {exc}")
+
+
+def _verify(store: SqlStore) -> VerifyReport:
     broken, expect, last_of = _check_log(store)
     if broken is not None:
         return broken

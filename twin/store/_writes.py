@@ -25,7 +25,7 @@ from twin.store.base import (
     SyncReport,
     Transaction,
 )
-from twin.temporal import format_time, now, truncate
+from twin.temporal import check_datetime, format_time, now
 
 if TYPE_CHECKING:
     from twin.store._sql import SqlStore
@@ -44,7 +44,7 @@ class SqlTransaction(Transaction):
             raise SchemaError(msg)
         self.s = store
         self.actor = actor
-        self.recorded_at = truncate(recorded_at) if recorded_at else now()
+        self.recorded_at = check_datetime(recorded_at, "recorded_at", optional=True) or now()
         last = store._run("SELECT seq, hash FROM twin_changelog ORDER BY seq DESC LIMIT 1")
         self.seq: int = int(last[0][0]) if last else 0
         self.prev: str = str(last[0][1]) if last else GENESIS
@@ -201,7 +201,7 @@ class SqlTransaction(Transaction):
         self, collection: str, features: Iterable[Feature], *, valid_from: datetime | None = None
     ) -> list[FeatureVersion]:
         spec = self.s.collection(collection)
-        t = truncate(valid_from) if valid_from else self.recorded_at
+        t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
         feats = _checked_batch(spec, features)
         ids = [f.id for f in feats]
         live = self._current(spec, ids)
@@ -267,7 +267,7 @@ class SqlTransaction(Transaction):
         spec = self.s.collection(collection)
         f = check_feature(feature, spec)
         cur = self._live_one(spec, f.id, expected_version)
-        t = truncate(valid_from) if valid_from else self.recorded_at
+        t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
         return self._replace_many(spec, [f], {f.id: cur}, t)[0]
 
     def patch(
@@ -305,7 +305,7 @@ class SqlTransaction(Transaction):
         spec = self.s.collection(collection)
         old = self.s.get(collection, feature_id)
         ver, vf, h = self._live_one(spec, feature_id, expected_version)
-        t = truncate(valid_to) if valid_to else self.recorded_at
+        t = check_datetime(valid_to, "valid_to", optional=True) or self.recorded_at
         if t <= vf:
             msg = (
                 f"valid_to {format_time(t)!r} of {collection}/{feature_id} must come after "
@@ -330,7 +330,7 @@ class SqlTransaction(Transaction):
         self, collection: str, features: Iterable[Feature], *, valid_from: datetime | None = None
     ) -> SyncReport:
         spec = self.s.collection(collection)
-        t = truncate(valid_from) if valid_from else self.recorded_at
+        t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
         feats = _checked_batch(spec, features)
         live = {
             fid: (int(v), self.s._time(vf), h)

@@ -15,6 +15,8 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from twin.errors import InvalidInput
+
 __all__ = [
     "And",
     "Compare",
@@ -64,11 +66,24 @@ class TemporalOp(StrEnum):
     INTERSECTS = "intersects"
 
 
+def _op[E: StrEnum](kind: type[E], op: Any, what: str) -> E:
+    """``op`` as a member of ``kind``; InvalidInput naming the allowed operators otherwise."""
+    try:
+        return kind(op)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in kind)
+        msg = f"{what} operator {op!r} is not one of {allowed}"
+        raise InvalidInput(msg) from None
+
+
 @dataclass(frozen=True)
 class Compare:
     field: str
     op: CompareOp
     value: Any
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "op", _op(CompareOp, self.op, "comparison"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,9 @@ class Spatial:
     op: SpatialOp
     geometry: BaseGeometry
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "op", _op(SpatialOp, self.op, "spatial"))
+
 
 @dataclass(frozen=True)
 class Temporal:
@@ -109,6 +127,9 @@ class Temporal:
     op: TemporalOp
     start: datetime | None
     end: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "op", _op(TemporalOp, self.op, "temporal"))
 
 
 @dataclass(frozen=True)

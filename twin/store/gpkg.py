@@ -36,6 +36,7 @@ __all__ = ["GpkgStore", "decode_gpkg_geometry", "encode_gpkg_geometry"]
 log = logging.getLogger(__name__)
 
 SRS_ID = 4326
+GPKG_APPLICATION_ID = 0x47504B47  # 'GPKG'
 _OPEN_END = 1.0e11  # seconds since the epoch standing for "still valid"
 _ENV_SIZE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _SQL_TYPE = {
@@ -83,9 +84,19 @@ def _wkb_of(blob: bytes) -> bytes:
 
 
 def decode_gpkg_geometry(blobs: Sequence[bytes | None]) -> list[BaseGeometry | None]:
-    """Decode GeoPackage binary blobs (any envelope kind) to shapely geometries."""
-    wkbs = [None if b is None else _wkb_of(b) for b in blobs]
-    return list(shapely.from_wkb(wkbs))
+    """Decode GeoPackage binary blobs (any envelope kind) to shapely geometries.
+
+    Raises
+    ------
+    StoreError
+        When a blob is not a GeoPackage geometry (a damaged file).
+    """
+    try:
+        wkbs = [None if b is None else _wkb_of(b) for b in blobs]
+        return list(shapely.from_wkb(wkbs))
+    except (shapely.errors.GEOSException, IndexError, KeyError, TypeError, ValueError) as exc:
+        msg = f"a stored geometry is not a GeoPackage geometry: {exc}"
+        raise StoreError(msg) from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -171,6 +182,8 @@ class GpkgStore(SqlStore):
         Create an empty twin there when the file does not exist.
     """
 
+    db_errors = (sqlite3.Error,)
+
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         super().__init__()
         self.path = Path(path)
@@ -182,8 +195,7 @@ class GpkgStore(SqlStore):
             if not create:
                 msg = f"db={str(self.path)!r} does not exist; run 'twin build' first"
                 raise StoreError(msg)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._init_file()
+            self._create_file()
         else:
             self._check_file()
 
@@ -207,7 +219,7 @@ class GpkgStore(SqlStore):
 
     def _init_file(self) -> None:
         conn = self._conn()
-        conn.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
+        conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
         conn.execute("PRAGMA user_version = 10400")
         conn.executescript(_CORE_DDL)
         for table, desc in (
@@ -235,18 +247,63 @@ class GpkgStore(SqlStore):
             ],
         )
 
-    def _check_file(self) -> None:
+    def _create_file(self) -> None:
+        """Create the file (StoreError naming the OS reason when it cannot be) and a twin in it."""
+        parent = self.path.parent
+        if parent.exists() and not parent.is_dir():
+            msg = f"db={str(self.path)!r} cannot be created: {str(parent)!r} is not a directory"
+            raise StoreError(msg)
         try:
-            conn = self._conn()
-            (app,) = conn.execute("PRAGMA application_id").fetchone()
-            tables = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        except sqlite3.DatabaseError as exc:
-            msg = f"db={str(self.path)!r} is not a GeoPackage: {exc}"
+            parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("xb"):
+                pass
+        except OSError as exc:
+            msg = f"db={str(self.path)!r} cannot be created: {exc.strerror or exc}"
             raise StoreError(msg) from None
-        if app != 1196444487 or "twin_changelog" not in tables:
-            msg = f"db={str(self.path)!r} is a file but not a twin GeoPackage"
+        try:
+            self._init_file()
+        except sqlite3.Error as exc:
+            self.close()
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                p.unlink(missing_ok=True)
+            msg = f"db={str(self.path)!r} cannot be created: {exc}"
+            raise StoreError(msg) from None
+
+    def _check_file(self) -> None:
+        """StoreError unless the file is a twin GeoPackage; looks without writing to it.
+
+        The read-write connection (which switches the file to WAL) is only opened after.
+        """
+        where = f"db={str(self.path)!r}"
+        try:
+            with self.path.open("rb") as fh:
+                head = fh.read(100)
+        except OSError as exc:
+            msg = f"{where} cannot be read: {exc.strerror or exc}"
+            raise StoreError(msg) from None
+        if not head:
+            msg = f"{where} is an empty file, not a twin GeoPackage"
+            raise StoreError(msg)
+        if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+            msg = f"{where} is not a GeoPackage: it is not an SQLite database"
+            raise StoreError(msg)
+        (app,) = struct.unpack_from(">I", head, 68)
+        if app != GPKG_APPLICATION_ID:
+            msg = f"{where} is an SQLite database but not a twin GeoPackage"
+            raise StoreError(msg)
+        try:
+            ro = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            try:
+                tables = {
+                    r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+            finally:
+                ro.close()
+        except sqlite3.DatabaseError as exc:
+            msg = f"{where} is not a GeoPackage: {exc}"
+            raise StoreError(msg) from None
+        if "twin_changelog" not in tables:
+            msg = f"{where} is a GeoPackage but not a twin (it has no change log)"
             raise StoreError(msg)
 
     def close(self) -> None:

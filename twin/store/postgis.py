@@ -82,11 +82,23 @@ class PostgisStore(SqlStore):
         Create the twin's base tables when they are missing.
     """
 
+    db_errors = (sa.exc.SQLAlchemyError,)
+
     def __init__(self, url: str, *, create: bool = True) -> None:
         super().__init__()
         self.url = url
         sa_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
-        self._engine = sa.create_engine(sa_url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        try:
+            self._engine = sa.create_engine(sa_url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        except (ValueError, sa.exc.ArgumentError) as exc:
+            # the parser's own message may quote any part of the URL, the password too
+            reason = "its port is not a number" if "int()" in str(exc) else "it cannot be parsed"
+            shown = re.sub(r"://[^/]*@", "://***@", url)
+            msg = (
+                f"db={shown!r} is not a valid PostgreSQL URL: {reason}; expected "
+                "postgresql://user:password@host:port/database"
+            )
+            raise StoreError(msg) from None
         self._lock = threading.Lock()
         try:
             with self._engine.begin() as conn:
