@@ -72,6 +72,9 @@ class PoiNameProcessor(TwinProcessor):
         if not isinstance(fid, str) or not fid:
             msg = f"input id={fid!r} must be a non-empty string"
             raise InvalidInput(msg)
+        if fid == "fault":  # a fault of the server, as a bug or a broken disk would raise
+            msg = "cannot open /srv/secret/path"
+            raise OSError(msg)
         return "application/json", {"name": self.store.get("pois", fid).properties["name"]}
 
 
@@ -187,3 +190,18 @@ def test_a_process_failure_keeps_its_status(client: TestClient) -> None:
     doc = wait_for_job(client, r.headers["Location"])
     assert doc["status"] == "failed", doc
     assert "no-such-poi" in doc["message"], doc
+    results = client.get(r.headers["Location"] + "/results")
+    assert results.status_code == 404 and results.json()["code"] == "NotFound"
+
+
+def test_a_server_fault_in_a_process_is_a_500_that_reveals_nothing(client: TestClient) -> None:
+    url = "/processes/poi-name/execution"
+    r = client.post(url, json={"inputs": {"id": "fault"}})
+    assert r.status_code == 500, r.text
+    assert "poi-name" in r.json()["description"]
+    assert "/srv/secret" not in r.text
+    job = client.post(url, json={"inputs": {"id": "fault"}}, headers={"Prefer": "respond-async"})
+    assert wait_for_job(client, job.headers["Location"])["status"] == "failed"
+    results = client.get(job.headers["Location"] + "/results")
+    assert results.status_code == 500
+    assert "/srv/secret" not in results.text

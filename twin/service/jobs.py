@@ -93,9 +93,9 @@ class TwinJobManager(TinyDBManager):
             # an asynchronous job: pygeoapi recorded every failure as a 400; keep what it was
             failure = {"status": status, "code": err.ogc_exception_code, "description": err.message}
             self.update_job(job_id, {FAILURE_KEY: failure})
-        elif 400 < status < 500:
-            # a client error other than 400 (404, 409, 422 ...) keeps its status; anything
-            # else stays pygeoapi's 400 with the failure in the body
+        elif status != 400:
+            # an error other than 400 (404, 409, 422, a server fault's 500) keeps its
+            # status; pygeoapi would answer every failure 400
             raise err
         return out
 

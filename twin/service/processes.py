@@ -55,7 +55,9 @@ class TwinProcessor(BaseProcessor):
     :meth:`run`. An input the description does not name, or a
     :class:`~twin.errors.TwinError` raised by :meth:`run`, fails the execution with the
     error's message; a synchronous execution answers with the error's HTTP status (404 for
-    something not there, 422 for what cannot be computed, 400 for malformed input).
+    something not there, 422 for what cannot be computed, 400 for malformed input). Any
+    other exception is a fault of the server: it is logged and answered as a 500 whose
+    message names only the process.
     """
 
     METADATA: ClassVar[dict[str, Any]] = {}
@@ -95,6 +97,17 @@ class TwinProcessor(BaseProcessor):
             err.http_status_code = exc.status
             err.ogc_exception_code = exc.code
             raise err from None
+        except Exception as exc:
+            # a fault of the server, not of the request: logged whole, answered as a 500
+            # that says nothing about the code or the files it touched
+            logger.exception("process %s failed", self.METADATA.get("id"))
+            err = ProcessorExecuteError(
+                user_msg=f"the process {self.METADATA.get('id')!r} failed on the server; "
+                "the service's log has the details"
+            )
+            err.http_status_code = 500
+            err.ogc_exception_code = "NoApplicableCode"
+            raise err from exc
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
         """The media type and the output of the process, for checked input names."""
