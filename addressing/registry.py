@@ -438,7 +438,7 @@ def _read_layer(store: Store, name: str) -> gpd.GeoDataFrame:
     try:
         return store.read_frame(name)
     except CollectionNotFound:
-        from layers.osm import LAYERS
+        from layers import LAYERS
 
     spec = next(s for s in LAYERS if s.name == name)
     columns = ["id", "version", "valid_from", "valid_to", *(f.name for f in spec.fields)]
