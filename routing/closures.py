@@ -114,7 +114,9 @@ def resolve_edges(
         if abs(lons).max() > 180 or abs(lats).max() > 90:
             msg = f"{name} polygon is outside CRS84; coordinates are (lon, lat)"
             raise GeometryError(msg)
-        xy = shapely.transform(geom, lambda c: snapper.to_xy(c))
+        xy = snapper.area_to_xy(geom)
+        if xy.is_empty:
+            return frozenset(), geom  # nowhere near a road
         hits = snapper.tree.query(xy, predicate="intersects")
         return frozenset(int(e) for e in hits), geom
     pairs = _pairs(where, name=name)

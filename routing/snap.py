@@ -29,6 +29,11 @@ __all__ = ["DEFAULT_SNAP_LIMIT_M", "Snap", "check_lonlat"]
 #: Points farther than this from every road are refused.
 DEFAULT_SNAP_LIMIT_M = 250.0
 
+#: A polygon is clipped to the network's extent grown by this (degrees) before projecting.
+_AREA_MARGIN_DEG = 0.01
+#: ... and its sides are cut into pieces no longer than this (degrees, some 50 m).
+_AREA_STEP_DEG = 0.0005
+
 
 @dataclass(frozen=True)
 class Snap:
@@ -121,6 +126,9 @@ class Snapper:
         self.crs = local_metric_crs(bbox)
         self._fwd = Transformer.from_crs(CRS84, self.crs, always_xy=True)
         self._inv = Transformer.from_crs(self.crs, CRS84, always_xy=True)
+        lo, hi = net.coords.min(axis=0), net.coords.max(axis=0)
+        #: (min lon, min lat, max lon, max lat) of every vertex of every edge.
+        self.extent = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
         x, y = self._fwd.transform(net.coords[:, 0], net.coords[:, 1])
         self.xy = np.column_stack([x, y])
         sizes = np.diff(net.offsets)
@@ -139,6 +147,24 @@ class Snapper:
         """Project an (N, 2) array of (lon, lat) to the metric CRS."""
         x, y = self._fwd.transform(lonlat[:, 0], lonlat[:, 1])
         return np.column_stack([x, y])
+
+    def area_to_xy(self, geom: shapely.Geometry) -> shapely.Geometry:
+        """The part of a CRS84 geometry near the network, in the metric CRS.
+
+        The city's metric CRS only holds near the city: a polygon reaching far beyond
+        it (up to the whole world) does not survive projecting its corners. It is first
+        clipped to the network's extent with a margin, which keeps every part that can
+        touch a road, and its sides are cut into short pieces, so a side that is straight
+        in (lon, lat) keeps its course once projected. A polygon away from the network
+        gives an empty geometry.
+        """
+        minx, miny, maxx, maxy = self.extent
+        m = _AREA_MARGIN_DEG
+        near = shapely.intersection(geom, shapely.box(minx - m, miny - m, maxx + m, maxy + m))
+        if near.is_empty:
+            return shapely.Polygon()
+        near = shapely.segmentize(near, _AREA_STEP_DEG)
+        return shapely.transform(near, self.to_xy)
 
     def to_lonlat(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
         lon, lat = self._inv.transform(x, y)

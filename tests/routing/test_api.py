@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shapely.geometry import LineString, Point, shape
+from shapely.geometry import LineString, Point, box, shape
 from starlette.testclient import TestClient
 
 from routing.api import CONFORMANCE
@@ -29,6 +31,8 @@ pytestmark = [
 A = [24.9384, 60.1699]
 B = [24.9449, 60.1660]
 VIA = [24.9425, 60.1690]
+# North of A, in Kruununhaka: every way from A to it stays north of latitude 60.168.
+NORTH = [24.9458, 60.1760]
 DEPART = "2026-12-01T08:00:00Z"
 
 
@@ -281,6 +285,110 @@ def test_a_malformed_stored_closure_is_skipped(
         assert _post(client, _define([A, B])).status_code == 200
     warned = [m for m in caplog.messages if "malformed and left out" in m]
     assert sorted(m.split()[2] for m in warned) == ["a-line", "backwards", "garbage"]
+
+
+# Polygons far larger than the city: the whole world, a good part of it, everything south
+# of the city centre (its long sides cross the city's metric zone), and one far away.
+WORLD = box(-180, -90, 180, 90)
+EURASIA = box(-10, 40, 60, 80)
+SOUTH = box(-10, 40, 60, 60.168)
+GULF_OF_GUINEA = box(0, 0, 1, 1)
+
+
+def _close(client: TestClient, polygon: Any) -> str:
+    """Post a closure of ``polygon`` around DEPART; its item path."""
+    w = client.post(
+        "/collections/road_closures/items",
+        json={
+            "type": "Feature",
+            "geometry": polygon.__geo_interface__,
+            "properties": {
+                "reason": "test",
+                "starts_at": "2026-12-01T07:00:00Z",
+                "ends_at": "2026-12-01T09:00:00Z",
+            },
+        },
+        headers={**EDITOR, "Content-Type": "application/geo+json"},
+    )
+    assert w.status_code == 201, w.text
+    return str(w.headers["location"].split("5000")[1])
+
+
+def _closure_id(path: str) -> str:
+    return "store:" + path.rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("polygon", [WORLD, EURASIA], ids=["world", "eurasia"])
+def test_a_closure_over_the_whole_city_closes_every_road(client: TestClient, polygon: Any) -> None:
+    item = _close(client, polygon)
+    try:
+        r = _post(client, _define([A, B]))
+        assert r.status_code == 422, r.text
+        text = r.json()["description"]
+        assert "no route" in text and _closure_id(item) in text
+        r = _post(client, _define([VIA, NORTH], mode="car"))
+        assert r.status_code == 422 and "no route" in r.json()["description"]
+    finally:
+        client.delete(item, headers=EDITOR)
+    assert _post(client, _define([A, B])).status_code == 200
+
+
+def test_a_huge_closure_closes_the_roads_it_covers_and_no_others(client: TestClient) -> None:
+    plain = _parts(_post(client, _define([A, NORTH])).json())["overview"][0]
+    assert not shape(plain["geometry"]).intersects(SOUTH)
+    item = _close(client, SOUTH)
+    try:
+        r = _post(client, _define([A, NORTH]))
+        assert r.status_code == 200, r.text
+        overview = _parts(r.json())["overview"][0]["properties"]
+        assert overview["closures"] == [_closure_id(item)]
+        assert overview["nodeIds"] == plain["properties"]["nodeIds"]
+        # B lies south of the closure's northern side: its roads are closed.
+        r = _post(client, _define([A, B]))
+        assert r.status_code == 422 and _closure_id(item) in r.json()["description"]
+    finally:
+        client.delete(item, headers=EDITOR)
+
+
+def test_a_closure_far_from_the_city_closes_nothing(client: TestClient) -> None:
+    plain = _parts(_post(client, _define([A, B])).json())["overview"][0]["properties"]
+    item = _close(client, GULF_OF_GUINEA)
+    try:
+        r = _post(client, _define([A, B]))
+        assert r.status_code == 200, r.text
+        overview = _parts(r.json())["overview"][0]["properties"]
+        assert overview["closures"] == [_closure_id(item)]
+        assert overview["nodeIds"] == plain["nodeIds"]
+    finally:
+        client.delete(item, headers=EDITOR)
+
+
+def test_huge_and_far_obstacles(client: TestClient) -> None:
+    for polygon in (WORLD, EURASIA):
+        r = _post(client, _define([A, B], obstacles={"value": polygon.__geo_interface__}))
+        assert r.status_code == 422, r.text
+        assert "no route" in r.json()["description"]
+    plain = _parts(_post(client, _define([A, NORTH])).json())["overview"][0]["properties"]
+    r = _post(client, _define([A, NORTH], obstacles={"value": SOUTH.__geo_interface__}))
+    assert r.status_code == 200, r.text
+    overview = _parts(r.json())["overview"][0]
+    assert not shape(overview["geometry"]).intersects(SOUTH)
+    assert overview["properties"]["nodeIds"] == plain["nodeIds"]
+    r = _post(client, _define([A, B], obstacles={"value": SOUTH.__geo_interface__}))
+    assert r.status_code == 422 and "no route" in r.json()["description"]
+    far = {"value": GULF_OF_GUINEA.__geo_interface__}
+    r = _post(client, _define([A, NORTH], obstacles=far))
+    assert r.status_code == 200, r.text
+    assert _parts(r.json())["overview"][0]["properties"]["nodeIds"] == plain["nodeIds"]
+
+
+def test_the_readme_route_example_is_answered(client: TestClient) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"curl -s -X POST localhost:5000/routes .*?-d '(\{.*?\})'\n", readme, re.S)
+    assert found, "the README has no POST /routes example"
+    r = _post(client, json.loads(found.group(1)))
+    assert r.status_code == 200, r.text
+    assert _parts(r.json())["overview"][0]["properties"]["length_m"] > 0
 
 
 @pytest.mark.parametrize(
