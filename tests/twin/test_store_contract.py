@@ -22,6 +22,7 @@ from twin.errors import (
     SchemaError,
 )
 from twin.store import CollectionSpec, Feature, Field, Query, Store
+from twin.store._validate import MAX_STRING_LENGTH, MAX_VERTICES
 from twin.store.filters import (
     And,
     Compare,
@@ -532,3 +533,85 @@ def test_duplicate_ids_in_a_batch_are_named(store: Store) -> None:
     with pytest.raises(SchemaError, match="more than once"):
         store.sync("things", feats)
     assert store.count("things") == 0
+
+
+# ---------------------------------------------------------------- text, ids, size limits
+@pytest.mark.parametrize(
+    ("props", "text"),
+    [
+        ({"name": "a\ud800b"}, r"property 'name' of 'new' holds U\+D800 .*surrogate"),
+        ({"name": "nul\x00"}, r"property 'name' of 'new' holds U\+0000 at position 3"),
+        ({"name": "esc\x1b[31m"}, r"property 'name' of 'new' holds U\+001B"),
+        ({"name": "abc\u202eevil"}, r"property 'name' of 'new' holds U\+202E"),
+        ({"seen": "\udc002020-01-01T00:00:00Z"}, r"property 'seen' .* U\+DC00"),
+        ({"tags": {"k": ["ok", "\x07"]}}, r"property 'tags' of 'new' holds U\+0007"),
+        ({"tags": {"\ud83d": 1}}, r"property 'tags' .* U\+D83D"),
+        ({"name": "x" * (MAX_STRING_LENGTH + 1)}, r"property 'name' of 'new' is 65537 char"),
+    ],
+)
+def test_property_strings_must_be_text(things: Store, props, text) -> None:
+    with pytest.raises(SchemaError, match=text):
+        things.create("things", [Feature("new", shapely.Point(25, 60), props)])
+    with pytest.raises(SchemaError, match=text.replace("'new'", "'f001'")):
+        things.patch("things", "f001", properties=props)
+    assert things.count("things") == 20
+    assert [v.version for v in things.history("things", "f001")] == [1]
+
+
+def test_property_text_keeps_tabs_newlines_and_any_script(things: Store) -> None:
+    name = "line 1\r\nline 2\tдом 😀 \u200f\u05e9\u05dc\u05d5\u05dd"
+    things.create("things", [Feature("new", shapely.Point(25, 60), {"name": name})])
+    assert things.get("things", "new").properties["name"] == name
+    long = "x" * MAX_STRING_LENGTH
+    things.patch("things", "new", properties={"name": long})
+    assert things.get("things", "new").properties["name"] == long
+
+
+@pytest.mark.parametrize(
+    ("fid", "text"),
+    [
+        ("a\x01b", r"holds U\+0001"),
+        ("a\u202eb", r"holds U\+202E"),
+        ("a\ud800", r"holds U\+D800"),
+        ("..", "cannot be used in a URL path"),
+        (".", "cannot be used in a URL path"),
+        ("a/b", "may not contain '/'"),
+        ("a\x00", r"holds U\+0000"),
+    ],
+)
+def test_junk_ids_are_refused(things: Store, fid: str, text: str) -> None:
+    with pytest.raises(SchemaError, match=text):
+        things.create("things", [Feature(fid, shapely.Point(25, 60), {})])
+    assert things.count("things") == 20
+
+
+def test_ids_in_any_script_are_kept(things: Store) -> None:
+    things.create("things", [Feature(f, shapely.Point(25, 60), {}) for f in ("дом-1", "id-😀")])
+    assert things.get("things", "id-😀").id == "id-😀"
+
+
+def test_geometry_vertex_limit(store: Store) -> None:
+    store.ensure_collection(CollectionSpec("lines", "Lines", geometry_type="LineString"))
+    n = MAX_VERTICES + 1
+    xs = [24.0 + i * 1e-6 for i in range(n)]
+    too_many = shapely.LineString(list(zip(xs, [60.0] * n, strict=True)))
+    with pytest.raises(GeometryError, match=rf"has {n} coordinates; at most {MAX_VERTICES}"):
+        store.create("lines", [Feature("l", too_many, {})])
+    assert store.count("lines") == 0
+    store.create("lines", [Feature("l", shapely.LineString(too_many.coords[:MAX_VERTICES]), {})])
+    assert store.count("lines") == 1
+
+
+def test_a_write_that_changes_nothing_adds_no_version(things: Store) -> None:
+    before = things.get("things", "f001")
+    seqs = [c.seq for c in things.changes()]
+    assert things.patch("things", "f001", properties={}) == before
+    assert things.patch("things", "f001", properties={"n": 1}, expected_version=1) == before
+    same = Feature("f001", before.geometry, dict(before.properties))
+    assert things.replace("things", same, expected_version=1) == before
+    assert [v.version for v in things.history("things", "f001")] == [1]
+    assert [c.seq for c in things.changes()] == seqs
+    with pytest.raises(PreconditionFailed):
+        things.patch("things", "f001", properties={}, expected_version=7)
+    assert things.patch("things", "f001", properties={"n": 2}).version == 2
+    assert things.verify().ok

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,6 +37,7 @@ from twin.service._bridge import call_pygeoapi, to_response
 from twin.service._runtime import RequestState, request_state
 from twin.service._service import TwinService, plugin_extensions
 from twin.service.auth import Role, require
+from twin.service.body import parse_json, read_body
 from twin.service.errors import (
     MethodNotAllowed,
     NoSuchJob,
@@ -248,14 +249,16 @@ async def _items(request: Request, svc: TwinService, state: RequestState) -> Res
         require(state.role, Role.EDITOR, action=f"adding items to {spec.name!r}")
         feat.check_body_type(request.headers.get("content-type"))
         svc.check_read(spec, state)
+        crs = _content_crs(request, svc)
         fv = feat.create_item(
             svc.store,
             spec.name,
-            await request.body(),
+            await read_body(request),
             actor=state.actor,
             check=_write_check(svc, spec.name),
+            crs=crs,
         )
-        href = f"{svc.base_url}/collections/{spec.name}/items/{fv.id}"
+        href = f"{svc.base_url}/collections/{spec.name}/items/{quote(fv.id, safe='')}"
         return Response(status_code=201, headers={"Location": href, "ETag": fv.etag})
     from pygeoapi.api.itemtypes import get_collection_items
 
@@ -293,6 +296,18 @@ def _items_link_header(base_url: str, name: str, request: Request) -> str:
     )
 
 
+def _content_crs(request: Request, svc: TwinService) -> str:
+    """The URI of the CRS a write's body is in: its ``Content-Crs`` (OGC API Features
+    Part 2), CRS84 without one; 400 for a CRS the service does not serve."""
+    value = request.headers.get("content-crs")
+    if value is None:
+        return CRS84
+    text = value.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    return served_crs_uri(text, svc.runtime.city_bbox, name="Content-Crs")
+
+
 def _crs_param(request: Request, svc: TwinService) -> dict[str, str]:
     params = dict(request.query_params)
     if "crs" in params:
@@ -318,7 +333,8 @@ async def _item(request: Request, svc: TwinService, state: RequestState) -> Resp
             )
             return Response(status_code=204)
         feat.check_body_type(request.headers.get("content-type"))
-        body = await request.body()
+        crs = _content_crs(request, svc)
+        body = await read_body(request)
         write = feat.replace_item if method == "PUT" else feat.patch_item
         fv = write(
             svc.store,
@@ -328,6 +344,7 @@ async def _item(request: Request, svc: TwinService, state: RequestState) -> Resp
             if_match=if_match,
             actor=state.actor,
             check=_write_check(svc, spec.name),
+            crs=crs,
         )
         return Response(status_code=204, headers={"ETag": fv.etag})
     if method != "GET":
@@ -385,12 +402,9 @@ async def _execute(request: Request, svc: TwinService, state: RequestState) -> R
 
     from twin.service.processes import requested_collections
 
-    body = await request.body()
+    body = await read_body(request)
     restricted = False
-    try:
-        doc = json.loads(body) if body else None
-    except ValueError:
-        doc = None
+    doc = parse_json(body, what="the execute request") if body.strip() else None
     inputs = doc.get("inputs", {}) if isinstance(doc, dict) else None
     if not isinstance(inputs, dict):
         msg = 'the execute request must be a JSON object with an "inputs" object'

@@ -22,6 +22,7 @@ __all__ = [
     "NoSuchJob",
     "NotAcceptable",
     "NotFound",
+    "PayloadTooLarge",
     "Unauthorized",
     "UnknownParameter",
     "error_response",
@@ -78,6 +79,13 @@ class NotAcceptable(TwinError, ValueError):
 
     status = 406
     code = "NotAcceptable"
+
+
+class PayloadTooLarge(TwinError, ValueError):
+    """A request body over the service's size limit."""
+
+    status = 413
+    code = "PayloadTooLarge"
 
 
 def exception_document(status: int, code: str, description: str) -> bytes:

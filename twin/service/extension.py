@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from twin.errors import InvalidInput
 from twin.service.auth import Role, require
+from twin.service.body import parse_json, read_body
 from twin.service.errors import error_response
 
 if TYPE_CHECKING:
@@ -60,16 +59,12 @@ class ServiceContext:
 
 
 async def json_body(request: Request, *, limit: int = 1 << 20) -> Any:
-    """The request's JSON body; 400 naming the problem when it is not JSON."""
-    body = await request.body()
-    if len(body) > limit:
-        msg = f"the request body has {len(body)} bytes; at most {limit} are accepted"
-        raise InvalidInput(msg)
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        msg = "the request body is not valid JSON"
-        raise InvalidInput(msg) from None
+    """The request's JSON body, read as the service reads its own.
+
+    413 when it has more than ``limit`` bytes; 400 naming the problem when it is not
+    JSON, nests too deeply or repeats a key (see :func:`twin.service.body.parse_json`).
+    """
+    return parse_json(await read_body(request, limit=limit))
 
 
 def endpoint(fn: Callable[[Request, ServiceContext], Awaitable[Response]]) -> Handler:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
 from twin.crs import CRS84, from_crs84
 from twin.errors import InvalidInput, PreconditionFailed
+from twin.service.body import parse_json
 from twin.service.geojson import feature_from_body, to_geojson
 from twin.store.base import Feature, FeatureVersion, Store
 
@@ -39,6 +42,16 @@ Check = Callable[[FeatureVersion | None, Feature | None], Feature | None]
 
 GEOJSON = "application/geo+json"
 _BODY_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
+_JSON_KIND = {
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    type(None): "null",
+}
+#: An entity tag's quoted part (RFC 9110 ``opaque-tag``).
+_ETAG = re.compile(r'"[\x21\x23-\x7e\x80-\xff]*"')
 
 
 def actor_of(key: str | None) -> str:
@@ -55,14 +68,35 @@ def check_body_type(content_type: str | None) -> None:
         raise InvalidInput(msg)
 
 
+def _if_match_tags(if_match: str) -> list[str]:
+    """The entity tags of an ``If-Match`` header (RFC 9110), ``W/`` dropped; 400 if malformed.
+
+    Empty list elements are allowed, as in every HTTP list; ``*`` stands alone.
+    """
+    tags = [t.strip() for t in if_match.split(",") if t.strip()]
+    if tags == ["*"]:
+        return tags
+    for tag in tags:
+        opaque = tag[2:] if tag.startswith("W/") else tag
+        if not _ETAG.fullmatch(opaque):
+            msg = (
+                f'If-Match {if_match[:80]!r} is malformed: {tag[:40]!r} is not "*" or an '
+                'entity tag ("..." or W/"..."); send the ETag of a read'
+            )
+            raise InvalidInput(msg)
+    if not tags:
+        msg = f'If-Match {if_match[:80]!r} holds no entity tag; send the ETag of a read or "*"'
+        raise InvalidInput(msg)
+    return [t[2:] if t.startswith("W/") else t for t in tags]
+
+
 def _check_if_match(if_match: str | None, current: FeatureVersion) -> int | None:
     """The version a conditional write expects, or None; 412 when the tag is stale."""
     if if_match is None:
         return None
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags:
+    weakless = _if_match_tags(if_match)
+    if weakless == ["*"]:
         return current.version
-    weakless = [t[2:] if t.startswith("W/") else t for t in tags]
     if current.etag not in weakless:
         msg = (
             f"If-Match {if_match!r} does not match the current version of "
@@ -83,11 +117,20 @@ def _checked(
 
 
 def create_item(
-    store: Store, collection: str, body: bytes, *, actor: str, check: Check | None = None
+    store: Store,
+    collection: str,
+    body: bytes,
+    *,
+    actor: str,
+    check: Check | None = None,
+    crs: str = CRS84,
 ) -> FeatureVersion:
-    """Create a feature from a GeoJSON body; a missing id gets a new UUID."""
+    """Create a feature from a GeoJSON body; a missing id gets a new UUID.
+
+    ``crs`` is the URI of the CRS of the body's coordinates (its ``Content-Crs``).
+    """
     spec = store.collection(collection)
-    fid, geom, props, _ = feature_from_body(body, spec)
+    fid, geom, props, _ = feature_from_body(body, spec, crs=crs)
     fid = fid or uuid.uuid4().hex
     new: Feature | None = Feature(fid, geom, props)
     if check is not None:
@@ -105,10 +148,11 @@ def replace_item(
     if_match: str | None,
     actor: str,
     check: Check | None = None,
+    crs: str = CRS84,
 ) -> FeatureVersion:
-    """Replace a feature (PUT) with a new version."""
+    """Replace a feature (PUT) with a new version (none when nothing changes)."""
     spec = store.collection(collection)
-    _, geom, props, _ = feature_from_body(body, spec, feature_id=fid)
+    _, geom, props, _ = feature_from_body(body, spec, feature_id=fid, crs=crs)
     current = store.get(collection, fid)
     new, expected = _checked(
         check, current, Feature(fid, geom, props), _check_if_match(if_match, current)
@@ -126,17 +170,23 @@ def patch_item(
     if_match: str | None,
     actor: str,
     check: Check | None = None,
+    crs: str = CRS84,
 ) -> FeatureVersion:
-    """Change part of a feature (PATCH, JSON merge-patch semantics on properties)."""
+    """Change part of a feature (PATCH, JSON merge-patch semantics on properties).
+
+    A patch that changes nothing (``{}``, say) adds no version: the current one is returned.
+    """
     spec = store.collection(collection)
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        msg = "the request body is not JSON; send a (partial) GeoJSON Feature"
-        raise InvalidInput(msg) from None
-    if isinstance(obj, dict) and "type" not in obj:
+    obj = parse_json(body, hint="send a (partial) GeoJSON Feature")
+    if not isinstance(obj, dict):
+        msg = (
+            "the PATCH body must be a JSON object (a partial GeoJSON Feature), "
+            f"got a JSON {_JSON_KIND.get(type(obj), type(obj).__name__)}"
+        )
+        raise InvalidInput(msg)
+    if "type" not in obj:
         obj = {**obj, "type": "Feature"}
-    _, geom, props, has_geom = feature_from_body(obj, spec, feature_id=fid, partial=True)
+    _, geom, props, has_geom = feature_from_body(obj, spec, feature_id=fid, partial=True, crs=crs)
     current = store.get(collection, fid)
     expected = _check_if_match(if_match, current)
     if check is not None:
@@ -179,7 +229,7 @@ def history(
     """Every version of a feature, oldest first, as a GeoJSON FeatureCollection."""
     versions = store.history(collection, fid)
     transform = None if crs == CRS84 else partial(from_crs84, dst=crs)
-    item = f"{base_url}/collections/{collection}/items/{fid}"
+    item = f"{base_url}/collections/{collection}/items/{quote(fid, safe='')}"
     doc = {
         "type": "FeatureCollection",
         "features": [to_geojson(v, transform=transform) for v in versions],

@@ -12,8 +12,9 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from twin.crs import CRS84, transform_geometry
+from twin.crs import CRS84, to_crs84, transform_geometry
 from twin.errors import GeometryError, InvalidInput, SchemaError
+from twin.service.body import parse_json
 from twin.store.base import CollectionSpec, Feature, FeatureVersion, FieldType
 from twin.temporal import format_time
 
@@ -131,6 +132,7 @@ def feature_from_body(
     *,
     feature_id: str | None = None,
     partial: bool = False,
+    crs: str = CRS84,
 ) -> tuple[str | None, BaseGeometry | None, dict[str, Any], bool]:
     """Read a GeoJSON Feature body: ``(id, geometry, properties, has_geometry)``.
 
@@ -140,28 +142,31 @@ def feature_from_body(
         The id of the URL (PUT, PATCH); an ``id`` in the body must agree with it.
     partial
         PATCH: properties and geometry may be missing.
+    crs
+        The CRS the body's coordinates are in (its ``Content-Crs``), with its axis
+        order; the geometry is transformed to CRS84, the storage CRS.
+
+    A body's ``id`` is a string or an integer (GeoJSON allows a string or a number; a
+    fraction or a boolean is refused rather than turned into a string); the store checks
+    what characters it may hold.
 
     Raises
     ------
     InvalidInput
         Bad JSON, not a Feature, an id that disagrees, or a bad geometry or property.
     """
-    from twin.store._validate import geometry_from_geojson
+    from twin.store._validate import check_vertices, geometry_from_geojson
 
     obj: Any = body
     if isinstance(body, bytes | str):
-        try:
-            obj = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            msg = "the request body is not JSON; send a GeoJSON Feature"
-            raise InvalidInput(msg) from None
+        obj = parse_json(body, hint="send a GeoJSON Feature")
     if not isinstance(obj, Mapping) or obj.get("type") != "Feature":
         got = obj.get("type") if isinstance(obj, Mapping) else type(obj).__name__
         msg = f"the request body must be a GeoJSON Feature, got type {got!r}"
         raise InvalidInput(msg)
     fid = obj.get("id")
-    if fid is not None and not isinstance(fid, str | int):
-        msg = f"feature id {fid!r} must be a string or an integer"
+    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, str | int)):
+        msg = f"feature id {json.dumps(fid)[:80]} must be a string or an integer"
         raise InvalidInput(msg)
     fid = None if fid is None else str(fid)
     if feature_id is not None and fid is not None and fid != feature_id:
@@ -178,6 +183,9 @@ def feature_from_body(
         msg = "the Feature has no 'geometry' member (use null for none)"
         raise GeometryError(msg)
     geom = geometry_from_geojson(obj.get("geometry"), name="geometry")
+    if geom is not None and crs != CRS84:
+        check_vertices(geom, what="geometry")
+        geom = to_crs84(geom, crs)
     return fid or feature_id, geom, validate_properties(props, spec), has_geom
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -19,7 +21,30 @@ from twin.errors import GeometryError, GeometryOutOfBounds, SchemaError
 from twin.store.base import INT64_MAX, INT64_MIN, CollectionSpec, Feature, FieldType
 from twin.temporal import format_time, parse_datetime
 
-__all__ = ["canonical_properties", "check_feature", "check_shape", "geometry_from_geojson"]
+__all__ = [
+    "MAX_STRING_LENGTH",
+    "MAX_VERTICES",
+    "canonical_properties",
+    "check_feature",
+    "check_shape",
+    "check_vertices",
+    "geometry_from_geojson",
+]
+
+#: The longest string a property may hold, in characters (each string inside a JSON
+#: property too). The Helsinki twin's longest is an image of about 14,000.
+MAX_STRING_LENGTH = 65_536
+
+#: The most coordinates one geometry may have. The Helsinki twin's largest has 179.
+MAX_VERTICES = 200_000
+
+#: Characters a property string may not hold: C0 and C1 controls but tab, line feed and
+#: carriage return; DEL; surrogates (not Unicode scalar values, so not storable as
+#: UTF-8); and the bidirectional embedding, override and isolate controls, which make
+#: text display as something other than what it holds.
+_BAD_TEXT = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+)
 
 _TYPE_OF = {
     "Point": {"Point"},
@@ -70,6 +95,7 @@ def check_geometry(
         geom = geometry_from_geojson(geom, name=f"geometry of {fid!r}")
         if geom is None:
             return None
+    check_vertices(geom, what=f"geometry of {fid!r}")
     gtype = geom.geom_type
     allowed = _TYPE_OF.get(spec.geometry_type)
     if allowed is not None and gtype not in allowed:
@@ -79,6 +105,14 @@ def check_geometry(
         )
         raise GeometryError(msg)
     return check_shape(geom, what=f"geometry of {fid!r}")
+
+
+def check_vertices(geom: BaseGeometry, *, what: str) -> None:
+    """Refuse a geometry of more than :data:`MAX_VERTICES` coordinates (GeometryError)."""
+    n = int(shapely.get_num_coordinates(geom))
+    if n > MAX_VERTICES:
+        msg = f"{what} has {n} coordinates; at most {MAX_VERTICES} are accepted (simplify or split it)"
+        raise GeometryError(msg)
 
 
 def check_shape(geom: BaseGeometry, *, what: str) -> BaseGeometry:
@@ -108,6 +142,45 @@ def check_shape(geom: BaseGeometry, *, what: str) -> BaseGeometry:
     return geom
 
 
+def _check_text(text: str, *, fid: str, key: str) -> None:
+    """Refuse a property string that is too long or holds a character it may not."""
+    if len(text) > MAX_STRING_LENGTH:
+        msg = (
+            f"property {key!r} of {fid!r} is {len(text)} characters long; at most "
+            f"{MAX_STRING_LENGTH} are accepted"
+        )
+        raise SchemaError(msg)
+    bad = _BAD_TEXT.search(text)
+    if bad is not None:
+        ch = bad.group()
+        what = (
+            "a surrogate, not a Unicode character"
+            if "\ud800" <= ch <= "\udfff"
+            else ("a control character")
+        )
+        msg = (
+            f"property {key!r} of {fid!r} holds U+{ord(ch):04X} at position {bad.start()}, "
+            f"{what}; only text (tab, line feed and carriage return included) is accepted"
+        )
+        raise SchemaError(msg)
+
+
+def _check_json_text(value: Any, *, fid: str, key: str) -> None:
+    """Check every string (keys too) of a JSON property value."""
+    todo = [value]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, str):
+            _check_text(node, fid=fid, key=key)
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                if isinstance(k, str):
+                    _check_text(k, fid=fid, key=key)
+                todo.append(v)
+        elif isinstance(node, list | tuple):
+            todo.extend(node)
+
+
 def _coerce(value: Any, ftype: FieldType, *, fid: str, key: str) -> Any:
     def bad() -> SchemaError:
         msg = f"property {key!r} of {fid!r} must be {ftype}, not {value!r}"
@@ -116,6 +189,7 @@ def _coerce(value: Any, ftype: FieldType, *, fid: str, key: str) -> Any:
     match ftype:
         case FieldType.STRING:
             if isinstance(value, str):
+                _check_text(value, fid=fid, key=key)
                 return value
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return str(value)
@@ -148,12 +222,15 @@ def _coerce(value: Any, ftype: FieldType, *, fid: str, key: str) -> Any:
             raise bad()
         case FieldType.DATETIME:
             if isinstance(value, datetime | str):
+                if isinstance(value, str):
+                    _check_text(value, fid=fid, key=key)
                 try:
                     return format_time(parse_datetime(value, name=key))
                 except ValueError:
                     raise bad() from None
             raise bad()
         case FieldType.JSON:
+            _check_json_text(value, fid=fid, key=key)
             try:
                 return json.loads(json.dumps(value, allow_nan=False))
             except (TypeError, ValueError):
@@ -184,15 +261,35 @@ def canonical_properties(
     return dict(sorted(out.items()))
 
 
-def check_feature(feature: Feature, spec: CollectionSpec) -> Feature:
-    """Return the feature with checked geometry and canonical properties."""
-    fid = feature.id
+def check_id(fid: Any) -> None:
+    """Refuse a feature id that could not be written in a URL path and read back.
+
+    An id is a string of 1 to 256 characters without surrounding white space, without
+    ``/``, ``?`` or ``#``, without control, format or surrogate characters (Unicode
+    categories Cc, Cf, Cs), and is not ``.`` or ``..`` (which URLs resolve away).
+    """
     if not isinstance(fid, str) or not fid or len(fid) > 256 or fid != fid.strip():
         msg = f"feature id {fid!r} must be a non-empty string of at most 256 characters"
         raise SchemaError(msg)
-    if any(ch in fid for ch in "/?#\x00"):
-        msg = f"feature id {fid!r} may not contain '/', '?', '#' or NUL"
+    if fid in (".", ".."):
+        msg = f"feature id {fid!r} cannot be used in a URL path; choose another"
         raise SchemaError(msg)
+    if any(ch in fid for ch in "/?#"):
+        msg = f"feature id {fid!r} may not contain '/', '?' or '#'"
+        raise SchemaError(msg)
+    bad = next((ch for ch in fid if unicodedata.category(ch) in ("Cc", "Cf", "Cs")), None)
+    if bad is not None:
+        msg = (
+            f"feature id {fid!r} holds U+{ord(bad):04X}, a control, format or surrogate "
+            "character; ids are printable text"
+        )
+        raise SchemaError(msg)
+
+
+def check_feature(feature: Feature, spec: CollectionSpec) -> Feature:
+    """Return the feature with checked geometry and canonical properties."""
+    check_id(feature.id)
+    fid = feature.id
     geom = check_geometry(feature.geometry, spec, fid=fid)
     props = canonical_properties(feature.properties or {}, spec, fid=fid)
     return Feature(fid, geom, props)

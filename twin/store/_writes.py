@@ -268,6 +268,10 @@ class SqlTransaction(Transaction):
         f = check_feature(feature, spec)
         cur = self._live_one(spec, f.id, expected_version)
         t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
+        self._check_time(spec, f.id, cur[1], t)
+        if state_hash(f.geometry, dict(f.properties)) == cur[2]:
+            # Nothing changes: no version, no log entry; the current version stands.
+            return self.s.get(collection, f.id)
         return self._replace_many(spec, [f], {f.id: cur}, t)[0]
 
     def patch(

@@ -454,7 +454,11 @@ class Transaction(ABC):
         valid_from: datetime | None = None,
         expected_version: int | None = None,
     ) -> FeatureVersion:
-        """Close the current version and open one with this geometry and properties."""
+        """Close the current version and open one with this geometry and properties.
+
+        When they equal the current version's, nothing is written and the current
+        version is returned.
+        """
 
     @abstractmethod
     def patch(
@@ -467,7 +471,10 @@ class Transaction(ABC):
         valid_from: datetime | None = None,
         expected_version: int | None = None,
     ) -> FeatureVersion:
-        """Like :meth:`replace`, keeping what is not given (a property set to None is removed)."""
+        """Like :meth:`replace`, keeping what is not given (a property set to None is removed).
+
+        A patch that changes nothing writes nothing and returns the current version.
+        """
 
     @abstractmethod
     def retire(
