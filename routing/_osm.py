@@ -18,6 +18,7 @@ import osmium
 
 from routing.profiles import Profile
 from twin.errors import OSMFileError
+from twin.store import clean_text
 
 __all__ = ["Restriction", "RoadData", "Station", "read_address_points", "read_road_data"]
 
@@ -135,21 +136,21 @@ def read_road_data(path: str | Path, profile: Profile, *, workdir: Path) -> Road
             elif (kind := _station_kind(tags)) is not None:
                 for m in rel.members:
                     if m.type == "w" and m.role in {"outer", ""}:
-                        member_of[m.ref] = (f"r{rel.id}", tags.get("name") or "", kind)
+                        member_of[m.ref] = (f"r{rel.id}", clean_text(tags.get("name") or ""), kind)
         for wobj in osmium.FileProcessor(str(path), osmium.osm.WAY):
             obj = cast(osmium.osm.Way, wobj)
             tags = obj.tags
             station = member_of.get(obj.id)
             kind = _station_kind(tags)
             if kind is not None:
-                station = (f"w{obj.id}", tags.get("name") or "", kind)
+                station = (f"w{obj.id}", clean_text(tags.get("name") or ""), kind)
             if station is not None:
                 refs = [n.ref for n in obj.nodes]
                 station_ways.append((*station, refs))
                 need.update(refs)
             if "highway" not in tags:
                 continue
-            tagd = {t.k: t.v for t in tags}
+            tagd = {t.k: clean_text(t.v) for t in tags}
             if not profile.usable(tagd):
                 continue
             refs = [n.ref for n in obj.nodes]
@@ -178,7 +179,7 @@ def read_road_data(path: str | Path, profile: Profile, *, workdir: Path) -> Road
                 kind = _station_kind(tags)
                 if kind is not None:
                     loc = (node.location.lon, node.location.lat)
-                    name = tags.get("name") or ""
+                    name = clean_text(tags.get("name") or "")
                     data.stations.append(Station(f"n{node.id}", name, kind, *loc))
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from exc

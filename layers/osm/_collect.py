@@ -17,11 +17,18 @@ import osmium.geom
 import shapely
 
 from layers.osm._classify import Shape, Target, classify
+from twin.store import clean_text
 
 __all__ = ["Collector", "Record", "WayShape"]
 
 _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
 _AREA_RELATION_TYPES = ("multipolygon", "boundary")
+
+
+def _clean_tags(tags: Any) -> dict[str, str]:
+    """An object's tags without characters the store refuses (a stray control or
+    bidi-override character in a name drops that character, not the build)."""
+    return {clean_text(t.k): clean_text(t.v) for t in tags}
 
 
 @dataclass(slots=True)
@@ -86,7 +93,7 @@ class Collector:
 
     # -- per type ----------------------------------------------------------------------
     def _node(self, node: Any) -> None:
-        tags = dict(node.tags)
+        tags = _clean_tags(node.tags)
         targets = classify(tags, "node")
         if not targets:
             return
@@ -99,7 +106,7 @@ class Collector:
         self._keep(targets, "n", node.id, slot, tags)
 
     def _way(self, way: Any) -> None:
-        tags = dict(way.tags)
+        tags = _clean_tags(way.tags)
         closed = len(way.nodes) > 1 and way.is_closed()
         targets = classify(tags, "way", closed=closed)
         if not targets:
@@ -109,7 +116,7 @@ class Collector:
         self._keep(targets, "w", way.id, slot, tags)
 
     def _relation(self, rel: Any) -> None:
-        tags = dict(rel.tags)
+        tags = _clean_tags(rel.tags)
         if tags.get("type") not in _AREA_RELATION_TYPES:
             return
         targets = classify(tags, "area")

@@ -375,3 +375,24 @@ def test_bad_coordinate(tmp_path: Path, lat: str, lon: str) -> None:
         OSMFileError, match=_message(path, "is not a readable OSM extract: wrong format")
     ):
         read_osm(path)
+
+
+def test_control_and_bidi_characters_are_dropped_from_tags(tmp_path: Path) -> None:
+    from twin.store import Feature, open_store
+
+    path = tmp_path / "odd.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+        '<node id="1" version="1" lat="60.001" lon="24.001">'
+        '<tag k="amenity" v="cafe"/><tag k="name" v="Kahvila&#x202E; &#x7F;Kulma"/>'
+        "</node>\n</osm>\n",
+        encoding="utf-8",
+    )
+    cafe = next(f for f in read_osm(path).layers["pois"] if f.id == "n1")
+    assert cafe.properties["name"] == "Kahvila Kulma"  # type: ignore[attr-defined]
+    assert cafe.properties["tags"]["name"] == "Kahvila Kulma"  # type: ignore[attr-defined]
+    with open_store(str(tmp_path / "t.gpkg")) as store:  # the store takes what is left
+        spec = next(s for s in LAYERS if s.name == "pois")
+        store.ensure_collection(spec)
+        store.create("pois", [Feature(cafe.id, cafe.geometry, cafe.properties)])  # type: ignore[attr-defined]
+        assert store.get("pois", "n1").properties["name"] == "Kahvila Kulma"

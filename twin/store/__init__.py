@@ -5,6 +5,7 @@ Open one with :func:`open_store`; the URL chooses the backend.
 
 from __future__ import annotations
 
+from twin.store._validate import clean_text
 from twin.store.base import (
     CollectionSpec,
     Extent,
@@ -34,6 +35,7 @@ __all__ = [
     "SyncReport",
     "Transaction",
     "VerifyReport",
+    "clean_text",
     "is_postgres_url",
     "open_store",
 ]

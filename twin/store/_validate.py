@@ -142,6 +142,21 @@ def check_shape(geom: BaseGeometry, *, what: str) -> BaseGeometry:
     return geom
 
 
+def clean_text(text: str) -> str:
+    r"""``text`` without the characters a property string may not hold.
+
+    For data read from elsewhere (an OpenStreetMap extract, say), where one stray control
+    or bidi-override character should not refuse a whole build: those characters are
+    dropped, everything else is kept.
+
+    Examples
+    --------
+    >>> clean_text("Kauppa\u202e tori\x00")
+    'Kauppa tori'
+    """
+    return _BAD_TEXT.sub("", text) if _BAD_TEXT.search(text) else text
+
+
 def _check_text(text: str, *, fid: str, key: str) -> None:
     """Refuse a property string that is too long or holds a character it may not."""
     if len(text) > MAX_STRING_LENGTH:
