@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shapely
+import shapely.affinity
+import shapely.geometry
 
 from change_detection.store_io import PreparedRun, write_run
 from change_detection.synth import DemoScene
@@ -224,3 +227,111 @@ def test_patch_follows_the_rules_of_who_and_why(case_client: tuple[TestClient, S
     body = {"properties": {"status": "dismissed", "note": "a parked lorry"}}
     assert client.patch(url, json=body, headers=EDITOR).status_code == 204
     assert store.get("illegal_building_cases", case).properties["note"] == "a parked lorry"
+
+
+def _versions(store: Store, case: str) -> int:
+    return len(store.history("illegal_building_cases", case))
+
+
+@pytest.mark.parametrize(
+    ("properties", "words"),
+    [
+        ({"status": None}, "status is required"),
+        ({"case_id": "OTHER-ID"}, "case_id is evidence of the detection"),
+        ({"area_m2": -5}, "area_m2 is evidence of the detection"),
+        ({"confidence": 7.5}, "confidence is evidence of the detection"),
+        ({"before_png": None}, "before_png is evidence of the detection"),
+        ({"updated_by": "Mallory"}, "updated_by='Mallory' names who made the last change"),
+        ({"note": "paid \u202eyad"}, "note holds invisible format characters"),
+        ({"status": "under_review", "updated_by": "Mal\u202elory"}, "updated_by="),
+    ],
+)
+def test_patch_cannot_bypass_the_workflow_or_change_the_evidence(
+    case_client: tuple[TestClient, Store], properties: dict[str, Any], words: str
+) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    url = f"{CASES}/{case}"
+    r = client.patch(url, json={"properties": properties}, headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["description"]
+    assert _versions(store, case) == 1
+    # the case is not stuck: the workflow goes on
+    r = client.patch(url, json={"properties": {"status": "under_review"}}, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    assert store.get("illegal_building_cases", case).properties["status"] == "under_review"
+
+
+def test_put_keeps_the_status_the_evidence_and_the_footprint(
+    case_client: tuple[TestClient, Store],
+) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    url = f"{CASES}/{case}"
+    doc = client.get(url, params={"f": "json"}).json()
+    body = {"type": "Feature", "geometry": doc["geometry"], "properties": doc["properties"]}
+    for k in ("version", "valid_from", "valid_to"):
+        body["properties"].pop(k, None)
+    no_status = {k: v for k, v in body["properties"].items() if k != "status"}
+    r = client.put(url, json={**body, "properties": no_status}, headers=EDITOR)
+    assert r.status_code == 400 and "status is required" in r.json()["description"]
+    moved = shapely.affinity.translate(shapely.geometry.shape(doc["geometry"]), 0.001)
+    r = client.put(url, json={**body, "geometry": moved.__geo_interface__}, headers=EDITOR)
+    assert r.status_code == 400 and "geometry of case" in r.json()["description"], r.text
+    r = client.patch(url, json={"geometry": None}, headers=EDITOR)
+    assert r.status_code == 400 and "geometry of case" in r.json()["description"], r.text
+    assert _versions(store, case) == 1
+    # the same feature, read and sent back with the next status, is a step of the workflow
+    step = {**body, "properties": {**body["properties"], "status": "under_review"}}
+    r = client.put(url, json=step, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    now = store.get("illegal_building_cases", case)
+    assert now.properties["status"] == "under_review"
+    assert now.properties["updated_by"] == actor_of(EDITOR["X-API-Key"])
+    # a PUT that changes nothing keeps the author of the last change
+    again = {
+        **step,
+        "properties": {**step["properties"], "updated_by": now.properties["updated_by"]},
+    }
+    assert client.put(url, json=again, headers=EDITOR).status_code == 204
+    assert (
+        store.get("illegal_building_cases", case).properties["updated_by"]
+        == (now.properties["updated_by"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "status", "words"),
+    [
+        ({}, 400, "status is required"),
+        ({"status": "confirmed"}, 409, "starts with status 'new'"),
+        ({"status": "new", "case_id": "OTHER-ID"}, 400, "must be the feature id 'IB-2099-0001'"),
+        ({"status": "new", "area_m2": -5}, 400, "area_m2=-5 must be a number at least 0"),
+        ({"status": "new", "confidence": 7.5}, 400, "confidence=7.5 must be a number from 0 to 1"),
+    ],
+)
+def test_a_posted_case_starts_new_with_sound_evidence(
+    case_client: tuple[TestClient, Store], properties: dict[str, Any], status: int, words: str
+) -> None:
+    client, store = case_client
+    n = store.count("illegal_building_cases")
+    body = {"type": "Feature", "id": "IB-2099-0001", "geometry": None, "properties": properties}
+    r = client.post(CASES, json=body, headers=EDITOR)
+    assert r.status_code == status, r.text
+    assert words in r.json()["description"]
+    assert store.count("illegal_building_cases") == n
+
+
+def test_a_posted_case_gets_its_number_and_author(case_client: tuple[TestClient, Store]) -> None:
+    client, store = case_client
+    body = {
+        "type": "Feature",
+        "id": "IB-2099-0001",
+        "geometry": None,
+        "properties": {"status": "new", "area_m2": 12.5, "confidence": 0.5},
+    }
+    r = client.post(CASES, json=body, headers=EDITOR)
+    assert r.status_code == 201, r.text
+    props = store.get("illegal_building_cases", "IB-2099-0001").properties
+    assert props["case_id"] == "IB-2099-0001" and props["status"] == "new"
+    assert props["updated_by"] == actor_of(EDITOR["X-API-Key"])
