@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +32,15 @@ CASES = "/collections/illegal_building_cases/items"
 
 
 @pytest.fixture
-def served(tmp_path: Path, scene: DemoScene) -> Iterator[tuple[TestClient, Store]]:  # noqa: F811
-    """A registry with buildings and permits and no case yet, served."""
+def served(
+    tmp_path: Path,
+    scene: DemoScene,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[TestClient, Store]]:
+    """A registry with buildings and permits and no case yet, served; images are read
+    from the scene's folder and the test's."""
+    folders = (str(scene.before.parent), str(tmp_path))
+    monkeypatch.setenv("TWIN_IMAGE_DIRS", os.pathsep.join(folders))
     store = open_store(str(tmp_path / "svc.gpkg"))
     fill_registry(store, scene)
     app = create_app(store, settings=settings_for(tmp_path))
@@ -118,8 +127,12 @@ def _far_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"before": "/no/such/image.tif"}, "no such file on the server"),
+        ({"before": "/no/such/image.tif"}, "the path is outside the image folders"),
+        ({"before": "HERE/no-such-image.tif"}, "no such file in the image folders"),
         ({"after": "https://example.org/a.tif"}, "not https:// URLs"),
+        ({"after": "file://example.org/a.tif"}, "a file:// URL names no other host"),
+        ({"after": "file:///a%00.tif"}, "is not a usable path"),
+        ({"after": "zip+file:///a.zip!/a.tif"}, "not zip+file:// URLs"),
         ({"method": "magic"}, "method='magic' is not a detector"),
         ({"date_after": None}, "date_after=None is required"),
         ({"date_after": "2019-01-01"}, "must be later than date_before"),
@@ -137,11 +150,98 @@ def test_bad_input_is_a_client_error_and_writes_nothing(
     client, store = served
     if change.get("after") == "FAR":
         change = {"after": str(_far_copy(scene, tmp_path))}
+    if str(change.get("before", "")).startswith("HERE/"):
+        change = {"before": str(tmp_path / change["before"][5:])}
     r = client.post(EXECUTE, json=_inputs(scene, **change), headers=EDITOR)
     # images that do not overlap are well-formed input that cannot be compared (422)
     assert r.status_code == (422 if words == "do not overlap" else 400), r.text
     assert words in r.json()["description"]
     assert _counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/shadow",
+        "/etc/passwd",
+        "/proc/self/environ",
+        "~/.bashrc",
+        "/nope/x.tif",
+        "file:///etc/passwd",
+        "SVC",  # the twin's own GeoPackage, in the test's folder's parent
+        "SCENE/../../../../../etc/passwd",
+        "LINK",  # a symbolic link in an image folder to a file outside
+        "/vsicurl/https://example.org/a.tif",
+        "/vsizip//etc/x.zip/a.tif",
+    ],
+)
+def test_images_are_read_only_from_the_image_folders(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    client, store = served
+    if path == "SVC":
+        # only the scene's folder is an image folder here
+        monkeypatch.setenv("TWIN_IMAGE_DIRS", str(scene.before.parent))
+        path = str(tmp_path / "svc.gpkg")
+    elif path.startswith("SCENE/"):
+        path = str(scene.before.parent / path[6:])
+    elif path == "LINK":
+        (tmp_path / "link.tif").symlink_to("/etc/passwd")
+        path = str(tmp_path / "link.tif")
+    r = client.post(EXECUTE, json=_inputs(scene, before=path), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    refused = "GDAL virtual file systems" if "/vsi" in path else "outside the image folders"
+    assert refused in text
+    # the answer is the same whether the file exists or not, and GDAL never saw it
+    assert "no such file" not in text and "raster" not in text
+    assert _counts(store) == (0, 0)
+
+
+def test_a_long_path_is_refused_without_echoing_it(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+) -> None:
+    client, store = served
+    path = str(scene.before.parent / ("a" * 100_000))
+    r = client.post(EXECUTE, json=_inputs(scene, before=path), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    assert "is 100" in text and "at most 4096" in text and len(text) < 300
+    # a name too long for the file system inside an image folder says so, briefly
+    path = str(scene.before.parent / ("b" * 1000))
+    r = client.post(EXECUTE, json=_inputs(scene, after=path), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert "File name too long" in r.json()["description"]
+    assert len(r.json()["description"]) < 300
+    assert _counts(store) == (0, 0)
+
+
+def test_images_in_the_default_folder_are_read(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without TWIN_IMAGE_DIRS the image folder is var/imagery of the service."""
+    client, store = served
+    monkeypatch.delenv("TWIN_IMAGE_DIRS")
+    r = client.post(EXECUTE, json=_inputs(scene), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert str(tmp_path / "var" / "imagery") in r.json()["description"]
+    folder = tmp_path / "var" / "imagery"
+    folder.mkdir(parents=True)
+    before = shutil.copy(scene.before, folder / "before.tif")
+    after = shutil.copy(scene.after, folder / "after.tif")
+    r = client.post(
+        EXECUTE, json=_inputs(scene, before=str(before), after=Path(after).as_uri()), headers=EDITOR
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["cases_created"] == store.count("illegal_building_cases") >= 1
 
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), (READER, 403)])
