@@ -84,8 +84,8 @@ CASES = CollectionSpec(
         Field("before_png", _S, "evidence: the earlier image around the case (PNG data URI)"),
         Field("after_png", _S, "evidence: the later image around the case (PNG data URI)"),
         Field("detected_at", _D, "when the case was raised"),
-        Field("updated_by", _S, "who made the last change of status"),
-        Field("note", _S, "a note given with the last change of status"),
+        Field("updated_by", _S, "who made the last change of status or note"),
+        Field("note", _S, "a note given with the last change of status (or alone)"),
     ),
     keywords=(*_KEYWORDS, "cases", "enforcement"),
 )

@@ -40,8 +40,9 @@ def _cli() -> Sequence[click.Command]:
 
 
 def _check_case(old: Any, new: Any, actor: str) -> Any:
-    """The case workflow, for writes through the service (PATCH of a case's status)."""
-    from change_detection.cases import check_case_write
+    """The case workflow, for writes through the service (POST, PUT or PATCH of a case):
+    see :func:`change_detection.cases.check_case_write`; the footprint stays as detected."""
+    from change_detection.cases import check_case_geometry, check_case_write
     from twin.store import Feature
 
     if new is None:
@@ -49,7 +50,11 @@ def _check_case(old: Any, new: Any, actor: str) -> Any:
     given = dict(new.properties)
     if old is not None and given.get("updated_by") == old.properties.get("updated_by"):
         given.pop("updated_by", None)  # carried over, not named by this write
-    props = check_case_write(None if old is None else old.properties, given, actor=actor)
+    props = check_case_write(
+        None if old is None else old.properties, given, actor=actor, case_id=new.id
+    )
+    if old is not None:
+        check_case_geometry(old.geometry, new.geometry, case_id=new.id)
     return Feature(new.id, new.geometry, props)
 
 

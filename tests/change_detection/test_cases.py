@@ -19,7 +19,9 @@ from PIL import Image
 from change_detection.cases import (
     CaseStatus,
     case_history,
+    check_by,
     check_case_write,
+    check_note,
     dismissed_report,
     list_cases,
     set_status,
@@ -302,13 +304,18 @@ def test_dismissed_cases_are_kept_reported_and_can_reopen(twin: Store) -> None:
 
 def test_write_check_for_outside_edits() -> None:
     current = {"status": "new", "case_id": "IB-2023-0001"}
-    out = check_case_write(current, {"status": "under_review"}, actor="key:abc")
-    assert out == {"status": "under_review", "updated_by": "key:abc"}
+    out = check_case_write(current, {**current, "status": "under_review"}, actor="key:abc")
+    assert out == {**current, "status": "under_review", "updated_by": "key:abc"}
     with pytest.raises(ConflictError, match="from 'new' to 'closed'"):
-        check_case_write(current, {"status": "closed"}, actor="key:abc")
+        check_case_write(current, {**current, "status": "closed"}, actor="key:abc")
     with pytest.raises(ConflictError, match="starts with status 'new'"):
         check_case_write(None, {"status": "confirmed"}, actor="key:abc")
-    assert check_case_write(current, {"note": "x"}, actor="k") == {"note": "x"}
+    # a note alone is a change too: its author is recorded
+    out = check_case_write(current, {**current, "note": "x"}, actor="k")
+    assert out == {**current, "note": "x", "updated_by": "k"}
+    # a status is written by its name
+    out = check_case_write(current, {**current, "status": " Under_Review "}, actor="k")
+    assert out["status"] == "under_review"
     assert {s.value for s in CaseStatus} == {
         "new",
         "under_review",
@@ -344,6 +351,108 @@ def test_who_and_why_must_be_plain_text(twin: Store, by: str, note: str | None, 
         twin, case, "under_review", by="Anna Äijälä-Ek @hel.fi", note="x" * 1990 + "\nline\t🏠"
     )
     assert fv.properties["updated_by"] == "Anna Äijälä-Ek @hel.fi"
+
+
+_CASE = {
+    "case_id": "IB-2023-0001",
+    "status": "under_review",
+    "area_m2": 223.25,
+    "confidence": 0.6144,
+    "patch_id": "r1-p00000",
+    "date_before": "2021-06-15T00:00:00.000Z",
+    "before_png": "data:image/png;base64," + "A" * 500,
+    "updated_by": "anna",
+    "note": "on site Monday",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"status": None}, "status is required"),
+        ({"case_id": "OTHER-ID"}, "case_id is evidence of the detection"),
+        ({"case_id": None}, "case_id is evidence of the detection"),
+        ({"area_m2": -5}, "area_m2 is evidence"),
+        ({"confidence": 7.5}, "confidence is evidence"),
+        ({"patch_id": "r9-p1"}, "patch_id is evidence"),
+        ({"method": "cva"}, "method is evidence"),
+        ({"date_before": "2020-01-01"}, "date_before is evidence"),
+        ({"before_png": "data:image/png;base64,BBBB"}, "before_png is evidence"),
+        ({"updated_by": "Mallory"}, "updated_by='Mallory' names who made the last change"),
+        ({"note": "mind the \u202egap"}, "note holds invisible format characters '\\u202e'"),
+        ({"note": "zero\u200bwidth"}, "invisible format characters '\\u200b'"),
+        ({"note": "\u200dx"}, "invisible format characters '\\u200d'"),
+    ],
+)
+def test_a_write_keeps_the_status_and_the_evidence(change: dict[str, Any], words: str) -> None:
+    new = {k: v for k, v in (_CASE | change).items() if v is not None}
+    with pytest.raises(InvalidInput, match=re.escape(words)):
+        check_case_write(_CASE, new, actor="key:abc", case_id="IB-2023-0001")
+
+
+def test_a_message_about_evidence_does_not_echo_it_whole() -> None:
+    new = {**_CASE, "before_png": "data:image/png;base64," + "B" * 5000}
+    with pytest.raises(InvalidInput) as err:
+        check_case_write(_CASE, new, actor="k", case_id="IB-2023-0001")
+    assert len(str(err.value)) < 400 and "..." in str(err.value)
+
+
+def test_a_write_that_changes_no_status_or_note_keeps_its_author() -> None:
+    same = check_case_write(_CASE, dict(_CASE), actor="key:abc", case_id="IB-2023-0001")
+    assert same == _CASE
+    # the same evidence in another spelling is not a change
+    spelled = {**_CASE, "date_before": "2021-06-15T00:00:00Z", "area_m2": 223.250}
+    assert check_case_write(_CASE, spelled, actor="k")["date_before"] == "2021-06-15T00:00:00Z"
+    # what the service passes when a body carries the name over: none; it is kept
+    carried = {k: v for k, v in _CASE.items() if k != "updated_by"}
+    assert check_case_write(_CASE, carried, actor="key:abc")["updated_by"] == "anna"
+    # a new note (or none) is a change: its author is who the body names, or the key
+    out = check_case_write(_CASE, {**_CASE, "updated_by": "ville", "note": "x"}, actor="k")
+    assert (out["note"], out["updated_by"]) == ("x", "ville")
+    out = check_case_write(_CASE, {**carried, "note": None}, actor="key:abc")
+    assert (out["note"], out["updated_by"]) == (None, "key:abc")
+
+
+@pytest.mark.parametrize(
+    ("props", "words"),
+    [
+        ({}, "status is required"),
+        ({"status": "new", "case_id": "OTHER-ID"}, "case_id='OTHER-ID' must be the feature id"),
+        ({"status": "new", "area_m2": -5}, "area_m2=-5 must be a number at least 0"),
+        ({"status": "new", "confidence": 7.5}, "confidence=7.5 must be a number from 0 to 1"),
+        ({"status": "new", "confidence": True}, "confidence=True must be a number"),
+        ({"status": "new", "address_distance_m": -1.0}, "address_distance_m=-1.0 must be"),
+        ({"status": "new", "updated_by": "a\u202eb"}, "not '\\u202e'"),
+    ],
+)
+def test_a_new_case_is_checked(props: dict[str, Any], words: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(words)):
+        check_case_write(None, props, actor="key:abc", case_id="IB-2023-0009")
+
+
+def test_a_new_case_gets_its_number_and_author() -> None:
+    out = check_case_write(
+        None, {"status": "new", "area_m2": 0, "confidence": 1}, actor="k", case_id="IB-9"
+    )
+    assert out == {
+        "status": "new",
+        "area_m2": 0,
+        "confidence": 1,
+        "case_id": "IB-9",
+        "updated_by": "k",
+    }
+
+
+@pytest.mark.parametrize("text", ["می\u200cخواهم", "क्\u200dष", "Anna\u200cMaria", "अनिल"])
+def test_joiners_and_marks_on_letters_are_kept(text: str) -> None:
+    assert check_note(f"note: {text}") == f"note: {text}"
+    assert check_by(text) == text
+
+
+@pytest.mark.parametrize("by", ["\u0301anna", "anna \u0301", "7\u0301", "a\u200c", "a \u200db"])
+def test_marks_and_joiners_away_from_letters_are_refused(by: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape("letters, digits, spaces and . _ - @ only")):
+        check_by(by)
 
 
 def test_a_dismissal_needs_a_note(twin: Store) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import shapely
+import shapely.affinity
+import shapely.geometry
 
 from change_detection.store_io import PreparedRun, write_run
 from change_detection.synth import DemoScene
@@ -27,8 +32,15 @@ CASES = "/collections/illegal_building_cases/items"
 
 
 @pytest.fixture
-def served(tmp_path: Path, scene: DemoScene) -> Iterator[tuple[TestClient, Store]]:  # noqa: F811
-    """A registry with buildings and permits and no case yet, served."""
+def served(
+    tmp_path: Path,
+    scene: DemoScene,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[TestClient, Store]]:
+    """A registry with buildings and permits and no case yet, served; images are read
+    from the scene's folder and the test's."""
+    folders = (str(scene.before.parent), str(tmp_path))
+    monkeypatch.setenv("TWIN_IMAGE_DIRS", os.pathsep.join(folders))
     store = open_store(str(tmp_path / "svc.gpkg"))
     fill_registry(store, scene)
     app = create_app(store, settings=settings_for(tmp_path))
@@ -115,8 +127,12 @@ def _far_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"before": "/no/such/image.tif"}, "no such file on the server"),
+        ({"before": "/no/such/image.tif"}, "the path is outside the image folders"),
+        ({"before": "HERE/no-such-image.tif"}, "no such file in the image folders"),
         ({"after": "https://example.org/a.tif"}, "not https:// URLs"),
+        ({"after": "file://example.org/a.tif"}, "a file:// URL names no other host"),
+        ({"after": "file:///a%00.tif"}, "is not a usable path"),
+        ({"after": "zip+file:///a.zip!/a.tif"}, "not zip+file:// URLs"),
         ({"method": "magic"}, "method='magic' is not a detector"),
         ({"date_after": None}, "date_after=None is required"),
         ({"date_after": "2019-01-01"}, "must be later than date_before"),
@@ -134,11 +150,98 @@ def test_bad_input_is_a_client_error_and_writes_nothing(
     client, store = served
     if change.get("after") == "FAR":
         change = {"after": str(_far_copy(scene, tmp_path))}
+    if str(change.get("before", "")).startswith("HERE/"):
+        change = {"before": str(tmp_path / change["before"][5:])}
     r = client.post(EXECUTE, json=_inputs(scene, **change), headers=EDITOR)
     # images that do not overlap are well-formed input that cannot be compared (422)
     assert r.status_code == (422 if words == "do not overlap" else 400), r.text
     assert words in r.json()["description"]
     assert _counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/shadow",
+        "/etc/passwd",
+        "/proc/self/environ",
+        "~/.bashrc",
+        "/nope/x.tif",
+        "file:///etc/passwd",
+        "SVC",  # the twin's own GeoPackage, in the test's folder's parent
+        "SCENE/../../../../../etc/passwd",
+        "LINK",  # a symbolic link in an image folder to a file outside
+        "/vsicurl/https://example.org/a.tif",
+        "/vsizip//etc/x.zip/a.tif",
+    ],
+)
+def test_images_are_read_only_from_the_image_folders(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    client, store = served
+    if path == "SVC":
+        # only the scene's folder is an image folder here
+        monkeypatch.setenv("TWIN_IMAGE_DIRS", str(scene.before.parent))
+        path = str(tmp_path / "svc.gpkg")
+    elif path.startswith("SCENE/"):
+        path = str(scene.before.parent / path[6:])
+    elif path == "LINK":
+        (tmp_path / "link.tif").symlink_to("/etc/passwd")
+        path = str(tmp_path / "link.tif")
+    r = client.post(EXECUTE, json=_inputs(scene, before=path), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    refused = "GDAL virtual file systems" if "/vsi" in path else "outside the image folders"
+    assert refused in text
+    # the answer is the same whether the file exists or not, and GDAL never saw it
+    assert "no such file" not in text and "raster" not in text
+    assert _counts(store) == (0, 0)
+
+
+def test_a_long_path_is_refused_without_echoing_it(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+) -> None:
+    client, store = served
+    path = str(scene.before.parent / ("a" * 100_000))
+    r = client.post(EXECUTE, json=_inputs(scene, before=path), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    text = r.json()["description"]
+    assert "is 100" in text and "at most 4096" in text and len(text) < 300
+    # a name too long for the file system inside an image folder says so, briefly
+    path = str(scene.before.parent / ("b" * 1000))
+    r = client.post(EXECUTE, json=_inputs(scene, after=path), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert "File name too long" in r.json()["description"]
+    assert len(r.json()["description"]) < 300
+    assert _counts(store) == (0, 0)
+
+
+def test_images_in_the_default_folder_are_read(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without TWIN_IMAGE_DIRS the image folder is var/imagery of the service."""
+    client, store = served
+    monkeypatch.delenv("TWIN_IMAGE_DIRS")
+    r = client.post(EXECUTE, json=_inputs(scene), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert str(tmp_path / "var" / "imagery") in r.json()["description"]
+    folder = tmp_path / "var" / "imagery"
+    folder.mkdir(parents=True)
+    before = shutil.copy(scene.before, folder / "before.tif")
+    after = shutil.copy(scene.after, folder / "after.tif")
+    r = client.post(
+        EXECUTE, json=_inputs(scene, before=str(before), after=Path(after).as_uri()), headers=EDITOR
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["cases_created"] == store.count("illegal_building_cases") >= 1
 
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), (READER, 403)])
@@ -224,3 +327,111 @@ def test_patch_follows_the_rules_of_who_and_why(case_client: tuple[TestClient, S
     body = {"properties": {"status": "dismissed", "note": "a parked lorry"}}
     assert client.patch(url, json=body, headers=EDITOR).status_code == 204
     assert store.get("illegal_building_cases", case).properties["note"] == "a parked lorry"
+
+
+def _versions(store: Store, case: str) -> int:
+    return len(store.history("illegal_building_cases", case))
+
+
+@pytest.mark.parametrize(
+    ("properties", "words"),
+    [
+        ({"status": None}, "status is required"),
+        ({"case_id": "OTHER-ID"}, "case_id is evidence of the detection"),
+        ({"area_m2": -5}, "area_m2 is evidence of the detection"),
+        ({"confidence": 7.5}, "confidence is evidence of the detection"),
+        ({"before_png": None}, "before_png is evidence of the detection"),
+        ({"updated_by": "Mallory"}, "updated_by='Mallory' names who made the last change"),
+        ({"note": "paid \u202eyad"}, "note holds invisible format characters"),
+        ({"status": "under_review", "updated_by": "Mal\u202elory"}, "updated_by="),
+    ],
+)
+def test_patch_cannot_bypass_the_workflow_or_change_the_evidence(
+    case_client: tuple[TestClient, Store], properties: dict[str, Any], words: str
+) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    url = f"{CASES}/{case}"
+    r = client.patch(url, json={"properties": properties}, headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["description"]
+    assert _versions(store, case) == 1
+    # the case is not stuck: the workflow goes on
+    r = client.patch(url, json={"properties": {"status": "under_review"}}, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    assert store.get("illegal_building_cases", case).properties["status"] == "under_review"
+
+
+def test_put_keeps_the_status_the_evidence_and_the_footprint(
+    case_client: tuple[TestClient, Store],
+) -> None:
+    client, store = case_client
+    case = store.query("illegal_building_cases").features[0].id
+    url = f"{CASES}/{case}"
+    doc = client.get(url, params={"f": "json"}).json()
+    body = {"type": "Feature", "geometry": doc["geometry"], "properties": doc["properties"]}
+    for k in ("version", "valid_from", "valid_to"):
+        body["properties"].pop(k, None)
+    no_status = {k: v for k, v in body["properties"].items() if k != "status"}
+    r = client.put(url, json={**body, "properties": no_status}, headers=EDITOR)
+    assert r.status_code == 400 and "status is required" in r.json()["description"]
+    moved = shapely.affinity.translate(shapely.geometry.shape(doc["geometry"]), 0.001)
+    r = client.put(url, json={**body, "geometry": moved.__geo_interface__}, headers=EDITOR)
+    assert r.status_code == 400 and "geometry of case" in r.json()["description"], r.text
+    r = client.patch(url, json={"geometry": None}, headers=EDITOR)
+    assert r.status_code == 400 and "geometry of case" in r.json()["description"], r.text
+    assert _versions(store, case) == 1
+    # the same feature, read and sent back with the next status, is a step of the workflow
+    step = {**body, "properties": {**body["properties"], "status": "under_review"}}
+    r = client.put(url, json=step, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    now = store.get("illegal_building_cases", case)
+    assert now.properties["status"] == "under_review"
+    assert now.properties["updated_by"] == actor_of(EDITOR["X-API-Key"])
+    # a PUT that changes nothing keeps the author of the last change
+    again = {
+        **step,
+        "properties": {**step["properties"], "updated_by": now.properties["updated_by"]},
+    }
+    assert client.put(url, json=again, headers=EDITOR).status_code == 204
+    assert (
+        store.get("illegal_building_cases", case).properties["updated_by"]
+        == (now.properties["updated_by"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "status", "words"),
+    [
+        ({}, 400, "status is required"),
+        ({"status": "confirmed"}, 409, "starts with status 'new'"),
+        ({"status": "new", "case_id": "OTHER-ID"}, 400, "must be the feature id 'IB-2099-0001'"),
+        ({"status": "new", "area_m2": -5}, 400, "area_m2=-5 must be a number at least 0"),
+        ({"status": "new", "confidence": 7.5}, 400, "confidence=7.5 must be a number from 0 to 1"),
+    ],
+)
+def test_a_posted_case_starts_new_with_sound_evidence(
+    case_client: tuple[TestClient, Store], properties: dict[str, Any], status: int, words: str
+) -> None:
+    client, store = case_client
+    n = store.count("illegal_building_cases")
+    body = {"type": "Feature", "id": "IB-2099-0001", "geometry": None, "properties": properties}
+    r = client.post(CASES, json=body, headers=EDITOR)
+    assert r.status_code == status, r.text
+    assert words in r.json()["description"]
+    assert store.count("illegal_building_cases") == n
+
+
+def test_a_posted_case_gets_its_number_and_author(case_client: tuple[TestClient, Store]) -> None:
+    client, store = case_client
+    body = {
+        "type": "Feature",
+        "id": "IB-2099-0001",
+        "geometry": None,
+        "properties": {"status": "new", "area_m2": 12.5, "confidence": 0.5},
+    }
+    r = client.post(CASES, json=body, headers=EDITOR)
+    assert r.status_code == 201, r.text
+    props = store.get("illegal_building_cases", "IB-2099-0001").properties
+    assert props["case_id"] == "IB-2099-0001" and props["status"] == "new"
+    assert props["updated_by"] == actor_of(EDITOR["X-API-Key"])
