@@ -55,6 +55,7 @@ __all__ = ["TwinService", "create_app"]
 logger = logging.getLogger(__name__)
 
 _WORLD = (-180.0, -90.0, 180.0, 90.0)
+_EXECUTE_SHAPE = 'a JSON object with an "inputs" object'
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -404,10 +405,14 @@ async def _execute(request: Request, svc: TwinService, state: RequestState) -> R
 
     body = await read_body(request)
     restricted = False
-    doc = parse_json(body, what="the execute request") if body.strip() else None
+    doc = (
+        parse_json(body, what="the execute request", hint=f"send {_EXECUTE_SHAPE}")
+        if body.strip()
+        else None
+    )
     inputs = doc.get("inputs", {}) if isinstance(doc, dict) else None
     if not isinstance(inputs, dict):
-        msg = 'the execute request must be a JSON object with an "inputs" object'
+        msg = f"the execute request must be {_EXECUTE_SHAPE}"
         raise InvalidInput(msg)
     res = svc.config["resources"].get(request.path_params["process_id"], {})
     needed = res.get("processor", {}).get("twin_role") if res.get("type") == "process" else None
