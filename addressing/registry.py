@@ -336,7 +336,7 @@ def build_registry(
             "code_display": codes[i].display(),
             "level": codes[i].level,
             "division": division,
-            "street_code": row.street_code,
+            "street_code": _clean(row.street_code),
             "street": row.street,
             "street_sv": _clean(row.street_sv),
             "housenumber": row.housenumber,

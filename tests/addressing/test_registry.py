@@ -60,6 +60,10 @@ def test_codes_are_valid_unique_doorplates_of_helsinki(helsinki: Store) -> None:
     # the street part of an address code is its street's serial
     for code, street_code in zip(named["id"], named["street_code"], strict=True):
         assert parse_code(code).street == parse_code(street_code).street
+    # a doorplate without a street has no street code (not the text "nan")
+    unnamed = a[a["street"].isna()]
+    assert len(unnamed) > 0 and unnamed["street_code"].isna().all()
+    assert {parse_code(c).street for c in unnamed["id"]} == {0}
 
 
 def test_names_are_bilingual(helsinki: Store) -> None:
