@@ -46,6 +46,7 @@ class TwinJobManager(TinyDBManager):
     def __init__(self, manager_def: dict[str, Any]) -> None:
         super().__init__(manager_def)
         self._memory: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, dict[str, Any]] = {}
         self._memory_lock = threading.Lock()
 
     def _runs_sync(self, process_id: str, execution_mode: Any) -> bool:
@@ -75,28 +76,32 @@ class TwinJobManager(TinyDBManager):
     ) -> Any:
         failures: list[ProcessorExecuteError] = []
         execute = p.execute
+        asynchronous = _SYNC.get() is None
 
         def keep_failure(*a: Any, **k: Any) -> Any:
             try:
                 return execute(*a, **k)
             except ProcessorExecuteError as err:
                 failures.append(err)
+                if asynchronous:
+                    # pygeoapi records every failure as a 400; the job keeps what it was,
+                    # written in the same update that marks it failed (see update_job)
+                    with self._memory_lock:
+                        self._failures[job_id] = _failure(err)
                 raise
 
         p.execute = keep_failure
-        out = super()._execute_handler_sync(p, job_id, data_dict, *args, **kw)
-        if out[2] != JobStatus.failed or not failures:
+        try:
+            out = super()._execute_handler_sync(p, job_id, data_dict, *args, **kw)
+        finally:
+            with self._memory_lock:
+                self._failures.pop(job_id, None)
+        if asynchronous or out[2] != JobStatus.failed or not failures:
             return out
-        err = failures[-1]
-        status = int(getattr(err, "http_status_code", 400) or 400)
-        if _SYNC.get() is None:
-            # an asynchronous job: pygeoapi recorded every failure as a 400; keep what it was
-            failure = {"status": status, "code": err.ogc_exception_code, "description": err.message}
-            self.update_job(job_id, {FAILURE_KEY: failure})
-        elif status != 400:
+        if _failure(failures[-1])["status"] != 400:
             # an error other than 400 (404, 409, 422, a server fault's 500) keeps its
             # status; pygeoapi would answer every failure 400
-            raise err
+            raise failures[-1]
         return out
 
     def add_job(self, job_metadata: dict[str, Any]) -> str:
@@ -111,11 +116,19 @@ class TwinJobManager(TinyDBManager):
 
     def update_job(self, job_id: str, update_dict: dict[str, Any]) -> bool:
         with self._memory_lock:
+            failure = self._failures.get(job_id)
+            if failure is not None and update_dict.get("status") == JobStatus.failed.value:
+                update_dict = {**update_dict, FAILURE_KEY: failure}
             record = self._memory.get(job_id)
             if record is not None:
                 record.update(update_dict)
                 return True
         return bool(super().update_job(job_id, update_dict))
+
+
+def _failure(err: ProcessorExecuteError) -> dict[str, Any]:
+    status = int(getattr(err, "http_status_code", 400) or 400)
+    return {"status": status, "code": err.ogc_exception_code, "description": err.message}
 
 
 def job_failure(job: dict[str, Any]) -> tuple[int, str, str]:
