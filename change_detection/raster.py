@@ -20,6 +20,7 @@ import numpy as np
 from affine import Affine
 
 from change_detection.errors import EmptyImage, ImageReadError, MaskWriteError
+from twin.files import new_file_mode
 
 __all__ = ["MASK_SUFFIXES", "Raster", "read_band_files", "read_raster", "write_mask"]
 
@@ -259,7 +260,7 @@ def write_mask(
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.write((mask.astype(bool) * 255).astype(np.uint8), 1)
         # the temporary file was made private; the mask gets what a new file normally gets
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, out)
     except (OSError, RasterioError) as exc:
         msg = f"mask path={str(path)!r} cannot be written: {exc}"
@@ -270,10 +271,3 @@ def write_mask(
                 leftover.unlink()
     log.info("wrote %s (%d changed pixels)", out, int(mask.sum()))
     return out
-
-
-def _umask() -> int:
-    """The process's file mode creation mask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

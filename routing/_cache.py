@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from routing._build import Net
-from routing._files import write_atomic
 from routing._osm import Restriction, Station
 from routing.errors import StaleGraphCache
 from routing.profiles import Profile
 from twin.errors import InvalidInput
+from twin.files import write_atomic
 
 __all__ = ["CACHE_FORMAT", "CACHE_VERSION", "read_cache", "source_of", "write_cache"]
 

@@ -110,7 +110,7 @@ def _checked(check: str) -> Any:
 
 
 def _emit(data: Any, out: Path | None) -> None:
-    from routing._files import write_atomic
+    from twin.files import write_atomic
 
     text = json.dumps(data, indent=2, default=str)
     if out is not None:

@@ -111,7 +111,7 @@ def render_html(item: Route | GreenWavePlan, path: str | Path, *, name: str = "p
     """
     import pydeck as pdk
 
-    from routing._files import write_atomic
+    from twin.files import write_atomic
 
     plan = item if isinstance(item, GreenWavePlan) else None
     route = item.route if isinstance(item, GreenWavePlan) else item

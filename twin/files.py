@@ -1,4 +1,4 @@
-"""Writing the routing package's output files whole or not at all.
+"""Writing output files whole or not at all.
 
 A file is written to a temporary file next to it and moved into place, so a failed write
 (a missing folder, no permission, a full disk) leaves neither a partial file nor a
@@ -14,13 +14,17 @@ from pathlib import Path
 
 from twin.errors import InvalidInput
 
-__all__ = ["write_atomic"]
+__all__ = ["new_file_mode", "write_atomic"]
 
 
-def _umask() -> int:
+def new_file_mode() -> int:
+    """The mode a plain ``open()`` gives a new file (0o666 less the process's umask).
+
+    A temporary file is made private; a file moved into place from one gets this mode.
+    """
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object], *, name: str) -> Path:
@@ -57,7 +61,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], *, name: str
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would have made it
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, out)
     except OSError as exc:
         msg = f"{name}={text!r} cannot be written: {exc.strerror or exc}"
