@@ -30,6 +30,9 @@ Computed routes are kept (the most recent :data:`MAX_KEPT`): ``GET /routes`` lis
 Computing, listing and reading routes need no key (dispatchers' clients route without
 one); dropping a route is a write and needs an API key with the editor role (401
 without a key, 403 with a reader's).
+
+This module computes routes and serves the endpoints; the route definition is read in
+:mod:`routing._route_definition` and the answer written in :mod:`routing._exchange_model`.
 """
 
 from __future__ import annotations
@@ -41,20 +44,27 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-import numpy as np
-import shapely
-from shapely.geometry import LineString, mapping, shape
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
-from routing._text import check_name
-from routing.graph import RoadGraph, dates_in_range, parse_depart
+from routing._exchange_model import GEOJSON, exchange_model
+from routing._route_definition import (
+    MAX_WAYPOINTS,
+    MODES,
+    PREFERENCES,
+    read_choice,
+    read_definition,
+    read_obstacles,
+    read_waypoints,
+    read_when,
+)
+from routing.graph import RoadGraph, dates_in_range
 from routing.route import Route
-from twin.errors import FeatureNotFound, GeometryError, InvalidInput, TwinError
+from twin.errors import FeatureNotFound, TwinError
 from twin.plugins import HttpApi
 from twin.service.auth import Role
 from twin.service.extension import ServiceContext, endpoint, json_body
@@ -75,127 +85,7 @@ CONFORMANCE = (
 )
 #: Computed routes kept for ``GET /routes/{routeId}``.
 MAX_KEPT = 500
-#: Most waypoints in one route definition.
-MAX_WAYPOINTS = 25
-GEOJSON = "application/geo+json"
-_MODES = ("car", "emergency")
-_PREFERENCES = ("fastest",)
-_KNOWN_INPUTS = {"waypoints", "preference", "mode", "obstacles", "when", "name", "greenWave"}
-_WHEN_KEYS = {"timestamp", "type"}
 _CLOSURES = "road_closures"
-_EXAMPLE_TIME = "2026-12-01T08:00:00Z"
-
-
-# -- the route definition ------------------------------------------------------------------
-def _value(obj: Any, name: str) -> Any:
-    """A draft input is ``{"value": ...}``; the bare value is accepted too."""
-    if isinstance(obj, dict) and "value" in obj and "type" not in obj:
-        return obj["value"]
-    return obj
-
-
-def _waypoints(inputs: dict[str, Any]) -> list[tuple[float, float]]:
-    raw = _value(inputs.get("waypoints"), "waypoints")
-    if raw is None:
-        msg = "inputs.waypoints is required: a GeoJSON MultiPoint of at least two [lon, lat]"
-        raise InvalidInput(msg)
-    coords = raw.get("coordinates") if isinstance(raw, dict) else raw
-    if isinstance(raw, dict) and raw.get("type") not in (None, "MultiPoint"):
-        msg = f"inputs.waypoints must be a GeoJSON MultiPoint, got type {raw.get('type')!r}"
-        raise InvalidInput(msg)
-    if not isinstance(coords, list) or len(coords) < 2:
-        msg = "inputs.waypoints must hold at least two positions [lon, lat]"
-        raise InvalidInput(msg)
-    if len(coords) > MAX_WAYPOINTS:
-        msg = f"inputs.waypoints has {len(coords)} positions; at most {MAX_WAYPOINTS} are accepted"
-        raise InvalidInput(msg)
-    out: list[tuple[float, float]] = []
-    for i, c in enumerate(coords):
-        ok = (
-            isinstance(c, list)
-            and len(c) in (2, 3)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in c)
-        )
-        if not ok:
-            msg = f"inputs.waypoints position {i} is {c!r}; expected [lon, lat] numbers (CRS84)"
-            raise InvalidInput(msg)
-        lon, lat = float(c[0]), float(c[1])
-        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-            msg = (
-                f"inputs.waypoints position {i} = [{lon}, {lat}] is outside CRS84 "
-                "(longitude -180..180 first, then latitude -90..90)"
-            )
-            raise InvalidInput(msg)
-        out.append((lon, lat))
-    return out
-
-
-def _obstacles(inputs: dict[str, Any]) -> Any:
-    raw = _value(inputs.get("obstacles"), "obstacles")
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or raw.get("type") not in ("Polygon", "MultiPolygon"):
-        msg = "inputs.obstacles must be a GeoJSON Polygon or MultiPolygon (CRS84)"
-        raise InvalidInput(msg)
-    try:
-        geom = shape(raw)
-    except Exception as exc:
-        msg = f"inputs.obstacles is not a readable polygon: {exc}"
-        raise GeometryError(msg) from None
-    if geom.is_empty or not geom.is_valid:
-        why = shapely.is_valid_reason(geom) if not geom.is_empty else "it is empty"
-        msg = f"inputs.obstacles is not a valid polygon ({why})"
-        raise GeometryError(msg)
-    return geom
-
-
-def _when(inputs: dict[str, Any]) -> tuple[datetime, str]:
-    """The time and its kind; only a route definition without ``when`` departs now."""
-    if "when" not in inputs:
-        return datetime.now(UTC), "departure"
-    raw = inputs["when"]
-    if not isinstance(raw, dict) or "timestamp" not in raw:
-        msg = 'inputs.when must be {"timestamp": RFC 3339 text, "type": "departure"|"arrival"}'
-        raise InvalidInput(msg)
-    unknown = sorted(set(raw) - _WHEN_KEYS)
-    if unknown:
-        msg = f"inputs.when has {unknown}, not understood; known: {sorted(_WHEN_KEYS)}"
-        raise InvalidInput(msg)
-    stamp = raw["timestamp"]
-    if not isinstance(stamp, str):
-        msg = f"inputs.when.timestamp={stamp!r} must be RFC 3339 text such as '{_EXAMPLE_TIME}'"
-        raise InvalidInput(msg)
-    kind = raw.get("type", "departure")
-    if kind not in ("departure", "arrival"):
-        msg = f"inputs.when.type is {kind!r}; use 'departure' or 'arrival'"
-        raise InvalidInput(msg)
-    return parse_depart(stamp, name="inputs.when.timestamp"), str(kind)
-
-
-def _choice(inputs: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
-    value = inputs.get(key, default)
-    if value not in allowed:
-        msg = f"inputs.{key} is {value!r}; choose one of {list(allowed)}"
-        raise InvalidInput(msg)
-    return str(value)
-
-
-def _definition(doc: Any) -> dict[str, Any]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), dict):
-        msg = 'a route definition is a JSON object {"inputs": {"waypoints": ...}}'
-        raise InvalidInput(msg)
-    inputs: dict[str, Any] = doc["inputs"]
-    unknown = sorted(set(inputs) - _KNOWN_INPUTS)
-    if unknown:
-        msg = f"inputs {unknown} are not understood; known: {sorted(_KNOWN_INPUTS)}"
-        raise InvalidInput(msg)
-    if "name" in inputs:
-        check_name(inputs["name"], name="inputs.name")
-    green = inputs.get("greenWave")
-    if green is not None and not isinstance(green, bool):
-        msg = "inputs.greenWave must be true or false"
-        raise InvalidInput(msg)
-    return inputs
 
 
 # -- computing -------------------------------------------------------------------------
@@ -252,153 +142,6 @@ def plan_route(
             plans.append(plan)
             at = at + timedelta(seconds=plan.eta_preemption_s)
     return legs, depart, plans
-
-
-# -- the Route Exchange Model ------------------------------------------------------------
-def _segments(leg: Route) -> list[tuple[Any, Any]]:
-    """Each step with its stretch of the leg's line.
-
-    The line is measured once in the city's metric CRS; each step's stretch is cut by
-    its share of the length, interpolating between the original CRS84 vertices.
-    """
-    from twin.crs import local_metric_crs, transform_geometry
-
-    line = leg.geometry
-    if line.is_empty or line.length == 0:
-        return [(s, line) for s in leg.steps]
-    lonlat = np.asarray(line.coords)[:, :2]
-    xy = np.asarray(transform_geometry(line, "OGC:CRS84", local_metric_crs(line.bounds)).coords)[
-        :, :2
-    ]
-    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
-    total = sum(s.length_m for s in leg.steps) or 1.0
-    scale = float(cum[-1]) / total
-
-    def at(d: float) -> list[float]:
-        return [float(np.interp(d, cum, lonlat[:, 0])), float(np.interp(d, cum, lonlat[:, 1]))]
-
-    out = []
-    pos = 0.0
-    for s in leg.steps:
-        end = min(pos + s.length_m * scale, float(cum[-1]))
-        if end - pos <= 1e-6:
-            geom: Any = shapely.Point(s.location)
-        else:
-            inner = lonlat[(cum > pos) & (cum < end)].tolist()
-            geom = LineString([at(pos), *inner, at(end)])
-        out.append((s, geom))
-        pos = end
-    return out
-
-
-def _round_line(geom: Any) -> dict[str, Any]:
-    return mapping(shapely.set_precision(geom, 1e-7)) if not geom.is_empty else mapping(geom)
-
-
-def exchange_model(
-    name: str,
-    legs: list[Route],
-    depart: datetime,
-    plans: list[Any],
-    *,
-    route_id: str,
-    base_url: str,
-    mode: str,
-) -> dict[str, Any]:
-    """A computed route as the Route Exchange Model (GeoJSON FeatureCollection)."""
-    coords: list[Any] = []
-    for leg in legs:
-        part = list(leg.geometry.coords)
-        coords.extend(part[1:] if coords and part and coords[-1] == part[0] else part)
-    overview_geom = LineString(coords) if len(coords) >= 2 else shapely.Point(coords[0])
-    length = sum(leg.length_m for leg in legs)
-    duration = sum(leg.travel_time_s for leg in legs)
-    arrival = depart + timedelta(seconds=duration)
-    fid = iter(range(1, 1_000_000))
-    features: list[dict[str, Any]] = [
-        {
-            "type": "Feature",
-            "id": next(fid),
-            "geometry": _round_line(overview_geom),
-            "properties": {
-                "featureType": "overview",
-                "length_m": round(length, 1),
-                "duration_s": round(duration, 1),
-                "departure": depart.isoformat(),
-                "arrival": arrival.isoformat(),
-                "mode": mode,
-                "nodeIds": [n for leg in legs for n in leg.node_ids],
-                "closures": sorted({c for leg in legs for c in leg.closures}),
-            },
-        },
-        {
-            "type": "Feature",
-            "id": next(fid),
-            "geometry": mapping(shapely.Point(legs[0].origin.point)),
-            "properties": {
-                "featureType": "start",
-                "name": legs[0].origin.road_name,
-                "snap": legs[0].origin.to_dict(),
-            },
-        },
-    ]
-    for i, leg in enumerate(legs):
-        for step, geom in _segments(leg):
-            features.append(
-                {
-                    "type": "Feature",
-                    "id": next(fid),
-                    "geometry": _round_line(geom),
-                    "properties": {
-                        "featureType": "segment",
-                        "leg": i,
-                        "length_m": round(step.length_m, 1),
-                        "duration_s": round(step.duration_s, 1),
-                        "roadName": step.road_name,
-                        "instructions": step.instruction,
-                        "maneuver": step.maneuver,
-                        "modifier": step.modifier,
-                        "nodeId": step.node_id,
-                    },
-                }
-            )
-    features.append(
-        {
-            "type": "Feature",
-            "id": next(fid),
-            "geometry": mapping(shapely.Point(legs[-1].destination.point)),
-            "properties": {
-                "featureType": "end",
-                "name": legs[-1].destination.road_name,
-                "snap": legs[-1].destination.to_dict(),
-            },
-        }
-    )
-    doc: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "name": name,
-        "status": "successful",
-        "id": route_id,
-        "features": features,
-        "links": [
-            {"rel": "self", "type": GEOJSON, "href": f"{base_url}/routes/{route_id}"},
-        ],
-    }
-    if plans:
-        signals = [s for p in plans for s in p.to_dict()["signals"]]
-        no_pre = sum(p.eta_no_preemption_s for p in plans)
-        pre = sum(p.eta_preemption_s for p in plans)
-        doc["signalPlan"] = {
-            "departure": depart.isoformat(),
-            "eta_no_preemption_s": round(no_pre, 2),
-            "eta_preemption_s": round(pre, 2),
-            "time_saved_s": round(no_pre - pre, 2),
-            "arrival_no_preemption": (depart + timedelta(seconds=no_pre)).isoformat(),
-            "arrival_preemption": (depart + timedelta(seconds=pre)).isoformat(),
-            "signals": signals,
-            "plan_ids": [p.plan_id for p in plans],
-        }
-    return doc
 
 
 # -- the service side ----------------------------------------------------------------------
@@ -497,11 +240,11 @@ def _closure_time(value: Any) -> str | None:
 def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
     from routing.service_graph import graph_for
 
-    points = _waypoints(inputs)
-    avoid = _obstacles(inputs)
-    when, kind = _when(inputs)
-    mode = _choice(inputs, "mode", _MODES, "emergency")
-    _choice(inputs, "preference", _PREFERENCES, "fastest")
+    points = read_waypoints(inputs)
+    avoid = read_obstacles(inputs)
+    when, kind = read_when(inputs)
+    mode = read_choice(inputs, "mode", MODES, "emergency")
+    read_choice(inputs, "preference", PREFERENCES, "fastest")
     green = inputs.get("greenWave")
     green_wave = (mode == "emergency") if green is None else bool(green)
     graph = graph_for(ctx.store, mode)
@@ -527,7 +270,7 @@ def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
 
 async def _routes(request: Request, ctx: ServiceContext) -> Response:
     if request.method == "POST":
-        inputs = _definition(await json_body(request))
+        inputs = read_definition(await json_body(request))
         doc = await asyncio.to_thread(_compute, ctx, inputs)
         return Response(
             json.dumps(doc, ensure_ascii=False),
