@@ -1,4 +1,4 @@
-"""Calling pygeoapi's framework-free core from the twin's Starlette app.
+"""Calling pygeoapi's framework-free core from the twin's Starlette app; reading its answers.
 
 pygeoapi's API functions take an ``APIRequest`` and return ``(headers, status,
 content)``. They run in a worker thread with a copy of the request's context, so that
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["call_pygeoapi", "to_response"]
+__all__ = ["answer_doc", "call_pygeoapi", "is_json_answer", "to_response"]
 
 
 @dataclass
@@ -72,3 +73,14 @@ def to_response(headers: Mapping[str, str], status: int, content: Any) -> Respon
     for k, v in headers.items():
         resp.headers[k] = str(v)
     return resp
+
+
+def answer_doc(content: Any) -> Any:
+    """The JSON document of pygeoapi's answer (an empty object when the content is not text)."""
+    return json.loads(content if isinstance(content, str | bytes) else "{}")
+
+
+def is_json_answer(headers: Mapping[str, str], status: int) -> bool:
+    """Whether pygeoapi's answer is a successful JSON document."""
+    ctype = headers.get("Content-Type", "")
+    return status == 200 and ("json" in ctype)
