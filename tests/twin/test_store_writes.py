@@ -1,0 +1,237 @@
+"""The store contract, writes: what is refused and named, what lands, and that it lands whole.
+
+Like the rest of the contract, run against the GeoPackage and the PostGIS backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+
+from tests.twin.store_helpers import SPEC, T0, T1, T2, grid
+from twin.errors import (
+    ConflictError,
+    FeatureNotFound,
+    GeometryError,
+    GeometryOutOfBounds,
+    InvalidInterval,
+    PreconditionFailed,
+    SchemaError,
+)
+from twin.store import CollectionSpec, Feature, Store
+from twin.store._validate import MAX_STRING_LENGTH, MAX_VERTICES
+
+
+# ---------------------------------------------------------------- writes and errors
+def test_create_existing_id_conflicts(things: Store) -> None:
+    with pytest.raises(ConflictError, match=r"features \['f001'\] exist"):
+        things.create("things", [Feature("f001", shapely.Point(25, 60), {})])
+
+
+def test_stale_expected_version_changes_nothing(things: Store) -> None:
+    things.patch("things", "f001", properties={"n": 5})
+    with pytest.raises(PreconditionFailed, match="is at version 2, not the expected version 1"):
+        things.patch("things", "f001", properties={"n": 6}, expected_version=1)
+    assert things.get("things", "f001").properties["n"] == 5
+
+
+@pytest.mark.parametrize(
+    ("geometry", "error", "text"),
+    [
+        ({"type": "Pointy", "coordinates": [1, 2]}, GeometryError, "not a valid GeoJSON"),
+        ("{not json", GeometryError, "not JSON"),
+        ({"coordinates": [1, 2]}, GeometryError, "with a 'type'"),
+        (
+            {"type": "Point", "coordinates": [200, 10]},
+            GeometryOutOfBounds,
+            r"\(200, 10\) outside CRS84",
+        ),
+        ({"type": "Point", "coordinates": [60.2, 95.0]}, GeometryOutOfBounds, "outside CRS84"),
+        ({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, GeometryError, "is a LineString"),
+    ],
+)
+def test_bad_geometry_is_named(things: Store, geometry, error, text) -> None:
+    with pytest.raises(error, match=text):
+        things.create("things", [Feature("new", geometry, {})])
+    assert things.count("things") == 20
+
+
+def test_invalid_polygon_is_rejected_with_reason(store: Store) -> None:
+    store.ensure_collection(CollectionSpec("areas", "Areas", geometry_type="Polygon"))
+    bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    with pytest.raises(GeometryError, match="not valid: Self-intersection"):
+        store.create("areas", [Feature("a", bowtie, {})])
+
+
+@pytest.mark.parametrize(
+    ("props", "text"),
+    [
+        ({"n": "five"}, "property 'n' of 'x' must be integer, not 'five'"),
+        ({"ok": 1}, "property 'ok' of 'x' must be boolean"),
+        ({"colour": "red"}, "property 'colour' of 'x' is not in the schema"),
+        ({"seen": "yesterday"}, "property 'seen' of 'x' must be datetime"),
+        ({"n": 2**63}, "property 'n' of 'x' is 9223372036854775808, outside the 64-bit"),
+        ({"n": -1e20}, "property 'n' of 'x' is -1e\\+20, outside the 64-bit integer range"),
+        ({"size": 10**400}, "property 'size' of 'x' must be number"),
+    ],
+)
+def test_properties_checked_against_schema(things: Store, props, text) -> None:
+    with pytest.raises(SchemaError, match=text):
+        things.create("things", [Feature("x", shapely.Point(25, 60), props)])
+
+
+@pytest.mark.parametrize(
+    ("kw", "text"),
+    [
+        ({"valid_from": "garbage"}, "valid_from='garbage' must be a datetime or None"),
+        ({"valid_from": 5}, "valid_from=5 must be a datetime"),
+    ],
+)
+def test_write_times_must_be_datetimes(things: Store, kw, text: str) -> None:
+    before = things.changes()
+    with pytest.raises(InvalidInterval, match=text):
+        things.create("things", [Feature("new", shapely.Point(25, 60), {})], **kw)
+    with pytest.raises(InvalidInterval, match="valid_to='x' must be a datetime"):
+        things.retire("things", "f001", valid_to="x")
+    with (
+        pytest.raises(InvalidInterval, match="recorded_at='x' must be a datetime"),
+        things.transaction(recorded_at="x"),  # type: ignore[arg-type]
+    ):
+        pass
+    assert things.changes() == before
+    assert things.count("things") == 20
+
+
+def test_batch_lands_whole_or_not_at_all(store: Store) -> None:
+    store.ensure_collection(SPEC)
+    feats = [Feature(f"b{i}", shapely.Point(24 + i * 1e-4, 60), {"n": i}) for i in range(1000)]
+    feats[499] = Feature("b499", {"type": "Point", "coordinates": [24.0, 91.0]}, {"n": 499})
+    with pytest.raises(GeometryOutOfBounds, match="'b499'"):
+        store.create("things", feats)
+    assert store.count("things") == 0
+    assert store.changes() == []
+    # and a failure in the middle of a multi-operation transaction rolls everything back
+    store.create("things", grid(3), valid_from=T0)
+    with pytest.raises(FeatureNotFound), store.transaction() as tx:
+        tx.patch("things", "f000", properties={"n": 100})
+        tx.retire("things", "f001")
+        tx.patch("things", "missing", properties={"n": 1})
+    assert [f.properties["n"] for f in store.query("things")] == [0, 1, 2]
+    assert len(store.changes()) == 3
+
+
+def test_sync_turns_differences_into_versions(things: Store) -> None:
+    feats = grid()
+    feats[3] = Feature("f003", feats[3].geometry, {**feats[3].properties, "name": "moved"})
+    del feats[5]
+    feats.append(Feature("f100", shapely.Point(24.95, 60.18), {"n": 100}))
+    report = things.sync("things", feats, valid_from=T1)
+    assert (report.created, report.updated, report.retired, report.unchanged) == (1, 1, 1, 18)
+    assert things.get("things", "f003").version == 2
+    assert things.get("things", "f004").version == 1  # unchanged features are left alone
+    assert (
+        things.get("things", "f004").recorded_at == things.history("things", "f004")[0].recorded_at
+    )
+    assert things.history("things", "f005")[-1].valid_to == T1
+    again = things.sync("things", feats, valid_from=T2)
+    assert (again.created, again.updated, again.retired, again.unchanged) == (0, 0, 0, 20)
+
+
+def test_retired_feature_can_come_back_as_new_version(things: Store) -> None:
+    things.retire("things", "f001", valid_to=T1)
+    things.create(
+        "things", [Feature("f001", shapely.Point(24.901, 60.17), {"n": 1})], valid_from=T2
+    )
+    assert [v.version for v in things.history("things", "f001")] == [1, 2]
+
+
+def test_duplicate_ids_in_a_batch_are_named(store: Store) -> None:
+    store.ensure_collection(SPEC)
+    feats = [*grid(3), Feature("f001", shapely.Point(25, 60), {})]
+    with pytest.raises(SchemaError, match=r"holds the ids \['f001'\] more than once"):
+        store.create("things", feats)
+    with pytest.raises(SchemaError, match="more than once"):
+        store.sync("things", feats)
+    assert store.count("things") == 0
+
+
+# ---------------------------------------------------------------- text, ids, size limits
+@pytest.mark.parametrize(
+    ("props", "text"),
+    [
+        ({"name": "a\ud800b"}, r"property 'name' of 'new' holds U\+D800 .*surrogate"),
+        ({"name": "nul\x00"}, r"property 'name' of 'new' holds U\+0000 at position 3"),
+        ({"name": "esc\x1b[31m"}, r"property 'name' of 'new' holds U\+001B"),
+        ({"name": "abc\u202eevil"}, r"property 'name' of 'new' holds U\+202E"),
+        ({"seen": "\udc002020-01-01T00:00:00Z"}, r"property 'seen' .* U\+DC00"),
+        ({"tags": {"k": ["ok", "\x07"]}}, r"property 'tags' of 'new' holds U\+0007"),
+        ({"tags": {"\ud83d": 1}}, r"property 'tags' .* U\+D83D"),
+        ({"name": "x" * (MAX_STRING_LENGTH + 1)}, r"property 'name' of 'new' is 65537 char"),
+    ],
+)
+def test_property_strings_must_be_text(things: Store, props, text) -> None:
+    with pytest.raises(SchemaError, match=text):
+        things.create("things", [Feature("new", shapely.Point(25, 60), props)])
+    with pytest.raises(SchemaError, match=text.replace("'new'", "'f001'")):
+        things.patch("things", "f001", properties=props)
+    assert things.count("things") == 20
+    assert [v.version for v in things.history("things", "f001")] == [1]
+
+
+def test_property_text_keeps_tabs_newlines_and_any_script(things: Store) -> None:
+    name = "line 1\r\nline 2\tдом 😀 \u200f\u05e9\u05dc\u05d5\u05dd"
+    things.create("things", [Feature("new", shapely.Point(25, 60), {"name": name})])
+    assert things.get("things", "new").properties["name"] == name
+    long = "x" * MAX_STRING_LENGTH
+    things.patch("things", "new", properties={"name": long})
+    assert things.get("things", "new").properties["name"] == long
+
+
+@pytest.mark.parametrize(
+    ("fid", "text"),
+    [
+        ("a\x01b", r"holds U\+0001"),
+        ("a\u202eb", r"holds U\+202E"),
+        ("a\ud800", r"holds U\+D800"),
+        ("..", "cannot be used in a URL path"),
+        (".", "cannot be used in a URL path"),
+        ("a/b", "may not contain '/'"),
+        ("a\x00", r"holds U\+0000"),
+    ],
+)
+def test_junk_ids_are_refused(things: Store, fid: str, text: str) -> None:
+    with pytest.raises(SchemaError, match=text):
+        things.create("things", [Feature(fid, shapely.Point(25, 60), {})])
+    assert things.count("things") == 20
+
+
+def test_ids_in_any_script_are_kept(things: Store) -> None:
+    things.create("things", [Feature(f, shapely.Point(25, 60), {}) for f in ("дом-1", "id-😀")])
+    assert things.get("things", "id-😀").id == "id-😀"
+
+
+def test_geometry_vertex_limit(store: Store) -> None:
+    store.ensure_collection(CollectionSpec("lines", "Lines", geometry_type="LineString"))
+    n = MAX_VERTICES + 1
+    xs = [24.0 + i * 1e-6 for i in range(n)]
+    too_many = shapely.LineString(list(zip(xs, [60.0] * n, strict=True)))
+    with pytest.raises(GeometryError, match=rf"has {n} coordinates; at most {MAX_VERTICES}"):
+        store.create("lines", [Feature("l", too_many, {})])
+    assert store.count("lines") == 0
+    store.create("lines", [Feature("l", shapely.LineString(too_many.coords[:MAX_VERTICES]), {})])
+    assert store.count("lines") == 1
+
+
+def test_a_write_that_changes_nothing_adds_no_version(things: Store) -> None:
+    before = things.get("things", "f001")
+    seqs = [c.seq for c in things.changes()]
+    assert things.patch("things", "f001", properties={}) == before
+    assert things.patch("things", "f001", properties={"n": 1}, expected_version=1) == before
+    same = Feature("f001", before.geometry, dict(before.properties))
+    assert things.replace("things", same, expected_version=1) == before
+    assert [v.version for v in things.history("things", "f001")] == [1]
+    assert [c.seq for c in things.changes()] == seqs
+    with pytest.raises(PreconditionFailed):
+        things.patch("things", "f001", properties={}, expected_version=7)
+    assert things.patch("things", "f001", properties={"n": 2}).version == 2
+    assert things.verify().ok
