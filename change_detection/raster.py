@@ -3,6 +3,11 @@ world file.
 
 An image without georeferencing gets the identity transform and ``georeferenced=False``:
 two such images are taken as aligned pixel grids.
+
+Images are read only as GeoTIFF/COG, PNG or JPEG, formats whose content cannot make GDAL
+read another file. The format is told by the file's first bytes, not its name, and
+GDAL is given that one driver: a GDAL VRT (which names source files anywhere, or
+``/vsicurl/`` URLs), or any other format, is refused before GDAL reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,17 @@ _MASK_DRIVERS = {".png": "PNG", ".tif": "GTiff", ".tiff": "GTiff"}
 
 #: The extensions a mask may be written with.
 MASK_SUFFIXES = frozenset(_MASK_DRIVERS)
+
+# The formats images are read in, by their first bytes (TIFF and BigTIFF in both byte
+# orders), and the GDAL driver of each: none of them can name another file to read.
+_SIGNATURES = (
+    (b"II*\x00", "GTiff"),
+    (b"MM\x00*", "GTiff"),
+    (b"II+\x00", "GTiff"),
+    (b"MM\x00+", "GTiff"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,25 @@ class Raster:
         return float(west), float(south), float(east), float(north)
 
 
+def _driver(path: str | os.PathLike[str]) -> str:
+    """The GDAL driver that reads ``path``, told by its first bytes: GeoTIFF/COG, PNG or
+    JPEG, and nothing else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        msg = f"image path={str(path)!r} cannot be read: {exc.strerror}"
+        raise ImageReadError(msg) from None
+    for signature, driver in _SIGNATURES:
+        if head.startswith(signature):
+            return driver
+    msg = (
+        f"image path={str(path)!r} is not a GeoTIFF/COG, PNG or JPEG file: images are read "
+        "only in these formats, whose content cannot make GDAL read other files (a VRT's can)"
+    )
+    raise ImageReadError(msg)
+
+
 def _open(path: str | os.PathLike[str]) -> Any:
     import rasterio
     from rasterio.errors import RasterioIOError
@@ -89,10 +124,13 @@ def _open(path: str | os.PathLike[str]) -> Any:
     if not p.is_file():
         msg = f"image path={str(path)!r} does not exist or is not a file"
         raise ImageReadError(msg)
+    # GDAL is given this one driver, so it cannot take the file for another format (for
+    # reading, rasterio.open takes one driver name: a list of them is a TypeError)
+    driver = _driver(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=rasterio.errors.NotGeoreferencedWarning)
-            return rasterio.open(p)
+            return rasterio.open(p, driver=driver)
     except RasterioIOError as exc:
         msg = f"image path={str(path)!r} is not a readable raster: {exc}"
         raise ImageReadError(msg) from exc
@@ -126,7 +164,7 @@ def read_raster(
     Raises
     ------
     ImageReadError
-        The file is missing, truncated or not a raster.
+        The file is missing, truncated, or not a GeoTIFF/COG, PNG or JPEG file.
     EmptyImage
         The image has no valid pixel, or one constant value.
     """

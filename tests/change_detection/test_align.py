@@ -15,6 +15,7 @@ from change_detection.align import (
     shift_is_consistent,
     warp_onto,
 )
+from change_detection.errors import ImageReadError
 from change_detection.raster import Raster, read_band_files, read_raster
 from tests.change_detection.cd_helpers import texture, write_tif
 
@@ -89,6 +90,32 @@ def test_png_with_world_file_is_georeferenced(tmp_path: Path) -> None:
     plain = read_raster(tmp_path / "plain.png")
     assert geo.georeferenced and geo.transform.c == pytest.approx(385000.0)
     assert not plain.georeferenced and plain.shape == (50, 60)
+
+
+@pytest.mark.parametrize(
+    ("name", "world"),
+    [("a.jpg", "a.jgw"), ("a.jpeg", "a.wld"), ("a.png", "a.pngw"), ("a.tif", "a.tfw")],
+)
+def test_an_image_with_a_world_file_is_georeferenced(tmp_path: Path, name: str, world: str) -> None:
+    from affine import Affine
+    from PIL import Image
+
+    img = texture((50, 60), seed=7).transpose(1, 2, 0).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / name)
+    (tmp_path / world).write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    raster = read_raster(tmp_path / name)
+    assert raster.georeferenced and raster.crs is None and raster.shape == (50, 60)
+    assert raster.transform == Affine(0.5, 0.0, 385000.0, 0.0, -0.5, 6672000.5)
+
+
+def test_the_format_is_told_by_the_content(tmp_path: Path) -> None:
+    """A GeoTIFF named .png is read as the GeoTIFF it is; a text file named .tif is not
+    read at all."""
+    geo = read_raster(write_tif(tmp_path / "geo.png", texture((40, 50), seed=2)))
+    assert geo.crs == "EPSG:32635" and geo.transform.c == 385_000.0
+    (tmp_path / "text.tif").write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    with pytest.raises(ImageReadError, match="is not a GeoTIFF/COG, PNG or JPEG file"):
+        read_raster(tmp_path / "text.tif")
 
 
 @pytest.mark.shared_data
