@@ -12,7 +12,9 @@ Images are read only from the image folders (:func:`image_folders`):
 links and ``..``) before it is checked, and one outside those folders is refused
 without saying whether it exists. A file in them is read only if it is a GeoTIFF/COG,
 PNG or JPEG (:func:`change_detection.raster.read_raster`): a GDAL VRT there, which could
-name a file anywhere, is refused before GDAL reads it.
+name a file anywhere, is refused before GDAL reads it. Of the files beside an image only
+its world file is read (not a link out of the folder); GDAL opens no mask, overviews or
+metadata file there, which it would open with any driver.
 """
 
 from __future__ import annotations

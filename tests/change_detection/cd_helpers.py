@@ -48,9 +48,12 @@ def write_tif(
 _VRT_TYPES = {"uint8": "Byte", "uint16": "UInt16", "float32": "Float32"}
 
 
-def write_vrt(path: Path, like: Path, *, source: Path | None = None) -> Path:
+def write_vrt(
+    path: Path, like: Path, *, source: Path | None = None, metadata: dict[str, str] | None = None
+) -> Path:
     """Write a GDAL VRT at ``path`` on the grid of the image ``like`` whose bands are read
-    from ``source`` (``like`` by default), named by its absolute path wherever it is."""
+    from ``source`` (``like`` by default), named by its absolute path wherever it is, with
+    ``metadata`` items."""
     from xml.sax.saxutils import escape
 
     import rasterio
@@ -67,8 +70,10 @@ def write_vrt(path: Path, like: Path, *, source: Path | None = None) -> Path:
         f"<SourceBand>{i}</SourceBand></SimpleSource></VRTRasterBand>"
         for i in range(1, count + 1)
     )
+    items = "".join(f'<MDI key="{k}">{escape(v)}</MDI>' for k, v in (metadata or {}).items())
     path.write_text(
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
-        f"<SRS>{escape(wkt)}</SRS><GeoTransform>{geo}</GeoTransform>{bands}</VRTDataset>"
+        f"<SRS>{escape(wkt)}</SRS><GeoTransform>{geo}</GeoTransform>"
+        f"<Metadata>{items}</Metadata>{bands}</VRTDataset>"
     )
     return path

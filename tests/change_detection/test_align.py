@@ -118,6 +118,37 @@ def test_the_format_is_told_by_the_content(tmp_path: Path) -> None:
         read_raster(tmp_path / "text.tif")
 
 
+@pytest.mark.parametrize("target", ["outside", "missing"])
+def test_a_world_file_linked_out_of_the_folder_is_not_read(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, target: str
+) -> None:
+    """The answer is the same whether or not the file the link names exists."""
+    from PIL import Image
+
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "a.pgw").write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    Image.fromarray(texture((50, 60), seed=7)[0].astype(np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "a.pgw").symlink_to(outside / ("a.pgw" if target == "outside" else "gone.pgw"))
+    with pytest.raises(ImageReadError) as err:
+        read_raster(tmp_path / "a.png")
+    assert str(err.value) == (
+        f"world file {str(tmp_path / 'a.pgw')!r} of image path={str(tmp_path / 'a.png')!r} "
+        "is a link out of the image's folder; it is not read"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["", "0.5\n0\n0\n-0.5\n385000.25\n", "0.5 0 0 -0.5 1 2", "0\n" * 6]
+)
+def test_a_world_file_that_is_not_six_numbers_is_an_error(tmp_path: Path, text: str) -> None:
+    from PIL import Image
+
+    Image.fromarray(texture((50, 60), seed=7)[0].astype(np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "a.wld").write_text(text)
+    with pytest.raises(ImageReadError, match=r"a.wld' of image path=.* does not hold six numbers"):
+        read_raster(tmp_path / "a.png")
+
+
 @pytest.mark.shared_data
 @pytest.mark.parametrize("city", ["aguasclaras", "bercy", "bordeaux", "nantes", "paris", "rennes"])
 def test_oscd_dates_align_on_the_label_grid(change_data: Path, city: str) -> None:
