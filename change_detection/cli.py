@@ -115,7 +115,10 @@ def detect(
 ) -> None:
     """Detect change from BEFORE to AFTER and write a mask.
 
-    Both outputs are checked before the detection runs, and written whole or not at all.
+    BEFORE and AFTER are GeoTIFF/COG, PNG or JPEG files, with or without a world file;
+    other formats, a GDAL VRT among them, are refused, for their content can name other
+    files. Both outputs are checked before the detection runs, and written whole or not
+    at all.
     """
     from change_detection.outputs import check_output, check_patches_path, write_patches
     from change_detection.pipeline import detect_pair

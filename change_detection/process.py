@@ -10,7 +10,11 @@ Images are read only from the image folders (:func:`image_folders`):
 ``TWIN_IMAGE_DIRS``, folders separated by ``:``, or ``imagery`` in the service's
 ``TWIN_VAR_DIR`` (``var/imagery``) when it is not set. A path is resolved (symbolic
 links and ``..``) before it is checked, and one outside those folders is refused
-without saying whether it exists.
+without saying whether it exists. A file in them is read only if it is a GeoTIFF/COG,
+PNG or JPEG (:func:`change_detection.raster.read_raster`): a GDAL VRT there, which could
+name a file anywhere, is refused before GDAL reads it. Of the files beside an image only
+its world file is read (not a link out of the folder); GDAL opens no mask, overviews or
+metadata file there, which it would open with any driver.
 """
 
 from __future__ import annotations
@@ -74,13 +78,16 @@ PROCESS_METADATA: dict[str, Any] = {
         "before": _input(
             "Earlier image",
             "Path or file:// URL of a georeferenced image (GeoTIFF, COG) in one of the "
-            "server's image folders (TWIN_IMAGE_DIRS).",
+            "server's image folders (TWIN_IMAGE_DIRS). Images are read only as GeoTIFF/COG, "
+            "PNG or JPEG (told by the content, not the name); other formats, a GDAL VRT "
+            "among them, are refused, for their content can name other files.",
             {"type": "string"},
             True,
         ),
         "after": _input(
             "Later image",
-            "Path or file:// URL of the later image, in one of the image folders too.",
+            "Path or file:// URL of the later image, in one of the image folders too and "
+            "in the same formats.",
             {"type": "string"},
             True,
         ),

@@ -3,15 +3,29 @@ world file.
 
 An image without georeferencing gets the identity transform and ``georeferenced=False``:
 two such images are taken as aligned pixel grids.
+
+Images are read only as GeoTIFF/COG, PNG or JPEG, formats whose content cannot make GDAL
+read another file. The format is told by the file's first bytes, not its name, and
+GDAL is given that one driver: a GDAL VRT (which names source files anywhere, or
+``/vsicurl/`` URLs), or any other format, is refused before GDAL reads it.
+
+The one file beside an image that is read is its world file (``a.pgw``, ``a.pngw`` or
+``a.wld`` for ``a.png``; ``a.tfw`` for ``a.tif``), when the image holds no geotransform of
+its own, and only if it is in the image's folder, not a link out of it. GDAL would also
+open a mask (``a.png.msk``), overviews or metadata (``.aux``, ``.aux.xml``) found there,
+with any driver, a VRT among them; it is told the image's folder is empty
+(``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``) while an image is read, so those are not.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +44,25 @@ _MASK_DRIVERS = {".png": "PNG", ".tif": "GTiff", ".tiff": "GTiff"}
 
 #: The extensions a mask may be written with.
 MASK_SUFFIXES = frozenset(_MASK_DRIVERS)
+
+# The formats images are read in, by their first bytes (TIFF and BigTIFF in both byte
+# orders), and the GDAL driver of each: none of them can name another file to read.
+_SIGNATURES = (
+    (b"II*\x00", "GTiff"),
+    (b"MM\x00*", "GTiff"),
+    (b"II+\x00", "GTiff"),
+    (b"MM\x00+", "GTiff"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+)
+
+# While an image is read GDAL takes its folder for empty, so that it opens no file beside
+# it: it would open a mask (.msk), overviews (.ovr, .aux) or metadata (.aux.xml) with any
+# driver. The world file is read here instead.
+_READ_OPTIONS = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+# Bytes of a world file read: six numbers take far fewer.
+_WORLD_FILE_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -81,7 +114,81 @@ class Raster:
         return float(west), float(south), float(east), float(north)
 
 
-def _open(path: str | os.PathLike[str]) -> Any:
+def _driver(path: str | os.PathLike[str]) -> str:
+    """The GDAL driver that reads ``path``, told by its first bytes: GeoTIFF/COG, PNG or
+    JPEG, and nothing else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        msg = f"image path={str(path)!r} cannot be read: {exc.strerror}"
+        raise ImageReadError(msg) from None
+    for signature, driver in _SIGNATURES:
+        if head.startswith(signature):
+            return driver
+    msg = (
+        f"image path={str(path)!r} is not a GeoTIFF/COG, PNG or JPEG file: images are read "
+        "only in these formats, whose content cannot make GDAL read other files (a VRT's can)"
+    )
+    raise ImageReadError(msg)
+
+
+def _world_file(path: Path, driver: str) -> Path | None:
+    """The world file beside ``path`` where GDAL would look for it, if there is one: for
+    ``a.png`` ``a.pgw``, ``a.pngw`` or ``a.wld`` (``a.jpw`` too for a JPEG), in lower or
+    upper case."""
+    ext = path.suffix[1:]
+    names = [ext[0] + ext[-1] + "w", ext + "w"] if len(ext) >= 2 else []
+    names += ["jpw", "wld"] if driver == "JPEG" else ["wld"]
+    for name in names:
+        for case in (name.lower(), name.upper()):
+            world = path.with_suffix("." + case)
+            if os.path.lexists(world):
+                return world
+    return None
+
+
+def _world_transform(world: Path, image: Path) -> Affine:
+    """The geotransform a world file gives ``image`` (its six numbers name the centre of
+    the upper-left pixel)."""
+    shown = f"world file {str(world)!r} of image path={str(image)!r}"
+    try:
+        inside = world.resolve().parent == image.parent.resolve()
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        # said before anything is read, so it does not tell whether the link's target exists
+        msg = f"{shown} is a link out of the image's folder; it is not read"
+        raise ImageReadError(msg)
+    try:
+        with open(world, "rb") as f:
+            text = f.read(_WORLD_FILE_BYTES).decode("utf-8", errors="replace")
+    except OSError as exc:
+        msg = f"{shown} cannot be read: {exc.strerror}"
+        raise ImageReadError(msg) from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:6]
+    try:
+        values = [float(line) for line in lines]
+    except ValueError:
+        values = []
+    if len(values) < 6 or not all(map(math.isfinite, values)) or 0.0 in (values[0], values[3]):
+        msg = (
+            f"{shown} does not hold six numbers, one a line (pixel width, two rotations, "
+            "pixel height, then x and y of the upper-left pixel's centre)"
+        )
+        raise ImageReadError(msg)
+    a, d, b, e, x, y = values
+    return Affine(a, b, x - a / 2 - b / 2, d, e, y - d / 2 - e / 2)
+
+
+@contextmanager
+def _open_image(path: str | os.PathLike[str]) -> Iterator[tuple[Any, Affine]]:
+    """An image open for reading, and its geotransform (the identity when it has none).
+
+    GDAL opens it with the one driver its first bytes name and opens no file beside it
+    (:data:`_READ_OPTIONS`) while the context lasts; the geotransform is the image's own,
+    else that of its world file.
+    """
     import rasterio
     from rasterio.errors import RasterioIOError
 
@@ -89,17 +196,24 @@ def _open(path: str | os.PathLike[str]) -> Any:
     if not p.is_file():
         msg = f"image path={str(path)!r} does not exist or is not a file"
         raise ImageReadError(msg)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=rasterio.errors.NotGeoreferencedWarning)
-            return rasterio.open(p)
-    except RasterioIOError as exc:
-        msg = f"image path={str(path)!r} is not a readable raster: {exc}"
-        raise ImageReadError(msg) from exc
-
-
-def _is_georeferenced(ds: Any) -> bool:
-    return ds.crs is not None or not ds.transform.is_identity
+    # GDAL is given this one driver, so it cannot take the file for another format (for
+    # reading, rasterio.open takes one driver name: a list of them is a TypeError)
+    driver = _driver(p)
+    with rasterio.Env(**_READ_OPTIONS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+                ds = rasterio.open(p, driver=driver)
+        except RasterioIOError as exc:
+            msg = f"image path={str(path)!r} is not a readable raster: {exc}"
+            raise ImageReadError(msg) from exc
+        with ds:
+            transform = ds.transform
+            if transform.is_identity:
+                world = _world_file(p, driver)
+                if world is not None:
+                    transform = _world_transform(world, p)
+            yield ds, transform
 
 
 def read_raster(
@@ -126,15 +240,15 @@ def read_raster(
     Raises
     ------
     ImageReadError
-        The file is missing, truncated or not a raster.
+        The file is missing, truncated, or not a GeoTIFF/COG, PNG or JPEG file; or its
+        world file is not six numbers, or is a link out of the image's folder.
     EmptyImage
         The image has no valid pixel, or one constant value.
     """
     from rasterio.enums import ColorInterp
     from rasterio.errors import RasterioError
 
-    ds = _open(path)
-    with ds:
+    with _open_image(path) as (ds, transform):
         try:
             keep = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci != ColorInterp.alpha] or [1]
             if max_bands is not None:
@@ -149,7 +263,8 @@ def read_raster(
         if not finite.all():
             valid &= finite.all(axis=0)
             data[~finite] = 0.0
-        raster = Raster(data, ds.transform, ds.crs, valid, _is_georeferenced(ds))
+        georeferenced = ds.crs is not None or not transform.is_identity
+        raster = Raster(data, transform, ds.crs, valid, georeferenced)
     if not allow_constant:
         check_not_empty(raster, name=str(path))
     return raster

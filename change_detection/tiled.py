@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from affine import Affine
 
 from change_detection.align import estimate_shift
 from change_detection.detectors import Detector, get_detector
 from change_detection.errors import BandMismatch, EmptyImage, ImagesDoNotOverlap
 from change_detection.objects import Piece, merge_pieces, patches_from_pieces, pieces
-from change_detection.raster import _open
+from change_detection.raster import _open_image
 from twin.errors import InvalidInput
 
 __all__ = ["Calibration", "detect_tiled", "tile_windows"]
@@ -59,32 +60,32 @@ def tile_windows(rows: int, cols: int, tile: int) -> list[tuple[int, int, int, i
 
 
 @contextmanager
-def _pair(before: str, after: str) -> Iterator[tuple[Any, Any]]:
-    """The earlier dataset and a view of the later one on the earlier grid."""
+def _pair(before: str, after: str) -> Iterator[tuple[Any, Any, Affine]]:
+    """The earlier dataset, a view of the later one on the earlier grid, and that grid's
+    geotransform (a world file's, if the image has none of its own)."""
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
 
-    src0, src1 = _open(before), _open(after)
-    try:
-        same = src0.crs == src1.crs and src0.transform == src1.transform
+    with ExitStack() as stack:
+        src0, grid = stack.enter_context(_open_image(before))
+        src1, grid1 = stack.enter_context(_open_image(after))
+        same = src0.crs == src1.crs and grid == grid1
         if same and src0.shape == src1.shape:
-            yield src0, src1
+            yield src0, src1, grid
         elif src0.crs is None or src1.crs is None:
             msg = "tiled detection needs both images in a CRS, or both on one pixel grid"
             raise InvalidInput(msg)
         else:
             with WarpedVRT(
                 src1,
+                src_transform=grid1,
                 crs=src0.crs,
-                transform=src0.transform,
+                transform=grid,
                 width=src0.width,
                 height=src0.height,
                 resampling=Resampling.bilinear,
             ) as vrt:
-                yield src0, vrt
-    finally:
-        src0.close()
-        src1.close()
+                yield src0, vrt, grid
 
 
 def _read(ds: Any, window: tuple[int, int, int, int], bands: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,12 +127,12 @@ def _calibrate(
     from change_detection.pipeline import metric_res, unit_scale
     from change_detection.raster import Raster
 
-    with _pair(before, after) as (src0, src1):
+    with _pair(before, after) as (src0, src1, grid0):
         if src0.count != src1.count:
             msg = f"the epochs have different band counts: before={src0.count!r}, after={src1.count!r}"
             raise BandMismatch(msg)
         bands = min(src0.count, 4)
-        grid = Raster(np.zeros((1, 1, 1)), src0.transform, src0.crs, np.ones((1, 1), bool))
+        grid = Raster(np.zeros((1, 1, 1)), grid0, src0.crs, np.ones((1, 1), bool))
         pixel = res if res is not None else metric_res(grid)
         wins = tile_windows(src0.height, src0.width, tile)
         step = max(1, len(wins) // samples)
@@ -196,9 +197,9 @@ def _run_tile(
     detector = get_detector(method)
     r, c, h, w = core
     outer = (r - overlap, c - overlap, h + 2 * overlap, w + 2 * overlap)
-    with _pair(before, after) as (src0, src1):
+    with _pair(before, after) as (src0, src1, grid):
         x0, x1, valid = _prepare(src0, src1, outer, cal, bands)
-        tf = transform(Window(c, r, w, h), src0.transform)
+        tf = transform(Window(c, r, w, h), grid)
     det = detector.detect(x0, x1, valid, res=cal.res, threshold=cal.threshold)
     inner = (slice(overlap, overlap + h), slice(overlap, overlap + w))
     mask = det.mask[inner]
@@ -268,8 +269,8 @@ def detect_tiled(
     cal, bands = _calibrate(
         before, after, detector, tile=_CALIBRATION_TILE, samples=calibration_tiles, res=res
     )
-    with _pair(before, after) as (src0, _):
-        shape, crs, gtf = (src0.height, src0.width), src0.crs, src0.transform
+    with _pair(before, after) as (src0, _, gtf):
+        shape, crs = (src0.height, src0.width), src0.crs
     cores = tile_windows(*shape, tile)
     want = mask_path is not None
     mask = np.zeros(shape, dtype=np.uint8) if want else None

@@ -43,3 +43,37 @@ def write_tif(
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.clip(np.round(data), 0, 255).astype(np.uint8))
     return path
+
+
+_VRT_TYPES = {"uint8": "Byte", "uint16": "UInt16", "float32": "Float32"}
+
+
+def write_vrt(
+    path: Path, like: Path, *, source: Path | None = None, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write a GDAL VRT at ``path`` on the grid of the image ``like`` whose bands are read
+    from ``source`` (``like`` by default), named by its absolute path wherever it is, with
+    ``metadata`` items."""
+    from xml.sax.saxutils import escape
+
+    import rasterio
+
+    with rasterio.open(like) as ds:
+        width, height, count = ds.width, ds.height, ds.count
+        kind = _VRT_TYPES[ds.dtypes[0]]
+        wkt = ds.crs.to_wkt() if ds.crs else ""
+        geo = ", ".join(repr(v) for v in ds.transform.to_gdal())
+    name = escape(str((source or like).resolve()))
+    bands = "".join(
+        f'<VRTRasterBand dataType="{kind}" band="{i}"><SimpleSource>'
+        f'<SourceFilename relativeToVRT="0">{name}</SourceFilename>'
+        f"<SourceBand>{i}</SourceBand></SimpleSource></VRTRasterBand>"
+        for i in range(1, count + 1)
+    )
+    items = "".join(f'<MDI key="{k}">{escape(v)}</MDI>' for k, v in (metadata or {}).items())
+    path.write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+        f"<SRS>{escape(wkt)}</SRS><GeoTransform>{geo}</GeoTransform>"
+        f"<Metadata>{items}</Metadata>{bands}</VRTDataset>"
+    )
+    return path

@@ -15,6 +15,7 @@ from change_detection.align import (
     shift_is_consistent,
     warp_onto,
 )
+from change_detection.errors import ImageReadError
 from change_detection.raster import Raster, read_band_files, read_raster
 from tests.change_detection.cd_helpers import texture, write_tif
 
@@ -89,6 +90,63 @@ def test_png_with_world_file_is_georeferenced(tmp_path: Path) -> None:
     plain = read_raster(tmp_path / "plain.png")
     assert geo.georeferenced and geo.transform.c == pytest.approx(385000.0)
     assert not plain.georeferenced and plain.shape == (50, 60)
+
+
+@pytest.mark.parametrize(
+    ("name", "world"),
+    [("a.jpg", "a.jgw"), ("a.jpeg", "a.wld"), ("a.png", "a.pngw"), ("a.tif", "a.tfw")],
+)
+def test_an_image_with_a_world_file_is_georeferenced(tmp_path: Path, name: str, world: str) -> None:
+    from affine import Affine
+    from PIL import Image
+
+    img = texture((50, 60), seed=7).transpose(1, 2, 0).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / name)
+    (tmp_path / world).write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    raster = read_raster(tmp_path / name)
+    assert raster.georeferenced and raster.crs is None and raster.shape == (50, 60)
+    assert raster.transform == Affine(0.5, 0.0, 385000.0, 0.0, -0.5, 6672000.5)
+
+
+def test_the_format_is_told_by_the_content(tmp_path: Path) -> None:
+    """A GeoTIFF named .png is read as the GeoTIFF it is; a text file named .tif is not
+    read at all."""
+    geo = read_raster(write_tif(tmp_path / "geo.png", texture((40, 50), seed=2)))
+    assert geo.crs == "EPSG:32635" and geo.transform.c == 385_000.0
+    (tmp_path / "text.tif").write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    with pytest.raises(ImageReadError, match="is not a GeoTIFF/COG, PNG or JPEG file"):
+        read_raster(tmp_path / "text.tif")
+
+
+@pytest.mark.parametrize("target", ["outside", "missing"])
+def test_a_world_file_linked_out_of_the_folder_is_not_read(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, target: str
+) -> None:
+    """The answer is the same whether or not the file the link names exists."""
+    from PIL import Image
+
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "a.pgw").write_text("0.5\n0\n0\n-0.5\n385000.25\n6672000.25\n")
+    Image.fromarray(texture((50, 60), seed=7)[0].astype(np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "a.pgw").symlink_to(outside / ("a.pgw" if target == "outside" else "gone.pgw"))
+    with pytest.raises(ImageReadError) as err:
+        read_raster(tmp_path / "a.png")
+    assert str(err.value) == (
+        f"world file {str(tmp_path / 'a.pgw')!r} of image path={str(tmp_path / 'a.png')!r} "
+        "is a link out of the image's folder; it is not read"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["", "0.5\n0\n0\n-0.5\n385000.25\n", "0.5 0 0 -0.5 1 2", "0\n" * 6]
+)
+def test_a_world_file_that_is_not_six_numbers_is_an_error(tmp_path: Path, text: str) -> None:
+    from PIL import Image
+
+    Image.fromarray(texture((50, 60), seed=7)[0].astype(np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "a.wld").write_text(text)
+    with pytest.raises(ImageReadError, match=r"a.wld' of image path=.* does not hold six numbers"):
+        read_raster(tmp_path / "a.png")
 
 
 @pytest.mark.shared_data

@@ -10,7 +10,7 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 
-from tests.change_detection.cd_helpers import texture, write_tif
+from tests.change_detection.cd_helpers import texture, write_tif, write_vrt
 from twin.cli import cli
 
 
@@ -63,6 +63,11 @@ def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
         bad = tmp_path / "bad.tif"
         bad.write_bytes(b.read_bytes()[:300])
         return [str(a), str(bad), "--out", str(out)], "could not be decoded"
+    if case == "vrt":
+        vrt = write_vrt(tmp_path / "b.vrt", b)
+        return [str(a), str(vrt), "--out", str(out)], (
+            f"Error: image path={str(vrt)!r} is not a GeoTIFF/COG, PNG or JPEG file"
+        )
     if case == "unwritable":
         return [str(a), str(b), "--out", str(tmp_path / "nope" / "m.png")], "does not exist"
     if case == "method":
@@ -73,7 +78,7 @@ def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
 
 
 @pytest.mark.parametrize(
-    "case", ["no_overlap", "nodata", "bands", "corrupt", "unwritable", "method"]
+    "case", ["no_overlap", "nodata", "bands", "corrupt", "vrt", "unwritable", "method"]
 )
 def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, case: str) -> None:
     args, message = _bad(tmp_path, case)

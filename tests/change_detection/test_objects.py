@@ -96,6 +96,38 @@ def test_a_roof_across_a_tile_edge_is_one_patch(straddling: tuple[Path, Path]) -
     assert small.area_m2.iloc[0] == pytest.approx(whole.area_m2.iloc[0], rel=0.01)
 
 
+def _png(path: Path, data: np.ndarray, world: str) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.clip(data, 0, 255).astype(np.uint8).transpose(1, 2, 0)).save(path)
+    path.with_suffix(".pgw").write_text(world)
+    return path
+
+
+def test_tiled_places_patches_by_the_world_files(straddling: tuple[Path, Path]) -> None:
+    """PNGs with world files and no CRS: the patches lie where the world files put them,
+    and two different grids are refused rather than compared pixel by pixel."""
+    import rasterio
+
+    from twin.errors import InvalidInput
+
+    a, b = straddling
+    world = "0.5\n0\n0\n-0.5\n385000.25\n6671999.75\n"
+    with rasterio.open(a) as ds_a, rasterio.open(b) as ds_b:
+        pa = _png(a.with_suffix(".png"), ds_a.read(), world)
+        pb = _png(b.with_suffix(".png"), ds_b.read(), world)
+    found = detect_tiled(
+        pa, pb, method="cva", tile=128, overlap=16, scheduler="sync", progress=False, res=0.5
+    )
+    roof = shapely.box(385000 + 55, 6672000 - 74, 385000 + 75, 6672000 - 50)
+    assert len(found) == 1
+    geom = found.geometry.iloc[0]
+    assert geom.intersection(roof).area / geom.union(roof).area > 0.9
+    pb.with_suffix(".pgw").write_text(world.replace("385000.25", "385010.25"))
+    with pytest.raises(InvalidInput, match="both images in a CRS, or both on one pixel grid"):
+        detect_tiled(pa, pb, method="cva", tile=128, scheduler="sync", progress=False, res=0.5)
+
+
 @pytest.mark.slow
 def test_tiled_on_a_local_dask_cluster(straddling: tuple[Path, Path], tmp_path: Path) -> None:
     a, b = straddling

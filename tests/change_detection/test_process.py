@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import shapely
 import shapely.affinity
@@ -16,6 +17,7 @@ import shapely.geometry
 
 from change_detection.store_io import PreparedRun, write_run
 from change_detection.synth import DemoScene
+from tests.change_detection.cd_helpers import write_tif, write_vrt
 from tests.change_detection.test_cases import fill_registry, prepared, scene  # noqa: F401
 from tests.service.conftest import EDITOR, READER, settings_for, wait_for_job
 from twin.service import create_app
@@ -200,6 +202,60 @@ def test_images_are_read_only_from_the_image_folders(
     # the answer is the same whether the file exists or not, and GDAL never saw it
     assert "no such file" not in text and "raster" not in text
     assert _counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize("name", ["after.vrt", "after.tif"])
+@pytest.mark.parametrize("target", ["outside", "missing"])
+def test_an_image_that_names_other_files_is_refused(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    target: str,
+) -> None:
+    """A GDAL VRT in an image folder that reads a GeoTIFF outside the folders is refused
+    for its format, with the same answer whether or not that file exists."""
+    client, store = served
+    outside = tmp_path_factory.mktemp("outside")
+    shutil.copy(scene.after, outside / "after.tif")
+    source = outside / ("after.tif" if target == "outside" else "gone.tif")
+    vrt = write_vrt(tmp_path / name, scene.after, source=source)
+    r = client.post(EXECUTE, json=_inputs(scene, after=str(vrt)), headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert r.json()["description"].endswith(
+        f"image path={str(vrt.resolve())!r} is not a GeoTIFF/COG, PNG or JPEG file: images "
+        "are read only in these formats, whose content cannot make GDAL read other files "
+        "(a VRT's can)"
+    )
+    assert _counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize("target", ["outside", "missing"])
+def test_files_beside_an_image_are_not_read(
+    served: tuple[TestClient, Store],
+    scene: DemoScene,  # noqa: F811
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    target: str,
+) -> None:
+    """GDAL would take ``after.tif.msk`` for the image's mask and open it with any driver:
+    here a VRT that reads an all-zero mask outside the image folders. It is not read, so
+    the run is the same whether or not the file it names exists."""
+    import rasterio
+
+    client, store = served
+    after = Path(shutil.copy(scene.after, tmp_path / "after.tif"))
+    with rasterio.open(after) as ds:
+        shape, count = (1, ds.height, ds.width), ds.count
+    outside = tmp_path_factory.mktemp("outside")
+    zeros = write_tif(outside / "zeros.tif", np.zeros(shape))
+    flags = {f"INTERNAL_MASK_FLAGS_{i}": "2" for i in range(1, count + 1)}
+    source = zeros if target == "outside" else outside / "gone.tif"
+    write_vrt(tmp_path / "after.tif.msk", zeros, source=source, metadata=flags)
+    r = client.post(EXECUTE, json=_inputs(scene, after=str(after)), headers=EDITOR)
+    assert r.status_code == 200, r.text
+    assert r.json()["cases_created"] == store.count("illegal_building_cases") >= 1
 
 
 def test_a_long_path_is_refused_without_echoing_it(

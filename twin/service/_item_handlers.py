@@ -186,8 +186,16 @@ async def item(request: Request, svc: TwinService, state: RequestState) -> Respo
     svc.check_read(spec, state)
     check_known(request.query_params, Endpoint.ITEM)
     params = _crs_param(request, svc)
+    # pygeoapi writes the identifier it is given into the item's URLs (its links, the
+    # JSON-LD @id) as it is: it gets the id percent-encoded, and the provider decodes it.
     headers, status, content = await call_pygeoapi(
-        svc.api, get_collection_item, request, spec.name, fid, params=params, body=b""
+        svc.api,
+        get_collection_item,
+        request,
+        spec.name,
+        quote(fid, safe=""),
+        params=params,
+        body=b"",
     )
     if _is_geojson(headers, status, params.get("f")):
         headers["Content-Type"] = feat.GEOJSON

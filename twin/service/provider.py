@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import unquote
 
 from pygeoapi.provider.base import (
     BaseProvider,
@@ -186,14 +187,17 @@ class TwinProvider(BaseProvider):
         return query, select
 
     def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
-        """One feature: the current version, or the one valid at the request's instant."""
+        """One feature: the current version, or the one valid at the request's instant.
+
+        ``identifier`` is the id percent-encoded, as in the item's URL: the service hands
+        pygeoapi that form, which pygeoapi writes into the links of the item.
+        """
         state = self.state
+        fid = unquote(str(identifier))
         try:
-            fv = self.runtime.store.get(
-                self.collection, str(identifier), time=state.extra.get("time")
-            )
+            fv = self.runtime.store.get(self.collection, fid, time=state.extra.get("time"))
         except FeatureNotFound:
-            msg = f"feature {identifier!r} not found in {self.collection!r}"
+            msg = f"feature {fid!r} not found in {self.collection!r}"
             raise ProviderItemNotFoundError(user_msg=msg) from None
         except TwinError as exc:
             raise provider_error(exc) from None
