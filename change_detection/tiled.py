@@ -89,14 +89,25 @@ def _pair(before: str, after: str) -> Iterator[tuple[Any, Any, Affine]]:
 
 
 def _read(ds: Any, window: tuple[int, int, int, int], bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read a window, padding outside the grid; returns (data, valid)."""
+    """Read a window, padding outside the grid; returns (data, valid).
+
+    The part inside the grid is read and padded here: rasterio's boundless reads open
+    the file again by name through a VRT of their own, without the one driver the image
+    was opened with (see :func:`change_detection.raster._open_image`).
+    """
     from rasterio.windows import Window
 
     r, c, h, w = window
-    win = Window(c, r, w, h)
-    data = ds.read(list(range(1, bands + 1)), window=win, boundless=True, fill_value=0)
-    valid = ds.read_masks(1, window=win, boundless=True) > 0
-    data = data.astype(np.float32)
+    data = np.zeros((bands, h, w), dtype=np.float32)
+    valid = np.zeros((h, w), dtype=bool)
+    r0, c0 = max(r, 0), max(c, 0)
+    r1, c1 = min(r + h, ds.height), min(c + w, ds.width)
+    if r1 <= r0 or c1 <= c0:
+        return data, valid
+    win = Window(c0, r0, c1 - c0, r1 - r0)
+    inner = (slice(r0 - r, r1 - r), slice(c0 - c, c1 - c))
+    data[(slice(None), *inner)] = ds.read(list(range(1, bands + 1)), window=win)
+    valid[inner] = ds.read_masks(1, window=win) > 0
     finite = np.isfinite(data)
     if not finite.all():  # NaN and infinite values are nodata, as in read_raster
         valid &= finite.all(axis=0)

@@ -136,3 +136,26 @@ def test_tiled_on_a_local_dask_cluster(straddling: tuple[Path, Path], tmp_path: 
         a, b, method="cva", tile=128, overlap=16, n_workers=1, progress=False, mask_path=out
     )
     assert len(patches) == 1 and out.is_file()
+
+
+def test_tile_reads_at_the_edge_use_the_opened_file(tmp_path: Path) -> None:
+    """A window hanging over the grid's edge is read from the file as it was opened and
+    padded as nodata; a file put in its place afterwards (here a VRT naming an image
+    outside the folder) is never read."""
+    from change_detection.raster import _open_image
+    from change_detection.tiled import _read
+    from tests.change_detection.cd_helpers import write_vrt
+
+    folder, outside = tmp_path / "images", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    image = write_tif(folder / "after.tif", np.full((3, 40, 40), 10.0))
+    secret = write_tif(outside / "secret.tif", np.full((3, 40, 40), 250.0))
+    with _open_image(image) as (ds, _):
+        swapped = write_vrt(folder / "swap.vrt", secret)
+        swapped.replace(image)
+        data, valid = _read(ds, (30, -5, 20, 20), 3)
+    assert data.shape == (3, 20, 20) and valid.shape == (20, 20)
+    assert valid[:10, 5:].all() and not valid[10:].any() and not valid[:, :5].any()
+    assert (data[:, :10, 5:] == 10.0).all()
+    assert (data[:, 10:] == 0.0).all() and (data[:, :, :5] == 0.0).all()
