@@ -29,6 +29,7 @@ from addressing._store import store_scope
 from addressing._text import check_text, detect_script
 from addressing.errors import InvalidAddress
 from twin.errors import InvalidInput
+from twin.files import new_file_mode
 from twin.store import Store
 
 __all__ = ["BatchRow", "Candidate", "autocomplete", "geocode", "geocode_csv", "geocode_many"]
@@ -258,9 +259,7 @@ def _open_output(dst: Path) -> tuple[int, str, str]:
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+        mode = new_file_mode()
     os.chmod(tmp, mode)
     return fd, tmp, target
 

@@ -46,7 +46,6 @@ __all__ = ["TwinService", "create_app"]
 
 logger = logging.getLogger(__name__)
 
-_WORLD = (-180.0, -90.0, 180.0, 90.0)
 Handler = Callable[[Request], Awaitable[Response]]
 
 

@@ -17,7 +17,6 @@ and the writes in :mod:`twin.store._writes`.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +27,6 @@ from twin.store._sql_reads import SqlReads
 from twin.store.base import Change, CollectionSpec, Transaction, VerifyReport
 
 __all__ = ["SqlStore"]
-
-log = logging.getLogger(__name__)
 
 
 class SqlStore(SqlReads):
