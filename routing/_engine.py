@@ -2,10 +2,13 @@
 
 Each directed edge of the road graph is a node of the routing graph; an arc ``e -> f``
 is a turn from edge ``e`` onto edge ``f`` at their shared junction and costs ``f``'s
-travel time. Turn restrictions (``no_*`` and ``only_*`` via a node) remove turns, and so
-does the ban on U-turns except at dead ends, so both are modelled exactly. With
-``turn_rules=False`` every turn is kept, which gives the same costs as a plain
-node-based Dijkstra on the road graph. Weights are whole milliseconds.
+travel time plus the turn's own time. U-turns are banned except at dead ends, where
+turning round takes the profile's ``uturn_s``. Turn restrictions (``no_*`` and
+``only_*`` via a node) remove the turns they forbid, or, for a profile with a
+``restricted_turn_s`` (the emergency vehicle), keep them at that extra time. With
+``turn_rules=False`` every turn is kept at no cost of its own, which gives the same
+costs as a plain node-based Dijkstra on the road graph. Weights are whole
+milliseconds.
 
 Queries run on a customizable contraction hierarchy (``routingkit_cch``): exact, with
 closures applied as a partial re-customisation of the metric (the turns onto a closed
@@ -18,6 +21,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,14 +44,17 @@ Seed = tuple[int, int]
 class _Turns:
     a_tail: NDArray[np.int64]  # from edge
     a_head: NDArray[np.int64]  # onto edge
+    turn_ms: NDArray[np.int64]  # the turn's own time, on top of the onto edge's
+    restricted: dict[tuple[int, int], str]  # kept turns a restriction forbids: its value
     ignored: int
     banned: int
 
 
-def _forbidden_turns(net: Net) -> tuple[set[tuple[int, int]], int]:
-    """Turns (e, f) the restrictions forbid, and how many restrictions matched no edge."""
+def _forbidden_turns(net: Net) -> tuple[dict[tuple[int, int], str], int]:
+    """Turns (e, f) the restrictions forbid (with the restriction's value), and how many
+    restrictions matched no edge."""
     index = {int(o): i for i, o in enumerate(net.osm_ids)}
-    forbidden: set[tuple[int, int]] = set()
+    forbidden: dict[tuple[int, int], str] = {}
     ignored = 0
     for r in net.restrictions:
         v = index.get(r.via_node)
@@ -64,12 +71,12 @@ def _forbidden_turns(net: Net) -> tuple[set[tuple[int, int]], int]:
         for e in froms:
             for f in outs:
                 if (r.kind == "no") == (f in tos):
-                    forbidden.add((e, f))
+                    forbidden.setdefault((e, f), r.value)
     return forbidden, ignored
 
 
 def _turns(net: Net, *, turn_rules: bool) -> _Turns:
-    """Every turn e -> f at a shared node, less the forbidden ones."""
+    """Every turn e -> f at a shared node, less the banned ones, with their own times."""
     tail, head = net.tail.astype(np.int64), net.head.astype(np.int64)
     order = np.argsort(tail, kind="stable")
     start = np.searchsorted(tail[order], np.arange(net.node_count + 1))
@@ -78,22 +85,36 @@ def _turns(net: Net, *, turn_rules: bool) -> _Turns:
     first = np.repeat(start[head], counts)
     within = np.arange(len(a_tail)) - np.repeat(np.cumsum(counts) - counts, counts)
     a_head = order[first + within]
+    turn_ms = np.zeros(len(a_tail), dtype=np.int64)
+    restricted: dict[tuple[int, int], str] = {}
     ignored = banned = 0
     if turn_rules:
+        prof = net.profile
         keep = np.ones(len(a_tail), dtype=np.bool_)
-        # No U-turn back along the same street, except at a dead end.
+        # No U-turn back along the same street, except at a dead end, where it takes time.
         uturn = (head[a_head] == tail[a_tail]) & (
             np.abs(net.length_m[a_head] - net.length_m[a_tail]) < 1.0
         )
-        keep &= ~(uturn & (counts[a_tail] > 1))
+        dead_end = counts[a_tail] <= 1
+        keep &= ~(uturn & ~dead_end)
+        turn_ms[uturn & dead_end] = round(prof.uturn_s * 1000.0)
         forbidden, ignored = _forbidden_turns(net)
         if forbidden:
             codes = a_tail * net.edge_count + a_head
             bad = np.fromiter((e * net.edge_count + f for e, f in forbidden), dtype=np.int64)
-            keep &= ~np.isin(codes, bad)
+            hit = np.isin(codes, bad)
+            if prof.restricted_turn_s is None:
+                keep &= ~hit
+            else:
+                hit &= keep
+                turn_ms[hit] += round(prof.restricted_turn_s * 1000.0)
+                restricted = {
+                    (e, f): forbidden[(e, f)]
+                    for e, f in zip(a_tail[hit].tolist(), a_head[hit].tolist(), strict=True)
+                }
         banned = int((~keep).sum())
-        a_tail, a_head = a_tail[keep], a_head[keep]
-    return _Turns(a_tail, a_head, ignored, banned)
+        a_tail, a_head, turn_ms = a_tail[keep], a_head[keep], turn_ms[keep]
+    return _Turns(a_tail, a_head, turn_ms, restricted, ignored, banned)
 
 
 class Engine:
@@ -105,8 +126,18 @@ class Engine:
         t0 = time.perf_counter()
         self.net = net
         x = _turns(net, turn_rules=turn_rules)
-        self.a_tail, self.a_head = x.a_tail, x.a_head
+        self.a_tail, self.a_head, self.turn_ms = x.a_tail, x.a_head, x.turn_ms
         self.ignored_restrictions, self.banned_turns = x.ignored, x.banned
+        #: Turns a restriction forbids that this profile may still make, with its value.
+        self.restricted_turns = x.restricted
+        costly = np.flatnonzero(x.turn_ms)
+        self._turn_cost = dict(
+            zip(
+                zip(x.a_tail[costly].tolist(), x.a_head[costly].tolist(), strict=True),
+                x.turn_ms[costly].tolist(),
+                strict=True,
+            )
+        )
         self.size = net.edge_count
         self.edge_ms = np.maximum(1, np.rint((net.time_s + net.signal_delay_s) * 1000.0)).astype(
             np.int64
@@ -127,7 +158,7 @@ class Engine:
         rk_order = rk.compute_order_inertial(self.size, tails, heads, lat, lon)
         self._cch = rk.CCH(rk_order, tails, heads, False)
         t2 = time.perf_counter()
-        self._metric = rk.CCHMetric(self._cch, self.edge_ms[self.a_head].tolist())
+        self._metric = rk.CCHMetric(self._cch, (self.edge_ms[self.a_head] + self.turn_ms).tolist())
         self._updater = rk.CCHMetricPartialUpdater(self._cch)
         self._query: object | None = None
         self.blocked: frozenset[int] = frozenset()
@@ -175,7 +206,14 @@ class Engine:
         w = self.free_ms if preempted else self.edge_ms
         arcs = self._arcs_into[self._into_start[e] : self._into_start[e + 1]]
         cost = round(fraction * int(w[e]))
-        return [(int(self.a_tail[a]), cost) for a in arcs]
+        return [(int(self.a_tail[a]), cost + int(self.turn_ms[a])) for a in arcs.tolist()]
+
+    def turn_ms_along(self, edges: Sequence[int]) -> list[int]:
+        """The time (ms) of the turn onto each edge of a path from the one before (0 first)."""
+        cost = self._turn_cost
+        if not edges:
+            return []
+        return [0] + [cost.get((int(e), int(f)), 0) for e, f in pairwise(edges)]
 
     # -- closures -----------------------------------------------------------------
     def set_blocked(self, edges: Iterable[int]) -> None:
@@ -186,9 +224,8 @@ class Engine:
         updates: dict[int, int] = {}
         for e in (new - self.blocked) | (self.blocked - new):
             arcs = self._arcs_into[self._into_start[e] : self._into_start[e + 1]]
-            w = INF if e in new else int(self.edge_ms[e])
             for a in arcs.tolist():
-                updates[a] = w
+                updates[a] = INF if e in new else int(self.edge_ms[e] + self.turn_ms[a])
         self._query = None  # RoutingKit refuses updates while a query holds the metric
         self._updater.apply(self._metric, updates)
         self.blocked = new
@@ -215,7 +252,8 @@ class Engine:
         """The turn graph as a scipy CSR matrix (closed edges left out)."""
         from scipy.sparse import csr_matrix
 
-        w = (self.free_ms if preempted else self.edge_ms)[self.a_head].astype(np.float64)
+        w = (self.free_ms if preempted else self.edge_ms)[self.a_head] + self.turn_ms
+        w = w.astype(np.float64)
         keep = ~np.isin(self.a_head, np.fromiter(self.blocked, dtype=np.int64))
         n = self.size + (1 if extra_node else 0)
         return csr_matrix((w[keep], (self.a_tail[keep], self.a_head[keep])), shape=(n, n))

@@ -125,6 +125,7 @@ def exchange_model(
                         "maneuver": step.maneuver,
                         "modifier": step.modifier,
                         "nodeId": step.node_id,
+                        "restriction": step.restriction,
                     },
                 }
             )

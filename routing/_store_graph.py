@@ -127,7 +127,8 @@ ROAD_TURN_RESTRICTIONS = CollectionSpec(
     description=(
         "Via-node turn restrictions from OSM relations (no_* forbids the turn, only_* "
         "allows only it), at the via node; the id is the relation id. The profile columns "
-        "say which vehicles the restriction binds (emergency vehicles may be exempt)."
+        "say which vehicles the restriction binds (emergency vehicles may be exempt); an "
+        "emergency vehicle may still turn against one at an extra time when it saves more."
     ),
     geometry_type="Point",
     fields=(

@@ -3,8 +3,9 @@
 ``POST /routes`` computes a route from a route definition and answers with the Route
 Exchange Model (draft OGC 21-001): a GeoJSON FeatureCollection of an ``overview``, a
 ``start``, one ``segment`` per manoeuvre and an ``end``, with ``length_m``,
-``duration_s``, ``roadName`` and ``instructions``. For the emergency profile the signal
-preemption plan along the route comes with it as ``signalPlan``.
+``duration_s``, ``roadName``, ``instructions`` and ``restriction`` (the OSM turn
+restriction an emergency vehicle's manoeuvre departs from, else null). For the emergency
+profile the signal preemption plan along the route comes with it as ``signalPlan``.
 
 A route definition, as the draft has it::
 

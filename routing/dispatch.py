@@ -143,7 +143,7 @@ def rank_stations(
                 float(free[e]) / 1000 * (f1 - f0)
                 for e, (f0, f1) in zip(r.edges, r.fractions, strict=True)
             )
-        )
+        ) + sum(r.turn_times_s)
         cands.append((r.travel_time_s, st, r, pre))
     if not cands:
         msg = f"no station can reach incident={incident!r}"
@@ -192,7 +192,7 @@ def _reach(
     eng = graph.engine
     end = eng.distances(sources, preempted=preempted, limit_ms=limit_ms)
     start = np.full(eng.size, np.inf)
-    np.minimum.at(start, eng.a_head, end[eng.a_tail])
+    np.minimum.at(start, eng.a_head, end[eng.a_tail] + eng.turn_ms)
     for e, cost in sources:  # the sources' own edges start where the station is
         w = (eng.free_ms if preempted else eng.edge_ms)[e]
         start[e] = min(start[e], cost - float(w))

@@ -448,6 +448,8 @@ class RoadGraph:
             start_node=start_node,
             edge_ms=self.engine.edge_ms,
             geo=self.geo,
+            turn_ms=self.engine.turn_ms_along(edges),
+            restricted=self.engine.restricted_turns,
         )
 
     def travel_time_ms(self, origin: int, destination: int) -> int | None:

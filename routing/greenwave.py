@@ -273,11 +273,13 @@ def plan_green_wave(
 
 
 def _edge_times(graph: RoadGraph, route: Route) -> list[float]:
-    """Seconds driven on each route edge with preemption (no signal wait)."""
+    """Seconds driven on each route edge with preemption (no signal wait), with the
+    time of the turn onto it."""
     free = graph.engine.free_ms
+    turns = route.turn_times_s or [0.0] * len(route.edges)
     return [
-        float(free[e]) / 1000.0 * (f1 - f0)
-        for e, (f0, f1) in zip(route.edges, route.fractions, strict=True)
+        float(free[e]) / 1000.0 * (f1 - f0) + t
+        for e, (f0, f1), t in zip(route.edges, route.fractions, turns, strict=True)
     ]
 
 

@@ -142,6 +142,14 @@ class Profile:
         The driven speed is ``min(limit * speed_factor, limit + speed_bonus_kmh, max_kmh)``.
     signal_delay_s
         Expected wait when entering a signalised junction without preemption.
+    uturn_s
+        Time to turn round where a road ends, the only place a U-turn is allowed.
+    restricted_turn_s
+        ``None``: a turn restriction that binds the vehicle bans the turn. A number: the
+        turn stays open at this extra time. An emergency vehicle on an urgent call may
+        depart from a prohibitory sign with due care, so it slows down and crosses
+        rather than detour round the block; it takes the turn only when that saves
+        more than this time.
     emergency
         Whether the vehicle is an emergency vehicle (bus lanes, ``access=emergency``,
         contraflow where buses may, restrictions excepting emergency vehicles).
@@ -155,6 +163,8 @@ class Profile:
     speed_bonus_kmh: float = 0.0
     max_kmh: float = 130.0
     signal_delay_s: float = 12.0
+    uturn_s: float = 20.0
+    restricted_turn_s: float | None = None
     emergency: bool = False
     default_kmh: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_KMH))
 
@@ -253,6 +263,7 @@ EMERGENCY = Profile(
     speed_bonus_kmh=20.0,
     max_kmh=130.0,
     signal_delay_s=12.0,
+    restricted_turn_s=30.0,
     emergency=True,
 )
 PROFILES: dict[str, Profile] = {"car": CAR, "emergency": EMERGENCY}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,9 @@ class Step:
 
     ``maneuver`` is ``depart``, ``turn``, ``continue`` or ``arrive``; ``modifier`` one of
     ``straight``, ``slight left|right``, ``left|right``, ``sharp left|right``, ``uturn``.
-    Bearings are degrees clockwise from north.
+    Bearings are degrees clockwise from north. ``restriction`` names the OSM turn
+    restriction (``no_left_turn``, ``only_straight_on``, ...) the manoeuvre departs from,
+    which an emergency vehicle may do with care; ``None`` for a lawful one.
     """
 
     maneuver: str
@@ -38,6 +41,7 @@ class Step:
     bearing_after: float
     length_m: float
     duration_s: float
+    restriction: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -52,6 +56,7 @@ class Step:
             "bearing_after": round(self.bearing_after, 1),
             "length_m": round(self.length_m, 1),
             "duration_s": round(self.duration_s, 1),
+            "restriction": self.restriction,
         }
 
 
@@ -81,6 +86,11 @@ class Route:
         The vehicle profile's name.
     depart
         The departure time the closures were evaluated at.
+    closures
+        The ids of the closures in force.
+    turn_times_s
+        For each edge, the time of the turn onto it from the one before (a turn-round
+        at a dead end, a turn against a restriction), seconds; 0 for the first.
     """
 
     travel_time_s: float
@@ -95,6 +105,12 @@ class Route:
     profile: str
     depart: datetime | None = None
     closures: list[str] = field(default_factory=list)
+    turn_times_s: list[float] = field(default_factory=list)
+
+    @property
+    def restricted_turns(self) -> list[Step]:
+        """The steps that depart from a turn restriction."""
+        return [s for s in self.steps if s.restriction is not None]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (the geometry as GeoJSON)."""
@@ -172,8 +188,19 @@ def assemble(
     start_node: int | None,
     edge_ms: NDArray[np.int64],
     geo: EdgeGeo,
+    turn_ms: Sequence[int] | None = None,
+    restricted: Mapping[tuple[int, int], str] | None = None,
 ) -> Route:
-    """Build a :class:`Route` from the edges of a path."""
+    """Build a :class:`Route` from the edges of a path.
+
+    ``turn_ms`` is the time of the turn onto each edge (0 for the first) and
+    ``restricted`` the turns ``(e, f)`` the path may make against a restriction, with
+    the restriction's value.
+    """
+    turns = [0] * len(edges) if turn_ms is None else [int(t) for t in turn_ms]
+    if len(turns) != len(edges):
+        msg = f"turn_ms has {len(turns)} values for {len(edges)} edges"
+        raise ValueError(msg)
     pieces: list[NDArray[np.float64]] = []
     nodes: list[int] = [] if start_node is None else [int(net.osm_ids[start_node])]
     length = 0.0
@@ -187,7 +214,9 @@ def assemble(
     if len(coords) < 2:
         coords = np.vstack([coords, coords])
     geometry = shapely.linestrings(coords)
-    steps = _steps(net, geo, edges, fractions, edge_ms, coords[0], coords[-1])
+    steps = _steps(
+        net, geo, edges, fractions, edge_ms, coords[0], coords[-1], turns, restricted or {}
+    )
     return Route(
         travel_time_s=cost_ms / 1000.0,
         length_m=length,
@@ -201,6 +230,7 @@ def assemble(
         profile=net.profile.name,
         depart=depart,
         closures=closures,
+        turn_times_s=[t / 1000.0 for t in turns],
     )
 
 
@@ -212,6 +242,8 @@ def _steps(
     edge_ms: NDArray[np.int64],
     start: NDArray[np.float64],
     end: NDArray[np.float64],
+    turns: list[int],
+    restricted: Mapping[tuple[int, int], str],
 ) -> list[Step]:
     steps: list[dict[str, Any]] = []
     prev_end = 0.0
@@ -221,19 +253,23 @@ def _steps(
         name = net.names[e]
         share = f1 - f0
         length = float(net.length_m[e]) * share
-        dur = float(edge_ms[e]) / 1000.0 * share
+        dur = float(edge_ms[e]) / 1000.0 * share + turns[i] / 1000.0
         if i == 0:
             steps.append(_new("depart", "straight", name, start, None, b0, b0))
         else:
             node = int(net.tail[e])
             mod = turn_modifier(prev_end, b0)
             branching = bool(geo.out_degree[node] > 1)
-            if name != steps[-1]["road_name"] or (
-                mod != "straight" and (branching or mod == "uturn")
+            against = restricted.get((edges[i - 1], e))
+            if (
+                against is not None
+                or name != steps[-1]["road_name"]
+                or (mod != "straight" and (branching or mod == "uturn"))
             ):
                 loc = net.edge_coords(e)[0]
                 kind = "turn" if mod != "straight" else "continue"
                 steps.append(_new(kind, mod, name, loc, int(net.osm_ids[node]), prev_end, b0))
+                steps[-1]["restriction"] = against
         steps[-1]["length_m"] += length
         steps[-1]["duration_s"] += dur
         prev_end = b1
@@ -270,10 +306,18 @@ def _new(
         "bearing_after": after,
         "length_m": 0.0,
         "duration_s": 0.0,
+        "restriction": None,
     }
 
 
 def _say(s: dict[str, Any]) -> str:
+    text = _manoeuvre(s)
+    if s["restriction"] is not None:
+        text += f" against the {s['restriction']} restriction, with care"
+    return text
+
+
+def _manoeuvre(s: dict[str, Any]) -> str:
     road = s["road_name"] or "the road"
     if s["maneuver"] == "depart":
         return f"Head {_compass(s['bearing_after'])} on {road}"

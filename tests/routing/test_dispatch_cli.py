@@ -50,6 +50,12 @@ def test_rank_stations_by_travel_time(helsinki_ev: RoadGraph) -> None:
         direct = g.route((c.station.lon, c.station.lat), INCIDENT)
         assert c.travel_time_s == direct.travel_time_s
         assert c.travel_time_preempted_s <= c.travel_time_s
+        # preemption saves the signal waits and nothing else (turns still take their time)
+        waits = sum(
+            float(g.net.signal_delay_s[e]) * (f1 - f0)
+            for e, (f0, f1) in zip(direct.edges, direct.fractions, strict=True)
+        )
+        assert c.travel_time_s - c.travel_time_preempted_s == pytest.approx(waits, abs=0.05)
     with pytest.raises(InvalidInput, match="needs id, lon and lat"):
         rank_stations(g, INCIDENT, stations=[{"name": "x"}])
 

@@ -9,7 +9,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from routing.dispatch import rank_stations
 from routing.graph import RoadGraph
+from routing.greenwave import plan_green_wave
 from routing.profiles import CAR, EMERGENCY, get_profile, parse_maxspeed
 from tests.routing.osm_helpers import grid_node, grid_pos
 from twin.errors import InvalidInput, OSMFileError
@@ -134,7 +136,76 @@ def test_uturn_only_at_dead_ends(osm_file: Callable[..., Path]) -> None:
         grid_node(1, 1),
         grid_node(0, 1),
     ]
-    assert next(s.modifier for s in r.steps if s.maneuver == "turn") == "uturn"
+    turn = next(s for s in r.steps if s.maneuver == "turn")
+    assert turn.modifier == "uturn" and turn.instruction.startswith("Make a U-turn")
+    # turning round takes the profile's time, counted in the route and in its step
+    k = r.node_ids.index(grid_node(2, 2))
+    assert r.turn_times_s == [0.0] * k + [g.profile.uturn_s] + [0.0] * (len(r.edges) - k - 1)
+    driven = int(g.engine.edge_ms[r.edges].sum())
+    assert round(r.travel_time_s * 1000) == driven + round(g.profile.uturn_s * 1000)
+    assert sum(s.duration_s for s in r.steps) == pytest.approx(r.travel_time_s)
+
+
+def _restricted_cross(
+    osm_file: Callable[..., Path], far: int, tags: dict[str, str] | None = None
+) -> Path:
+    """A cross at (1, 1) where turning left (west) from the south is forbidden; the way
+    round leaves north up to row ``far`` and comes back down column 0."""
+    ways = [
+        _line(10, [(1, 0), (1, 1)]),  # from, northbound
+        _line(11, [(1, 1), (0, 1)]),  # west arm: the forbidden left turn
+        _line(12, [(1, 1), (1, far)]),  # north arm
+        _line(13, [(1, 1), (2, 1)], oneway="yes"),  # east arm, no U-turn back
+        _line(14, [(1, far), (0, far), (0, 1)]),  # the way round
+        _line(15, [(1, far), (1, far + 1)]),
+        _line(16, [(0, 1), (0, 0)]),
+    ]
+    members = [("way", 10, "from"), ("node", grid_node(1, 1), "via"), ("way", 11, "to")]
+    rel_tags = {"type": "restriction", "restriction": "no_left_turn", **(tags or {})}
+    return osm_file(ways, relations=[(90, rel_tags, members)])
+
+
+def test_emergency_vehicle_turns_against_a_restriction_when_it_pays(
+    osm_file: Callable[..., Path],
+) -> None:
+    a, b = grid_node(1, 0), grid_node(0, 1)
+    # Going round takes well over the 30 s the restricted turn costs: the emergency
+    # vehicle turns, with care, and says so; a car goes round.
+    path = _restricted_cross(osm_file, far=8)
+    ev = RoadGraph.from_osm(path, profile="emergency")
+    car = RoadGraph.from_osm(path, profile="car")
+    assert EMERGENCY.restricted_turn_s == 30.0 and CAR.restricted_turn_s is None
+    assert car.route(a, b).node_ids == [a, grid_node(1, 1), grid_node(1, 8), b]
+    r = ev.route(a, b)
+    assert r.node_ids == [a, grid_node(1, 1), b]
+    assert r.turn_times_s == [0.0, 30.0]
+    assert round(r.travel_time_s * 1000) == int(ev.engine.edge_ms[r.edges].sum()) + 30_000
+    (step,) = r.restricted_turns
+    assert step.restriction == "no_left_turn" and step.node_id == grid_node(1, 1)
+    assert step.instruction == (
+        "Turn left onto the road against the no_left_turn restriction, with care"
+    )
+    assert step.to_dict()["restriction"] == "no_left_turn"
+    assert sum(s.duration_s for s in r.steps) == pytest.approx(r.travel_time_s)
+    assert ev.engine.banned_turns < car.engine.banned_turns
+    # no signal on the way: the green wave saves nothing, the turn's time still counts
+    plan = plan_green_wave(ev, a, b, depart="2026-01-05T08:00:00Z")
+    assert plan.eta_preemption_s == pytest.approx(r.travel_time_s, abs=1e-3)
+    # rank_stations and coverage count it too
+    (cand,) = rank_stations(
+        ev, b, stations=[{"id": "s", "lon": grid_pos(1, 0)[0], "lat": grid_pos(1, 0)[1]}]
+    )
+    assert cand.travel_time_preempted_s == pytest.approx(cand.travel_time_s, abs=1e-3)
+    # Going round one short block is quicker than 30 s: the emergency vehicle obeys.
+    near = RoadGraph.from_osm(_restricted_cross(osm_file, far=2), profile="emergency")
+    r = near.route(a, b)
+    assert r.node_ids == [a, grid_node(1, 1), grid_node(1, 2), b]
+    assert r.restricted_turns == [] and set(r.turn_times_s) == {0.0}
+    # A restriction that exempts emergency vehicles costs them nothing at all.
+    exempt = _restricted_cross(osm_file, far=2, tags={"except": "psv;emergency"})
+    r = RoadGraph.from_osm(exempt, profile="emergency").route(a, b)
+    assert r.node_ids == [a, grid_node(1, 1), b]
+    assert r.restricted_turns == [] and set(r.turn_times_s) == {0.0}
 
 
 def test_signals_cluster_with_their_junction(osm_file: Callable[..., Path]) -> None:

@@ -39,8 +39,11 @@ def test_exact_on_1000_random_pairs(request: pytest.FixtureRequest, fixture: str
             assert ref == float("inf")
             continue
         assert r.travel_time_s * 1000 == pytest.approx(ref, abs=1e-6)
-        # the reported cost is the cost of the reported path
-        assert round(r.travel_time_s * 1000) == int(g.engine.edge_ms[r.edges].sum())
+        # the reported cost is the cost of the reported path, its turns included
+        turns = g.engine.turn_ms_along(r.edges)
+        assert r.turn_times_s == [t / 1000 for t in turns]
+        assert round(r.travel_time_s * 1000) == int(g.engine.edge_ms[r.edges].sum()) + sum(turns)
+        assert sum(s.duration_s for s in r.steps) == pytest.approx(r.travel_time_s, abs=1e-6)
         reachable += 1
     assert reachable > 600
 
