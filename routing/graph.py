@@ -128,8 +128,10 @@ class RoadGraph:
         snap_limit_m
             Points farther than this from every usable road are refused.
         turn_restrictions
-            Honour the extract's turn restrictions and ban U-turns except at dead ends;
-            ``False`` allows every turn (the costs of a plain node-based Dijkstra).
+            Honour the extract's turn restrictions (bans, or for the emergency profile
+            an extra time) and ban U-turns except at dead ends, where turning round
+            takes time; ``False`` allows every turn at no cost of its own (the costs of
+            a plain node-based Dijkstra).
         """
         from routing._cache import source_of
 
@@ -466,8 +468,9 @@ class RoadGraph:
         Edges carry ``travel_time`` (seconds, the router's own weights including the
         expected signal delay), ``length``, ``name``, ``highway``, ``osmid`` and
         ``geometry``; nodes carry ``x``, ``y``, ``signal`` and ``junction`` (the
-        signalised junction id or ``None``). Turn restrictions cannot be expressed in a
-        node-keyed graph: they are listed in ``G.graph["turn_restrictions"]``.
+        signalised junction id or ``None``). Turn restrictions and the time of turns
+        cannot be expressed in a node-keyed graph: the restrictions are listed in
+        ``G.graph["turn_restrictions"]``.
         """
         import networkx as nx
 

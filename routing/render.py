@@ -15,7 +15,8 @@ __all__ = ["render_html", "route_layers"]
 
 
 def route_layers(route: Route, plan: GreenWavePlan | None = None) -> list[Any]:
-    """pydeck layers: the route as a path, signals as dots labelled with their windows."""
+    """pydeck layers: the route as a path, its ends and the turns it makes against a
+    restriction as dots, signals as dots labelled with their windows."""
     import pydeck as pdk
 
     path = [
@@ -46,6 +47,11 @@ def route_layers(route: Route, plan: GreenWavePlan | None = None) -> list[Any]:
             "tooltip": "end: " + route.destination.explain(),
             "color": [30, 30, 200],
         },
+    ]
+    # Where the vehicle departs from a turn restriction, in orange: the crew should know.
+    ends += [
+        {"position": list(s.location), "tooltip": s.instruction, "color": [255, 140, 0]}
+        for s in route.restricted_turns
     ]
     layers.append(
         pdk.Layer(

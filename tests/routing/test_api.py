@@ -97,7 +97,12 @@ def test_route_exchange_model_equals_the_router(client: TestClient, helsinki_ev:
     )
     for s in segs:
         p = s["properties"]
-        assert {"length_m", "duration_s", "roadName", "instructions"} <= set(p)
+        assert {"length_m", "duration_s", "roadName", "instructions", "restriction"} <= set(p)
+    # The left turn from Kaivokatu onto Mannerheimintie departs from an only_straight_on
+    # restriction: the emergency vehicle takes it (with care) and the segment says so.
+    against = [s["properties"]["restriction"] for s in segs]
+    assert against == [s.restriction for s in expected.steps]
+    assert "only_straight_on" in against
     assert any(s["properties"]["roadName"] for s in segs)
     line = shape(parts["overview"][0]["geometry"])
     assert isinstance(line, LineString)

@@ -113,6 +113,10 @@ def test_render_html(helsinki_ev: RoadGraph, tmp_path: Path) -> None:
     out = render_html(plan, tmp_path / "plan.html")
     text = out.read_text()
     assert "deck" in text and f"junction {plan.signals[0].junction_id}" in text
+    # the turn against a restriction is marked with its instruction
+    (turn,) = plan.route.restricted_turns
+    assert turn.instruction.endswith("against the only_straight_on restriction, with care")
+    assert turn.instruction in text
 
 
 def test_cli_route_greenwave_dispatch_isochrone(tmp_path: Path) -> None:
