@@ -17,7 +17,9 @@ import logging
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,10 +191,27 @@ def geocode_many(
 _OUT_FIELDS = ("code", "label", "lon", "lat", "score", "error")
 
 
+#: Python's csv module refuses a field of over 131,072 characters (a process-wide limit).
+#: A batch reads every field whole, so that an over-long one fails its own row only; the
+#: limit is raised while a batch file is read and put back after.
+_CSV_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _fields_of_any_size() -> Iterator[None]:
+    with _CSV_LIMIT_LOCK:
+        old = csv.field_size_limit()
+        csv.field_size_limit(2**31 - 1)
+        try:
+            yield
+        finally:
+            csv.field_size_limit(old)
+
+
 def _read_csv(src: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the rows of ``src``, each row with the line it starts on."""
     try:
-        with src.open(newline="", encoding="utf-8-sig") as fh:
+        with _fields_of_any_size(), src.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header: list[str] = []
             for header in reader:
