@@ -109,6 +109,23 @@ def test_the_links_of_an_item_lead_back_to_it(live: httpx.Client, fid: str, fmt:
             assert live.get(link["href"]).json()["id"] == fid
 
 
+def test_the_json_ld_listing_names_each_item_by_its_url(live: httpx.Client) -> None:
+    """The listing is valid JSON whatever the ids hold, its ``@id`` per item is the item's
+    URL, and an empty page is valid JSON too."""
+    r = live.get(ITEMS, params={"f": "jsonld", "kind": "cafe", "limit": 1000})
+    assert r.status_code == 200
+    doc = json.loads(r.text)
+    urls = {f["@id"] for f in doc["features"]}
+    assert {_location(live, fid) for fid in IDS} <= urls
+    assert doc["@id"] == f"{str(live.base_url).rstrip('/')}/collections/pois"
+    assert doc["@context"] and doc["type"] == "FeatureCollection"
+    for fid in ("100%", 'q"u\\o'):
+        assert live.get(_location(live, fid), params={"f": "json"}).json()["id"] == fid
+    empty = live.get(ITEMS, params={"f": "jsonld", "kind": "no such kind"})
+    assert empty.status_code == 200
+    assert json.loads(empty.text)["features"] == []
+
+
 def test_an_id_once_decoded_names_no_other_item(live: httpx.Client) -> None:
     """``a%2Fb`` sent unescaped is the path of ``a/b``, which no id may be; ``100%25`` is
     the URL of ``100%``, not of ``100%25``."""

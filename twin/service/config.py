@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 WORLD = (-180.0, -90.0, 180.0, 90.0)
 
+#: Templates of the twin's own that replace pygeoapi's of the same name.
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
 #: The kernel's own processes: name -> pygeoapi processor definition.
 KERNEL_PROCESSES: dict[str, dict[str, Any]] = {
     "features-in-polygon": {
@@ -106,6 +109,8 @@ def build_config(
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
             "gzip": False,
+            # the twin's own templates first (the JSON-LD items listing), pygeoapi's after
+            "templates": {"path": str(TEMPLATES_DIR)},
             "languages": ["en-US"],
             "cors": True,
             "pretty_print": False,
