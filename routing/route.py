@@ -261,9 +261,12 @@ def _steps(
             mod = turn_modifier(prev_end, b0)
             branching = bool(geo.out_degree[node] > 1)
             against = restricted.get((edges[i - 1], e))
+            # Going straight onto a stretch without a name (a junction's link, a short
+            # connector) is no manoeuvre: the step goes on until a named road or a turn.
+            renamed = name != steps[-1]["road_name"] and bool(name)
             if (
                 against is not None
-                or name != steps[-1]["road_name"]
+                or renamed
                 or (mod != "straight" and (branching or mod == "uturn"))
             ):
                 loc = net.edge_coords(e)[0]

@@ -258,3 +258,40 @@ def test_to_networkx_matches_router(helsinki_car: RoadGraph) -> None:
         assert cost / 1000.0 == pytest.approx(ref, abs=1e-6)
         checked += 1
     assert checked > 100
+
+
+def test_a_stretch_without_a_name_is_no_step_of_its_own(osm_file: Callable[..., Path]) -> None:
+    # Aleksanterinkatu, a short unnamed link straight on, then Unioninkatu; side streets
+    # make each joint a junction. The unnamed link belongs to the step before it.
+    path = osm_file(
+        [
+            _line(1, [(0, 1), (2, 1)], name="Aleksanterinkatu"),
+            (2, [grid_node(2, 1), grid_node(3, 1)], {"highway": "residential"}),
+            _line(3, [(3, 1), (6, 1)], name="Unioninkatu"),
+            _line(4, [(2, 1), (2, 0)], name="Side A"),
+            _line(5, [(3, 1), (3, 2)], name="Side B"),
+        ]
+    )
+    g = RoadGraph.from_osm(path)
+    r = g.route(grid_node(0, 1), grid_node(6, 1))
+    assert [s.instruction for s in r.steps] == [
+        "Head east on Aleksanterinkatu",
+        "Continue onto Unioninkatu",
+        "Arrive at the destination",
+    ]
+    assert r.steps[1].node_id == grid_node(3, 1)
+    assert sum(s.length_m for s in r.steps) == pytest.approx(r.length_m)
+    r = g.route(grid_node(6, 1), grid_node(2, 0))
+    assert [s.instruction for s in r.steps] == [
+        "Head west on Unioninkatu",
+        "Turn left onto Side A",
+        "Arrive at the destination",
+    ]
+    # Turning onto a stretch without a name is still a step.
+    r = g.route(grid_node(3, 2), grid_node(0, 1))
+    assert [s.instruction for s in r.steps] == [
+        "Head south on Side B",
+        "Turn right onto the road",
+        "Continue onto Aleksanterinkatu",
+        "Arrive at the destination",
+    ]
