@@ -27,8 +27,9 @@ posted to the ``road_closures`` collection count for every route departing insid
 window, from the next request on.
 
 Computed routes are kept (the most recent :data:`MAX_KEPT`): ``GET /routes`` lists them,
-``GET /routes/{routeId}`` returns one and ``DELETE /routes/{routeId}`` drops it.
-Computing, listing and reading routes need no key (dispatchers' clients route without
+``GET /routes/{routeId}`` returns one and ``DELETE /routes/{routeId}`` drops it. Both GETs
+answer HTML too (``f=html``, or a browser's ``Accept``): the list as a table, a route on a
+map with its steps and signal plan (:mod:`routing._route_html`). Computing, listing and reading routes need no key (dispatchers' clients route without
 one); dropping a route is a write and needs an API key with the editor role (401
 without a key, 403 with a reader's).
 
@@ -49,7 +50,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
 from routing._exchange_model import GEOJSON, exchange_model
@@ -63,11 +64,13 @@ from routing._route_definition import (
     read_waypoints,
     read_when,
 )
+from routing._route_html import route_page, routes_page
 from routing.graph import RoadGraph, dates_in_range
 from routing.route import Route
-from twin.errors import FeatureNotFound, TwinError
+from twin.errors import FeatureNotFound, InvalidInput, TwinError
 from twin.plugins import HttpApi
 from twin.service.auth import Role
+from twin.service.errors import UnknownParameter
 from twin.service.extension import ServiceContext, endpoint, json_body
 
 __all__ = ["CONFORMANCE", "MAX_KEPT", "MAX_WAYPOINTS", "http_api", "plan_route"]
@@ -278,9 +281,13 @@ async def _routes(request: Request, ctx: ServiceContext) -> Response:
             media_type=GEOJSON,
             headers={"Location": f"{ctx.base_url}/routes/{doc['id']}"},
         )
+    html = _wants_html(request)
     kept = _kept(ctx)
     with kept.lock:
         ids = list(kept.routes)
+        docs = [(i, kept.routes[i]) for i in reversed(ids) if i in kept.routes]
+    if html:
+        return HTMLResponse(routes_page(docs, ctx.base_url))
     return JSONResponse(
         {
             "links": [
@@ -306,7 +313,41 @@ async def _route(request: Request, ctx: ServiceContext) -> Response:
         ctx.require(Role.EDITOR, action="dropping a route")
         kept.drop(route_id)
         return Response(status_code=204)
-    return Response(json.dumps(kept.get(route_id), ensure_ascii=False), media_type=GEOJSON)
+    html = _wants_html(request)
+    doc = kept.get(route_id)
+    if html:
+        return HTMLResponse(route_page(doc, ctx.base_url))
+    return Response(json.dumps(doc, ensure_ascii=False), media_type=GEOJSON)
+
+
+def _wants_html(request: Request) -> bool:
+    """Whether a GET of the routes asks for HTML: ``f=html``, or no ``f`` and a browser's
+    ``Accept: text/html``. ``f`` is the only query parameter; anything else is a 400."""
+    params = request.query_params
+    for name in params:
+        if name != "f":
+            msg = f"query parameter {name!r} is not known to the routes endpoint; choose from ['f']"
+            raise UnknownParameter(msg)
+    if len(params.getlist("f")) > 1:
+        msg = f"query parameter 'f' is given {len(params.getlist('f'))} times; give it once"
+        raise InvalidInput(msg)
+    fmt = params.get("f")
+    if fmt is None:
+        return "text/html" in request.headers.get("accept", "")
+    if fmt not in ("json", "html"):
+        msg = f"f={fmt!r} is not a format of the routes endpoint; choose from ['json', 'html']"
+        raise InvalidInput(msg)
+    return fmt == "html"
+
+
+#: The ``f`` query parameter of the GET endpoints.
+_F = {
+    "name": "f",
+    "in": "query",
+    "required": False,
+    "description": "json (the default) or html (the default for a browser)",
+    "schema": {"type": "string", "enum": ["json", "html"]},
+}
 
 
 def _openapi_paths() -> dict[str, Any]:
@@ -319,7 +360,17 @@ def _openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "The routes computed recently",
                 "tags": ["routes"],
-                "responses": {"200": {"description": "Links to the kept routes."}},
+                "parameters": [_F],
+                "responses": {
+                    "200": {
+                        "description": "Links to the kept routes (HTML: a table of them).",
+                        "content": {
+                            "application/json": {"schema": {"type": "object"}},
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "400": {"description": "An unknown query parameter or format."},
+                },
             },
             "post": {
                 "summary": "Compute a route (with its green wave for the emergency mode)",
@@ -341,7 +392,18 @@ def _openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "A computed route",
                 "tags": ["routes"],
-                "responses": {"200": {"description": "The route."}, "404": {"description": "-"}},
+                "parameters": [_F],
+                "responses": {
+                    "200": {
+                        "description": "The route (HTML: a map, its steps and signal plan).",
+                        "content": {
+                            GEOJSON: {"schema": {"type": "object"}},
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "400": {"description": "An unknown query parameter or format."},
+                    "404": {"description": "-"},
+                },
             },
             "delete": {
                 "summary": "Forget a computed route (editor key)",
