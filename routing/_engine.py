@@ -130,6 +130,13 @@ class Engine:
         self.ignored_restrictions, self.banned_turns = x.ignored, x.banned
         #: Turns a restriction forbids that this profile may still make, with its value.
         self.restricted_turns = x.restricted
+        # Their arcs, banned while the engine obeys every restriction (obey_restrictions).
+        self._restricted_arcs: frozenset[int] = frozenset(
+            a
+            for a, turn in enumerate(zip(x.a_tail.tolist(), x.a_head.tolist(), strict=True))
+            if turn in x.restricted
+        )
+        self.obeying = False
         costly = np.flatnonzero(x.turn_ms)
         self._turn_cost = dict(
             zip(
@@ -206,7 +213,11 @@ class Engine:
         w = self.free_ms if preempted else self.edge_ms
         arcs = self._arcs_into[self._into_start[e] : self._into_start[e + 1]]
         cost = round(fraction * int(w[e]))
-        return [(int(self.a_tail[a]), cost + int(self.turn_ms[a])) for a in arcs.tolist()]
+        return [
+            (int(self.a_tail[a]), cost + int(self.turn_ms[a]))
+            for a in arcs.tolist()
+            if not (self.obeying and a in self._restricted_arcs)
+        ]
 
     def turn_ms_along(self, edges: Sequence[int]) -> list[int]:
         """The time (ms) of the turn onto each edge of a path from the one before (0 first)."""
@@ -216,19 +227,39 @@ class Engine:
         return [0] + [cost.get((int(e), int(f)), 0) for e, f in pairwise(edges)]
 
     # -- closures -----------------------------------------------------------------
+    def _arc_weight(self, a: int) -> int:
+        """The metric's weight of arc ``a`` now: closures and obedience applied."""
+        e = int(self.a_head[a])
+        if e in self.blocked or (self.obeying and a in self._restricted_arcs):
+            return INF
+        return int(self.edge_ms[e] + self.turn_ms[a])
+
+    def _update(self, arcs: Iterable[int]) -> None:
+        updates = {a: self._arc_weight(a) for a in arcs}
+        if updates:
+            self._query = None  # RoutingKit refuses updates while a query holds the metric
+            self._updater.apply(self._metric, updates)
+
     def set_blocked(self, edges: Iterable[int]) -> None:
         """Make exactly these edges impassable (a partial re-customisation)."""
         new = frozenset(int(e) for e in edges)
         if new == self.blocked:
             return
-        updates: dict[int, int] = {}
-        for e in (new - self.blocked) | (self.blocked - new):
-            arcs = self._arcs_into[self._into_start[e] : self._into_start[e + 1]]
-            for a in arcs.tolist():
-                updates[a] = INF if e in new else int(self.edge_ms[e] + self.turn_ms[a])
-        self._query = None  # RoutingKit refuses updates while a query holds the metric
-        self._updater.apply(self._metric, updates)
+        changed = (new - self.blocked) | (self.blocked - new)
         self.blocked = new
+        self._update(
+            a
+            for e in changed
+            for a in self._arcs_into[self._into_start[e] : self._into_start[e + 1]].tolist()
+        )
+
+    def obey_restrictions(self, obey: bool) -> None:
+        """Ban (``True``) or reopen (``False``) the turns against a restriction that the
+        profile keeps open at a cost (a partial re-customisation of those arcs only)."""
+        if obey == self.obeying:
+            return
+        self.obeying = obey
+        self._update(self._restricted_arcs)
 
     # -- queries ------------------------------------------------------------------
     def shortest(
@@ -249,12 +280,15 @@ class Engine:
         return int(dist), list(nodes)
 
     def csgraph(self, *, preempted: bool = False, extra_node: bool = False) -> object:
-        """The turn graph as a scipy CSR matrix (closed edges left out)."""
+        """The turn graph as a scipy CSR matrix (closed edges, and restricted turns while
+        obeying, left out)."""
         from scipy.sparse import csr_matrix
 
         w = (self.free_ms if preempted else self.edge_ms)[self.a_head] + self.turn_ms
         w = w.astype(np.float64)
         keep = ~np.isin(self.a_head, np.fromiter(self.blocked, dtype=np.int64))
+        if self.obeying and self._restricted_arcs:
+            keep[np.fromiter(self._restricted_arcs, dtype=np.int64)] = False
         n = self.size + (1 if extra_node else 0)
         return csr_matrix((w[keep], (self.a_tail[keep], self.a_head[keep])), shape=(n, n))
 

@@ -35,7 +35,16 @@ MAX_WAYPOINTS = 25
 MODES = ("car", "emergency")
 #: The route preferences a route definition may ask for.
 PREFERENCES = ("fastest",)
-_KNOWN_INPUTS = {"waypoints", "preference", "mode", "obstacles", "when", "name", "greenWave"}
+_KNOWN_INPUTS = {
+    "waypoints",
+    "preference",
+    "mode",
+    "obstacles",
+    "when",
+    "name",
+    "greenWave",
+    "obeyTurnRestrictions",
+}
 _WHEN_KEYS = {"timestamp", "type"}
 _EXAMPLE_TIME = "2026-12-01T08:00:00Z"
 
@@ -144,8 +153,9 @@ def read_definition(doc: Any) -> dict[str, Any]:
         raise InvalidInput(msg)
     if "name" in inputs:
         check_name(inputs["name"], name="inputs.name")
-    green = inputs.get("greenWave")
-    if green is not None and not isinstance(green, bool):
-        msg = "inputs.greenWave must be true or false"
-        raise InvalidInput(msg)
+    for key in ("greenWave", "obeyTurnRestrictions"):
+        value = inputs.get(key)
+        if value is not None and not isinstance(value, bool):
+            msg = f"inputs.{key} must be true or false"
+            raise InvalidInput(msg)
     return inputs

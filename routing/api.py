@@ -19,7 +19,10 @@ A route definition, as the draft has it::
         "name": "Engine 3 to incident 4711"}}
 
 Waypoints past the first two are intermediate stops, in order. Obstacles are polygons
-to keep out of. ``when`` sets the departure, or with ``"type": "arrival"`` the time to
+to keep out of. ``obeyTurnRestrictions: true`` bans the turns against a restriction
+that the emergency mode otherwise takes with care when they save time (for a vehicle
+that cannot make them); ``greenWave`` turns the signal plan on or off. ``when`` sets
+the departure, or with ``"type": "arrival"`` the time to
 arrive by; without ``when`` the route departs now (``null`` is refused, as is any key
 besides ``timestamp`` and ``type``). ``name`` is non-blank text of at most 200
 characters without control characters or emoji (``"route"`` when not given). Closures
@@ -94,12 +97,16 @@ _CLOSURES = "road_closures"
 
 # -- computing -------------------------------------------------------------------------
 def _legs(
-    graph: RoadGraph, points: list[tuple[float, float]], depart: datetime, avoid: Any
+    graph: RoadGraph,
+    points: list[tuple[float, float]],
+    depart: datetime,
+    avoid: Any,
+    obey: bool,
 ) -> list[Route]:
     legs: list[Route] = []
     at = depart
     for a, b in itertools.pairwise(points):
-        leg = graph.route(a, b, depart=at, avoid=avoid)
+        leg = graph.route(a, b, depart=at, avoid=avoid, obey_restrictions=obey)
         legs.append(leg)
         at = at + timedelta(seconds=leg.travel_time_s)
     return legs
@@ -113,8 +120,10 @@ def plan_route(
     kind: str = "departure",
     avoid: Any = None,
     green_wave: bool = False,
+    obey_restrictions: bool = False,
 ) -> tuple[list[Route], datetime, list[Any]]:
-    """Route through ``points`` in order; for ``kind="arrival"`` arrive by ``when``.
+    """Route through ``points`` in order; for ``kind="arrival"`` arrive by ``when``;
+    with ``obey_restrictions`` every turn restriction is obeyed.
 
     Returns the legs, the departure time and, with ``green_wave``, one signal plan per leg.
 
@@ -128,7 +137,7 @@ def plan_route(
     from routing.greenwave import plan_green_wave
 
     depart = when
-    legs = _legs(graph, points, depart, avoid)
+    legs = _legs(graph, points, depart, avoid, obey_restrictions)
     if kind == "arrival":
         # Closures depend on the time: settle the departure in a few rounds.
         for _ in range(3):
@@ -137,7 +146,7 @@ def plan_route(
             if abs((new - depart).total_seconds()) < 0.001:
                 break
             depart = new
-            legs = _legs(graph, points, depart, avoid)
+            legs = _legs(graph, points, depart, avoid, obey_restrictions)
     plans: list[Any] = []
     if green_wave:
         at = depart
@@ -257,7 +266,13 @@ def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
         with _graph_lock(ctx, mode):
             sync_closures(graph, ctx)
             legs, depart, plans = plan_route(
-                graph, points, when=when, kind=kind, avoid=avoid, green_wave=green_wave
+                graph,
+                points,
+                when=when,
+                kind=kind,
+                avoid=avoid,
+                green_wave=green_wave,
+                obey_restrictions=bool(inputs.get("obeyTurnRestrictions", False)),
             )
         doc = exchange_model(
             str(inputs.get("name", "route")),

@@ -162,6 +162,11 @@ def routing_group() -> None:
 @click.option("--from", "origin", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--to", "destination", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
+@click.option(
+    "--obey-restrictions",
+    is_flag=True,
+    help="Obey every turn restriction: no turn against one, even for the emergency profile.",
+)
 @_html_option()
 @_out_option("JSON")
 def route_cmd(
@@ -171,12 +176,18 @@ def route_cmd(
     origin: str,
     destination: str,
     depart: str | None,
+    obey_restrictions: bool,
     html: Path | None,
     out: Path | None,
 ) -> None:
     """The fastest route between two points."""
     g = _graph(osm, profile, cache)
-    r = g.route(_endpoint(origin, "from"), _endpoint(destination, "to"), depart=depart)
+    r = g.route(
+        _endpoint(origin, "from"),
+        _endpoint(destination, "to"),
+        depart=depart,
+        obey_restrictions=obey_restrictions,
+    )
     if html is not None:
         from routing.render import render_html
 
@@ -203,6 +214,11 @@ def route_cmd(
     show_default=True,
     help="1 (lowest) to 10; a higher priority wins conflicts.",
 )
+@click.option(
+    "--obey-restrictions",
+    is_flag=True,
+    help="Obey every turn restriction: no turn against one, even for the emergency profile.",
+)
 @_html_option()
 @_out_option("JSON")
 def greenwave_cmd(
@@ -214,6 +230,7 @@ def greenwave_cmd(
     depart: str | None,
     vehicle: str,
     priority: int,
+    obey_restrictions: bool,
     html: Path | None,
     out: Path | None,
 ) -> None:
@@ -228,6 +245,7 @@ def greenwave_cmd(
         depart=depart,
         vehicle_id=vehicle,
         priority=priority,
+        obey_restrictions=obey_restrictions,
     )
     if html is not None:
         from routing.render import render_html

@@ -335,6 +335,7 @@ class RoadGraph:
         *,
         depart: datetime | str | None = None,
         avoid: Any = None,
+        obey_restrictions: bool = False,
     ) -> Route:
         """The fastest route from ``origin`` to ``destination``.
 
@@ -347,6 +348,10 @@ class RoadGraph:
             ``None`` is now.
         avoid
             A polygon (shapely or GeoJSON) or (u, v) OSM node pairs to avoid on this query.
+        obey_restrictions
+            Obey every turn restriction, even those the profile may turn against at a
+            cost (the emergency vehicle's ``restricted_turn_s``): for a vehicle that
+            cannot make those turns, or a service that forbids them.
 
         Raises
         ------
@@ -361,7 +366,11 @@ class RoadGraph:
         o_snaps = self.snap(origin, name="origin")
         d_snaps = self.snap(destination, name="destination")
         closures = self._activate(at, avoid)
-        return self._route(o_snaps, d_snaps, depart=at, closures=closures)
+        self.engine.obey_restrictions(obey_restrictions)
+        try:
+            return self._route(o_snaps, d_snaps, depart=at, closures=closures)
+        finally:
+            self.engine.obey_restrictions(False)
 
     def _seeds(self, snaps: list[Snap], *, source: bool) -> list[tuple[Seed, Snap]]:
         eng = self.engine
@@ -406,6 +415,7 @@ class RoadGraph:
                 f"no route from origin={_show(o_snaps[0])} to destination="
                 f"{_show(d_snaps[0])} for a {self.profile.name!r} vehicle"
                 + (f" with closures {closures}" if closures else "")
+                + (" obeying every turn restriction" if eng.obeying else "")
                 + "; they are not connected (one-way streets, an island, or closed roads)"
             )
             raise NoRoute(msg)

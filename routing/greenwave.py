@@ -221,6 +221,7 @@ def plan_green_wave(
     vehicle_id: str = "ev-1",
     priority: int = 1,
     timing: Timing | None = None,
+    obey_restrictions: bool = False,
 ) -> GreenWavePlan:
     """Plan the green wave of a vehicle: route it (or take its route) and time every signal.
 
@@ -238,6 +239,8 @@ def plan_green_wave(
         :data:`routing._text.ID_RULE`.
     timing
         Signal timing assumptions.
+    obey_restrictions
+        Route obeying every turn restriction (see :meth:`RoadGraph.route`).
 
     Raises
     ------
@@ -256,7 +259,7 @@ def plan_green_wave(
         if destination is None:
             msg = "destination is required when origin is not a Route"
             raise TypeError(msg)
-        route = graph.route(origin, destination, depart=at)
+        route = graph.route(origin, destination, depart=at, obey_restrictions=obey_restrictions)
     times = _edge_times(graph, route)
     signals = _signals(graph, route, times, timing, offset=0.0, start_at=0.0)
     return GreenWavePlan(

@@ -127,6 +127,13 @@ GREENWAVE_METADATA = _metadata(
             },
             required=False,
         ),
+        "obey_turn_restrictions": _input(
+            "Obey turn restrictions",
+            "true: no turn against a turn restriction, which the emergency profile otherwise "
+            "takes with care for 30 s when that beats going round (default false).",
+            {"type": "boolean", "default": False},
+            required=False,
+        ),
     },
     {
         "plan": {
@@ -361,9 +368,19 @@ class GreenWavePlanProcessor(_RoutingProcessor):
         destination = _point(graph, data["destination"], name="destination")
         vehicle = check_id(data.get("vehicle_id", "ev-1"), name="input vehicle_id")
         priority = _priority(data.get("priority", MIN_PRIORITY))
+        obey = data.get("obey_turn_restrictions", False)
+        if not isinstance(obey, bool):
+            msg = f"input obey_turn_restrictions={obey!r} must be true or false"
+            raise InvalidInput(msg)
         with dates_in_range(depart, name="input depart", what="plan"):
             plan = plan_green_wave(
-                graph, origin, destination, depart=depart, vehicle_id=vehicle, priority=priority
+                graph,
+                origin,
+                destination,
+                depart=depart,
+                vehicle_id=vehicle,
+                priority=priority,
+                obey_restrictions=obey,
             )
             out = plan.to_dict()
         return {

@@ -116,6 +116,21 @@ def test_route_exchange_model_equals_the_router(client: TestClient, helsinki_ev:
     assert first["window"]["start"] < first["eta"] < first["window"]["end"]
 
 
+def test_a_route_that_obeys_every_turn_restriction(client: TestClient) -> None:
+    free = _post(client, _define([A, B])).json()
+    r = _post(client, _define([A, B], obeyTurnRestrictions=True))
+    assert r.status_code == 200, r.text
+    strict = r.json()
+    segs = _parts(strict)["segment"]
+    assert not any(s["properties"]["restriction"] for s in segs)
+    assert any(s["properties"]["restriction"] for s in _parts(free)["segment"])
+    dur = [_parts(d)["overview"][0]["properties"]["duration_s"] for d in (free, strict)]
+    assert dur[0] < dur[1]
+    r = _post(client, _define([A, B], obeyTurnRestrictions="yes"))
+    assert r.status_code == 400
+    assert r.json()["description"] == "inputs.obeyTurnRestrictions must be true or false"
+
+
 def test_a_kept_route_can_be_read_and_deleted(client: TestClient) -> None:
     name = "Yksikkö 3 → kohde #4711 (Itä)"
     r = _post(client, _define([A, B], mode="car", name=name))

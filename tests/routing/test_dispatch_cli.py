@@ -156,6 +156,21 @@ def test_cli_route_greenwave_dispatch_isochrone(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     plan = json.loads(res.output)
     assert plan["signals"] and plan["eta_preemption_s"] < plan["eta_no_preemption_s"]
+    against = [s["restriction"] for s in plan["route"]["steps"] if s["restriction"]]
+    assert against == ["only_straight_on"]
+    res = runner.invoke(
+        routing_group,
+        [
+            "greenwave",
+            *base,
+            *("--from", "24.9384,60.1699", "--to", "24.9455,60.1650"),
+            *("--depart", "2024-05-01T08:00:00Z", "--obey-restrictions"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    strict = json.loads(res.output)
+    assert not any(s["restriction"] for s in strict["route"]["steps"])
+    assert strict["eta_no_preemption_s"] > plan["eta_no_preemption_s"]
     res = runner.invoke(routing_group, ["dispatch", *base, "--incident", "24.9384,60.1699"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["candidates"][0]["station"]["osm_id"] == "r167018"

@@ -201,6 +201,15 @@ def test_emergency_vehicle_turns_against_a_restriction_when_it_pays(
     r = near.route(a, b)
     assert r.node_ids == [a, grid_node(1, 1), grid_node(1, 2), b]
     assert r.restricted_turns == [] and set(r.turn_times_s) == {0.0}
+    # Asked to obey every restriction, it goes round like the car, then turns again.
+    strict = ev.route(a, b, obey_restrictions=True)
+    assert strict.node_ids == car.route(a, b).node_ids and strict.restricted_turns == []
+    assert ev.route(a, b).node_ids == [a, grid_node(1, 1), b]
+    assert not ev.engine.obeying
+    # ... also when the route ends part-way along the forbidden turn's street
+    mid = (grid_pos(0, 1)[0] + 0.0005, grid_pos(0, 1)[1])
+    assert ev.route(a, mid).restricted_turns
+    assert ev.route(a, mid, obey_restrictions=True).restricted_turns == []
     # A restriction that exempts emergency vehicles costs them nothing at all.
     exempt = _restricted_cross(osm_file, far=2, tags={"except": "psv;emergency"})
     r = RoadGraph.from_osm(exempt, profile="emergency").route(a, b)

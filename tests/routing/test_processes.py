@@ -64,6 +64,13 @@ def test_greenwave_plan(client: TestClient, helsinki_ev: RoadGraph) -> None:
     known = {j["junction_id"] for j in helsinki_ev.signals()}
     assert {s["junction_id"] for s in signals} <= known
     assert out["plan"]["depart"].startswith("2024-03-01T08:00:00")
+    # the route turns against a restriction unless told to obey every one
+    against = [s["restriction"] for s in out["plan"]["route"]["steps"] if s["restriction"]]
+    assert against == ["only_straight_on"]
+    inputs = {"origin": A, "destination": B, "depart": DEPART, "obey_turn_restrictions": True}
+    strict = _run(client, "greenwave-plan", inputs).json()
+    assert not any(s["restriction"] for s in strict["plan"]["route"]["steps"])
+    assert strict["summary"]["travel_time_s"] > out["summary"]["travel_time_s"]
 
 
 def test_dispatch_ranks_stations(client: TestClient, helsinki_ev: RoadGraph) -> None:
@@ -134,6 +141,11 @@ def test_isochrone_as_a_job(client: TestClient) -> None:
         ("greenwave-plan", {"origin": A, "destination": B, "priority": -1}, "priority=-1"),
         ("greenwave-plan", {"origin": A, "destination": B, "priority": 0}, "in 1..10"),
         ("greenwave-plan", {"origin": A, "destination": B, "priority": 2.5}, "an integer"),
+        (
+            "greenwave-plan",
+            {"origin": A, "destination": B, "obey_turn_restrictions": "no"},
+            "input obey_turn_restrictions='no' must be true or false",
+        ),
         ("dispatch", {"incident": B, "stations": ["🚒"]}, "input stations[0]="),
         (
             "dispatch",

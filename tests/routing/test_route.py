@@ -48,6 +48,33 @@ def test_exact_on_1000_random_pairs(request: pytest.FixtureRequest, fixture: str
     assert reachable > 600
 
 
+def test_obeying_every_restriction_is_exact_and_undone(helsinki_ev: RoadGraph) -> None:
+    g, eng = helsinki_ev, helsinki_ev.engine
+    assert len(eng.restricted_turns) > 10  # Helsinki's restrictions the emergency vehicle may break
+    rng = np.random.default_rng(7)
+    ids = g.net.osm_ids
+    longer = 0
+    for _ in range(300):
+        a, b = (int(x) for x in ids[rng.integers(0, len(ids), 2)])
+        if a == b:
+            continue
+        eng.obey_restrictions(True)
+        ref = _reference_ms(g, a, b)
+        eng.obey_restrictions(False)
+        try:
+            strict = g.route(a, b, obey_restrictions=True)
+        except NoRoute:
+            assert ref == float("inf")
+            continue
+        assert not eng.obeying
+        assert strict.travel_time_s * 1000 == pytest.approx(ref, abs=1e-6)
+        assert strict.restricted_turns == []
+        free = g.route(a, b)
+        assert free.travel_time_s <= strict.travel_time_s
+        longer += free.travel_time_s < strict.travel_time_s
+    assert longer > 10
+
+
 def test_route_fields(helsinki_ev: RoadGraph) -> None:
     g = helsinki_ev
     r = g.route((24.9384, 60.1699), (24.9455, 60.1650), depart="2024-05-01T08:00:00Z")
