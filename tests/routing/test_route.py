@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -22,16 +23,21 @@ def _reference_ms(g: RoadGraph, a: int, b: int) -> float:
     return float(dist[targets].min()) if targets else float("inf")
 
 
+def _random_pairs(g: RoadGraph, n: int, seed: int) -> Iterator[tuple[int, int]]:
+    """Up to ``n`` seeded pairs of distinct graph nodes (OSM ids)."""
+    rng = np.random.default_rng(seed)
+    ids = g.net.osm_ids
+    for _ in range(n):
+        a, b = (int(x) for x in ids[rng.integers(0, len(ids), 2)])
+        if a != b:
+            yield a, b
+
+
 @pytest.mark.parametrize("fixture", ["helsinki_car", "helsinki_ev"])
 def test_exact_on_1000_random_pairs(request: pytest.FixtureRequest, fixture: str) -> None:
     g: RoadGraph = request.getfixturevalue(fixture)
-    rng = np.random.default_rng(42)
-    ids = g.net.osm_ids
     reachable = 0
-    for _ in range(1000):
-        a, b = (int(x) for x in ids[rng.integers(0, len(ids), 2)])
-        if a == b:
-            continue
+    for a, b in _random_pairs(g, 1000, seed=42):
         ref = _reference_ms(g, a, b)
         try:
             r = g.route(a, b)
@@ -51,13 +57,8 @@ def test_exact_on_1000_random_pairs(request: pytest.FixtureRequest, fixture: str
 def test_obeying_every_restriction_is_exact_and_undone(helsinki_ev: RoadGraph) -> None:
     g, eng = helsinki_ev, helsinki_ev.engine
     assert len(eng.restricted_turns) > 10  # Helsinki's restrictions the emergency vehicle may break
-    rng = np.random.default_rng(7)
-    ids = g.net.osm_ids
     longer = 0
-    for _ in range(300):
-        a, b = (int(x) for x in ids[rng.integers(0, len(ids), 2)])
-        if a == b:
-            continue
+    for a, b in _random_pairs(g, 300, seed=7):
         eng.obey_restrictions(True)
         ref = _reference_ms(g, a, b)
         eng.obey_restrictions(False)
