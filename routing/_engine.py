@@ -46,6 +46,7 @@ class _Turns:
     a_head: NDArray[np.int64]  # onto edge
     turn_ms: NDArray[np.int64]  # the turn's own time, on top of the onto edge's
     restricted: dict[tuple[int, int], str]  # kept turns a restriction forbids: its value
+    restricted_arcs: NDArray[np.int64]  # their arcs (indices into a_tail/a_head)
     ignored: int
     banned: int
 
@@ -87,6 +88,7 @@ def _turns(net: Net, *, turn_rules: bool) -> _Turns:
     a_head = order[first + within]
     turn_ms = np.zeros(len(a_tail), dtype=np.int64)
     restricted: dict[tuple[int, int], str] = {}
+    hit = np.zeros(len(a_tail), dtype=np.bool_)  # turns kept open against a restriction
     ignored = banned = 0
     if turn_rules:
         prof = net.profile
@@ -102,19 +104,19 @@ def _turns(net: Net, *, turn_rules: bool) -> _Turns:
         if forbidden:
             codes = a_tail * net.edge_count + a_head
             bad = np.fromiter((e * net.edge_count + f for e, f in forbidden), dtype=np.int64)
-            hit = np.isin(codes, bad)
+            forbids = np.isin(codes, bad)
             if prof.restricted_turn_s is None:
-                keep &= ~hit
+                keep &= ~forbids
             else:
-                hit &= keep
+                hit = forbids & keep
                 turn_ms[hit] += round(prof.restricted_turn_s * 1000.0)
                 restricted = {
                     (e, f): forbidden[(e, f)]
                     for e, f in zip(a_tail[hit].tolist(), a_head[hit].tolist(), strict=True)
                 }
         banned = int((~keep).sum())
-        a_tail, a_head, turn_ms = a_tail[keep], a_head[keep], turn_ms[keep]
-    return _Turns(a_tail, a_head, turn_ms, restricted, ignored, banned)
+        a_tail, a_head, turn_ms, hit = a_tail[keep], a_head[keep], turn_ms[keep], hit[keep]
+    return _Turns(a_tail, a_head, turn_ms, restricted, np.flatnonzero(hit), ignored, banned)
 
 
 class Engine:
@@ -131,11 +133,7 @@ class Engine:
         #: Turns a restriction forbids that this profile may still make, with its value.
         self.restricted_turns = x.restricted
         # Their arcs, banned while the engine obeys every restriction (obey_restrictions).
-        self._restricted_arcs: frozenset[int] = frozenset(
-            a
-            for a, turn in enumerate(zip(x.a_tail.tolist(), x.a_head.tolist(), strict=True))
-            if turn in x.restricted
-        )
+        self._restricted_arcs: frozenset[int] = frozenset(x.restricted_arcs.tolist())
         self.obeying = False
         costly = np.flatnonzero(x.turn_ms)
         self._turn_cost = dict(

@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from routing.render import END, RESTRICTED, SIGNAL, START, MapView, deck_html
+from routing.render import END, RESTRICTED, START, MapView, deck_html, signal_dot
 
 __all__ = ["route_page", "routes_page"]
 
@@ -203,18 +203,7 @@ def _view(
             points.append(
                 {"position": list(coords[0]), "tooltip": p["instructions"], "color": RESTRICTED}
             )
-    signals = [
-        {
-            "position": list(s["position"]),
-            "label": f"{s['eta_s']:.0f}s",
-            "tooltip": (
-                f"junction {s['junction_id']}: {s['movement']}, arrival {s['eta']}; green "
-                f"{s['window']['start']} to {s['window']['end']}"
-            ),
-            "color": SIGNAL,
-        }
-        for s in (plan or {}).get("signals", [])
-    ]
+    signals = [signal_dot(s) for s in (plan or {}).get("signals", [])]
     over = _overview(doc)
     return MapView(
         path=path,

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from routing._osm import Station
 from routing.errors import NoRoute, PointNotOnNetwork
+from routing.greenwave import preempted_times
 from routing.route import Route
 from twin.errors import InvalidInput
 
@@ -131,19 +132,13 @@ def rank_stations(
 ) -> list[Candidate]:
     """Rank stations by travel time to an incident (stations that cannot reach it are left out)."""
     cands: list[tuple[float, Station, Route, float]] = []
-    free = graph.engine.free_ms
     for st in stations_of(graph, stations):
         try:
             r = graph.route((st.lon, st.lat), incident, depart=depart)
         except (NoRoute, PointNotOnNetwork) as exc:
             log.info("station %s cannot reach the incident: %s", st.osm_id, exc)
             continue
-        pre = float(
-            sum(
-                float(free[e]) / 1000 * (f1 - f0)
-                for e, (f0, f1) in zip(r.edges, r.fractions, strict=True)
-            )
-        ) + sum(r.turn_times_s)
+        pre = float(sum(preempted_times(graph, r)))
         cands.append((r.travel_time_s, st, r, pre))
     if not cands:
         msg = f"no station can reach incident={incident!r}"

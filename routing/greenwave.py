@@ -45,6 +45,7 @@ __all__ = [
     "SignalWindow",
     "Timing",
     "plan_green_wave",
+    "preempted_times",
     "retime",
 ]
 
@@ -260,7 +261,7 @@ def plan_green_wave(
             msg = "destination is required when origin is not a Route"
             raise TypeError(msg)
         route = graph.route(origin, destination, depart=at, obey_restrictions=obey_restrictions)
-    times = _edge_times(graph, route)
+    times = preempted_times(graph, route)
     signals = _signals(graph, route, times, timing, offset=0.0, start_at=0.0)
     return GreenWavePlan(
         plan_id=f"plan-{next(_ids)}",
@@ -275,9 +276,9 @@ def plan_green_wave(
     )
 
 
-def _edge_times(graph: RoadGraph, route: Route) -> list[float]:
+def preempted_times(graph: RoadGraph, route: Route) -> list[float]:
     """Seconds driven on each route edge with preemption (no signal wait), with the
-    time of the turn onto it."""
+    time of the turn onto it: the green wave's timeline and the preempted ETA."""
     free = graph.engine.free_ms
     turns = route.turn_times_s or [0.0] * len(route.edges)
     return [

@@ -13,7 +13,15 @@ from typing import Any
 from routing.greenwave import GreenWavePlan
 from routing.route import Route
 
-__all__ = ["MapView", "deck_html", "map_layers", "render_html", "route_layers", "view_of"]
+__all__ = [
+    "MapView",
+    "deck_html",
+    "map_layers",
+    "render_html",
+    "route_layers",
+    "signal_dot",
+    "view_of",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,22 @@ START, END, RESTRICTED = [30, 160, 30], [30, 30, 200], [255, 140, 0]
 SIGNAL, SIGNAL_PASSED = [20, 200, 60], [120, 120, 120]
 
 
+def signal_dot(d: dict[str, Any]) -> dict[str, Any]:
+    """The map dot of a signal of a plan, from its JSON (``SignalWindow.to_dict``)."""
+    start, end = d["window_s"]
+    return {
+        "position": list(d["position"]),
+        "label": f"{d['eta_s']:.0f}s",
+        "tooltip": (
+            f"junction {d['junction_id']}: {d['movement']}, ETA +{d['eta_s']:.0f} s, green "
+            f"+{start:.0f}..+{end:.0f} s"
+            + (f", waits {d['hold_s']:.0f} s" if d["hold_s"] else "")
+            + f"; window {d['window']['start']} to {d['window']['end']}"
+        ),
+        "color": SIGNAL_PASSED if d["passed"] else SIGNAL,
+    }
+
+
 def view_of(route: Route, plan: GreenWavePlan | None = None) -> MapView:
     """The map of a computed route (and of its green-wave plan)."""
     points = [
@@ -50,23 +74,7 @@ def view_of(route: Route, plan: GreenWavePlan | None = None) -> MapView:
         {"position": list(s.location), "tooltip": s.instruction, "color": RESTRICTED}
         for s in route.restricted_turns
     ]
-    signals = []
-    if plan is not None:
-        for s in plan.signals:
-            d = s.to_dict(plan.depart)
-            signals.append(
-                {
-                    "position": [s.lon, s.lat],
-                    "label": f"{s.eta_s:.0f}s",
-                    "tooltip": (
-                        f"junction {s.junction_id}: {s.movement}, ETA +{s.eta_s:.0f} s, green "
-                        f"+{s.window_start_s:.0f}..+{s.window_end_s:.0f} s"
-                        + (f", waits {s.hold_s:.0f} s" if s.hold_s else "")
-                        + f"; window {d['window']['start']} to {d['window']['end']}"
-                    ),
-                    "color": SIGNAL_PASSED if s.passed else SIGNAL,
-                }
-            )
+    signals = [] if plan is None else [signal_dot(s.to_dict(plan.depart)) for s in plan.signals]
     return MapView(
         path=[list(c) for c in route.geometry.coords],
         tooltip=f"{route.travel_time_s:.0f} s, {route.length_m:.0f} m",

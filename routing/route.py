@@ -188,8 +188,8 @@ def assemble(
     start_node: int | None,
     edge_ms: NDArray[np.int64],
     geo: EdgeGeo,
-    turn_ms: Sequence[int] | None = None,
-    restricted: Mapping[tuple[int, int], str] | None = None,
+    turn_ms: Sequence[int],
+    restricted: Mapping[tuple[int, int], str],
 ) -> Route:
     """Build a :class:`Route` from the edges of a path.
 
@@ -197,10 +197,7 @@ def assemble(
     ``restricted`` the turns ``(e, f)`` the path may make against a restriction, with
     the restriction's value.
     """
-    turns = [0] * len(edges) if turn_ms is None else [int(t) for t in turn_ms]
-    if len(turns) != len(edges):
-        msg = f"turn_ms has {len(turns)} values for {len(edges)} edges"
-        raise ValueError(msg)
+    turns = [int(t) for t in turn_ms]
     pieces: list[NDArray[np.float64]] = []
     nodes: list[int] = [] if start_node is None else [int(net.osm_ids[start_node])]
     length = 0.0
@@ -214,9 +211,7 @@ def assemble(
     if len(coords) < 2:
         coords = np.vstack([coords, coords])
     geometry = shapely.linestrings(coords)
-    steps = _steps(
-        net, geo, edges, fractions, edge_ms, coords[0], coords[-1], turns, restricted or {}
-    )
+    steps = _steps(net, geo, edges, fractions, edge_ms, coords[0], coords[-1], turns, restricted)
     return Route(
         travel_time_s=cost_ms / 1000.0,
         length_m=length,
