@@ -126,6 +126,39 @@ def test_duplicate_keys_are_400(fresh_client: FreshClient, body: bytes, key: str
 
 
 @pytest.mark.parametrize(
+    ("literal", "where"),
+    [("NaN", "name"), ("Infinity", "coordinates"), ("-Infinity", "kind")],
+)
+def test_nan_and_infinity_are_not_json(fresh_client: FreshClient, literal: str, where: str) -> None:
+    """Python's parser reads NaN and Infinity; a string property would have stored 'nan'."""
+    client, store = fresh_client
+    doc = json.dumps(
+        _feature(
+            name="@" if where == "name" else "x",
+            kind="@" if where == "kind" else "cafe",
+            coordinates=[24.95, "@"] if where == "coordinates" else [24.95, 60.17],
+        )
+    )
+    body = doc.replace('"@"', literal).encode()
+    _refused(client, store, body, f"{literal} is not a JSON value")
+    r = client.post(
+        "/processes/features-in-polygon/execution",
+        content=b'{"inputs": {"x": ' + literal.encode() + b"}}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert f"{literal} is not a JSON value" in r.json()["description"]
+    r = client.post(
+        "/routes",
+        content=b'{"inputs": {"waypoints": {"value": {"type": "MultiPoint", "coordinates": '
+        b"[[24.9384, " + literal.encode() + b"], [24.95, 60.1672]]}}}}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert f"{literal} is not a JSON value" in r.json()["description"]
+
+
+@pytest.mark.parametrize(
     ("body", "kind"), [(b'"x"', "string"), (b"[]", "array"), (b"null", "null"), (b"3", "number")]
 )
 def test_patch_body_must_be_an_object(fresh_client: FreshClient, body: bytes, kind: str) -> None:

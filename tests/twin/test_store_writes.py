@@ -5,6 +5,7 @@ Like the rest of the contract, run against the GeoPackage and the PostGIS backen
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import shapely
 
@@ -78,6 +79,32 @@ def test_invalid_polygon_is_rejected_with_reason(store: Store) -> None:
 def test_properties_checked_against_schema(things: Store, props, text) -> None:
     with pytest.raises(SchemaError, match=text):
         things.create("things", [Feature("x", shapely.Point(25, 60), props)])
+
+
+def test_missing_value_markers_are_missing_values(things: Store) -> None:
+    """NaN, pandas.NA and NaT (what a data frame row holds where a value is missing) are
+    stored as no value, never as the text 'nan'."""
+    import pandas as pd
+
+    props = {"name": float("nan"), "n": pd.NA, "size": np.float64("nan"), "seen": pd.NaT}
+    things.create("things", [Feature("x", shapely.Point(25, 60), {**props, "ok": True})])
+    assert things.get("things", "x").properties == {"ok": True}
+    things.patch("things", "f001", properties={"name": float("nan")})
+    assert "name" not in things.get("things", "f001").properties
+    # What pandas 3 does to a string column with a gap: the gap reads back as NaN.
+    gap = pd.DataFrame({"name": [None, "b"]})["name"].iloc[0]
+    things.replace("things", Feature("f002", shapely.Point(25, 60), {"name": gap}))
+    assert things.get("things", "f002").properties == {}
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_infinite_number_is_not_a_string(things: Store, value: float) -> None:
+    before = things.changes()
+    with pytest.raises(SchemaError, match="property 'name' of 'x' must be string, not"):
+        things.create("things", [Feature("x", shapely.Point(25, 60), {"name": value})])
+    assert things.changes() == before
+    things.create("things", [Feature("y", shapely.Point(25, 60), {"name": 1.5})])
+    assert things.get("things", "y").properties["name"] == "1.5"
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _no_constants(name: str) -> Any:
+    """Refuse ``NaN``, ``Infinity`` and ``-Infinity``, which Python's parser accepts but
+    JSON (RFC 8259) does not have."""
+    msg = f"{name} is not a JSON value (JSON numbers are finite)"
+    raise InvalidInput(msg)
+
+
 def _depth_exceeds(doc: Any, limit: int) -> bool:
     """Whether arrays and objects in ``doc`` nest more than ``limit`` deep."""
     todo: list[tuple[Any, int]] = [(doc, 1)]
@@ -97,12 +104,13 @@ def parse_json(body: bytes | str, *, what: str = "the request body", hint: str =
     Raises
     ------
     InvalidInput
-        Not UTF-8 JSON, nested deeper than :data:`MAX_JSON_DEPTH`, or an object with a
-        duplicate key (the message names the key).
+        Not UTF-8 JSON, nested deeper than :data:`MAX_JSON_DEPTH`, an object with a
+        duplicate key (the message names the key), or ``NaN``/``Infinity``, which are not
+        JSON.
     """
     deep = f"{what} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
     try:
-        doc = json.loads(body, object_pairs_hook=_no_duplicates)
+        doc = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except RecursionError:
         raise InvalidInput(deep) from None
     except InvalidInput as exc:

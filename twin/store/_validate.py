@@ -206,7 +206,9 @@ def _coerce(value: Any, ftype: FieldType, *, fid: str, key: str) -> Any:
             if isinstance(value, str):
                 _check_text(value, fid=fid, key=key)
                 return value
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+            if isinstance(value, float) and math.isfinite(value):
                 return str(value)
             raise bad()
         case FieldType.INTEGER:
@@ -253,10 +255,30 @@ def _coerce(value: Any, ftype: FieldType, *, fid: str, key: str) -> Any:
     raise bad()
 
 
+def is_missing(value: Any) -> bool:
+    """Whether a property value means "no value": ``None``, or the markers pandas and
+    NumPy put where a value is missing (NaN, ``pandas.NA``, ``NaT``).
+
+    A string column of pandas 3 holds NaN, not ``None``, where a row has no value, so a
+    property read from a data frame row arrives as NaN.
+
+    Examples
+    --------
+    >>> is_missing(float("nan")), is_missing(None), is_missing(0.0), is_missing("nan")
+    (True, True, False, False)
+    """
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def canonical_properties(
     props: Mapping[str, Any], spec: CollectionSpec, *, fid: str
 ) -> dict[str, Any]:
-    """Coerce properties to the schema's types; drop ``None``; reject unknown names."""
+    """Coerce properties to the schema's types; drop missing values (``None``, NaN, NA,
+    NaT: see :func:`is_missing`); reject unknown names."""
     if not isinstance(props, Mapping):
         msg = f"properties of {fid!r} must be an object, not {type(props).__name__}"
         raise SchemaError(msg)
@@ -270,7 +292,7 @@ def canonical_properties(
                 f"its properties are {sorted(fields)}"
             )
             raise SchemaError(msg)
-        if value is None:
+        if is_missing(value):
             continue
         out[key] = _coerce(value, f.type, fid=fid, key=key)
     return dict(sorted(out.items()))
