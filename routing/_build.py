@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from routing._osm import Restriction, Station, read_road_data
+from routing._osm import Restriction, RoadData, Station, read_road_data
 from routing.profiles import Profile
 
 __all__ = ["SIGNAL_CLUSTER_M", "Net", "build_net", "net_from_parts"]
@@ -135,6 +135,9 @@ def build_net(path: str | Path, profile: Profile) -> Net:
     timings["osmnx_graph_s"] = time.perf_counter() - t0 - timings["read_osm_s"]
 
     t1 = time.perf_counter()
+    merged = _merge_coincident(graph, data)
+    if merged:
+        log.info("merged %d road nodes lying on another node of the same road", merged)
     for _u, _v, d in graph.edges(data=True):
         d["travel_time"] = d["length"] / (float(d.get("tw_speed", 25.0)) / 3.6)
     keep = {n: True for n in data.signals if n in graph}
@@ -171,6 +174,50 @@ def build_net(path: str | Path, profile: Profile) -> Net:
         time.perf_counter() - t0,
     )
     return net
+
+
+def _merge_coincident(graph: Any, data: RoadData) -> int:
+    """Merge the nodes a road joins at one position into one node (the lowest OSM id).
+
+    OSM has duplicate nodes: two nodes at the same coordinates, both on a way. The road
+    between them has no length and no drawable line, so its edge would be a line of two
+    equal points, which no store accepts. The merged node keeps a signal of either, and
+    turn restrictions at a merged node move to the one kept. Returns how many were merged.
+    """
+    import dataclasses
+
+    import networkx as nx
+
+    xy = graph.nodes
+    pairs = [
+        (u, v)
+        for u, v in graph.edges()
+        if u != v and xy[u]["x"] == xy[v]["x"] and xy[u]["y"] == xy[v]["y"]
+    ]
+    if not pairs:
+        return 0
+    parent: dict[int, int] = {}
+
+    def root(n: int) -> int:
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    for u, v in pairs:
+        a, b = root(u), root(v)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    kept = {drop: root(drop) for drop in parent}
+    for drop, keep in sorted(kept.items()):
+        nx.contracted_nodes(graph, keep, drop, self_loops=False, copy=False)
+        graph.nodes[keep].pop("contraction", None)
+        if drop in data.signals:
+            data.signals.setdefault(keep, data.signals.pop(drop))
+    data.restrictions = [
+        dataclasses.replace(r, via_node=kept[r.via_node]) if r.via_node in kept else r
+        for r in data.restrictions
+    ]
+    return len(kept)
 
 
 def _flatten(graph: Any, signals: dict[int, tuple[float, float]], profile: Profile) -> Net:

@@ -208,6 +208,42 @@ def test_an_edit_is_versioned_and_as_of_reads_the_old_graph(
         assert store.count("road_edges", time=Instant(T0)) == store.count("road_edges")
 
 
+def test_an_edited_restriction_keeps_its_rule_or_is_left_out(
+    tmp_path: Path,
+    helsinki_car: RoadGraph,
+    helsinki_ev: RoadGraph,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A restriction whose kind was removed keeps the rule its value names (it read back as
+    the kind 'nan', which turned a no_u_turn into an only_* rule); one the router cannot use
+    (no via node, a value that is neither no_* nor only_*) is left out and named."""
+    from routing._store_graph import net_from_store
+
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        _road_store(store, helsinki_car, helsinki_ev)
+        rules = {r.relation_id: r for r in helsinki_car.net.restrictions}
+        no_rule = next(r for r in rules.values() if r.kind == "no")
+        only_rule = next(r for r in rules.values() if r.kind == "only")
+        gone, odd = [r for r in rules.values() if r not in (no_rule, only_rule)][:2]
+        with store.transaction() as tx:
+            tx.patch("road_turn_restrictions", str(no_rule.relation_id), properties={"kind": None})
+            tx.patch("road_turn_restrictions", str(only_rule.relation_id), properties={"kind": "x"})
+            tx.patch("road_turn_restrictions", str(gone.relation_id), properties={"via_node": None})
+            tx.patch(
+                "road_turn_restrictions",
+                str(odd.relation_id),
+                properties={"restriction": "maybe", "kind": None},
+            )
+        with caplog.at_level("WARNING", logger="routing._store_graph"):
+            net = net_from_store(store, "car")
+        loaded = {r.relation_id: r for r in net.restrictions}
+        assert loaded[no_rule.relation_id] == no_rule
+        assert loaded[only_rule.relation_id] == only_rule
+        assert set(rules) - set(loaded) == {gone.relation_id, odd.relation_id}
+        assert str(gone.relation_id) in caplog.text and str(odd.relation_id) in caplog.text
+        assert RoadGraph.from_store(store, profile="car").edge_count == helsinki_car.edge_count
+
+
 def test_graph_for_caches_per_store_profile_and_change(
     tmp_path: Path, helsinki_car: RoadGraph, helsinki_ev: RoadGraph
 ) -> None:
@@ -257,3 +293,42 @@ def test_a_twin_without_a_road_graph_says_so(tmp_path: Path) -> None:
         pytest.raises(NotComputable, match="holds no road graph"),
     ):
         graph_for(store, "car")
+
+
+def test_duplicate_nodes_on_a_road_become_one_junction(tmp_path: Path) -> None:
+    """Two OSM nodes at one position, joined by a road (as in Porto's extract), made an edge
+    whose line has two equal points: the store refused it and `twin build` failed."""
+    from tests.routing.osm_helpers import grid_node, grid_pos, write_osm
+
+    a, b, c, d, e = (grid_node(i, j) for i, j in ((0, 0), (1, 0), (2, 0), (1, 1), (0, 1)))
+    twin_b = 999  # a second node where b is; both are junctions
+    cells = ((a, (0, 0)), (b, (1, 0)), (c, (2, 0)), (d, (1, 1)), (e, (0, 1)))
+    nodes = {n: grid_pos(*ij) for n, ij in cells}
+    nodes[twin_b] = nodes[b]
+    road = {"highway": "residential"}
+    path = write_osm(
+        tmp_path / "dup.osm",
+        [(1, [a, b], road), (2, [b, twin_b, c], road), (3, [twin_b, d], road), (4, [b, e], road)],
+        nodes=nodes,
+        node_tags={twin_b: {"highway": "traffic_signals"}},
+        relations=[
+            (
+                70,
+                {"type": "restriction", "restriction": "no_left_turn"},
+                [("way", 1, "from"), ("node", twin_b, "via"), ("way", 3, "to")],
+            )
+        ],
+    )
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        build_road_layers(BuildContext(store, path, valid_from=T0))
+        assert all(f.geometry.is_valid for f in store.query("road_edges"))
+        stored_nodes = {f.id: f.properties for f in store.query("road_nodes")}
+        kept = str(min(b, twin_b))
+        assert str(max(b, twin_b)) not in stored_nodes and stored_nodes[kept]["signal"] is True
+        graph = RoadGraph.from_store(store, profile="car")
+        assert [r.via_node for r in graph.net.restrictions] == [int(kept)]
+        route = graph.route(a, c, depart=T0)
+        assert route.node_ids == [a, int(kept), c]
+        assert route.length_m == pytest.approx(2 * 55.6, rel=0.02)
+        # the left turn from way 1 onto way 3 at the merged junction is banned for cars
+        assert graph.route(a, d, depart=T0).node_ids != [a, int(kept), d]
