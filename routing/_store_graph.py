@@ -390,18 +390,36 @@ def _restrictions(
     if df.empty or prof.name not in df.columns:
         return []
     df = df[df[prof.name].fillna(False).astype(bool)]
-    out = [
-        Restriction(
-            int(r.relation_id),
-            str(r.kind),
-            str(r.restriction),
-            int(r.from_way),
-            int(r.via_node),
-            int(r.to_way),
+    out, skipped = [], []
+    for r in df.itertuples(index=False):
+        rule = _restriction(r)
+        if rule is None:
+            skipped.append(str(r.id))
+        else:
+            out.append(rule)
+    if skipped:
+        log.warning(
+            "road_turn_restrictions %s cannot be used (a way or node missing, or a restriction "
+            "that is neither no_* nor only_*); routing ignores them",
+            skipped[:10],
         )
-        for r in df.itertuples(index=False)
-    ]
     return sorted(out, key=lambda r: r.relation_id)
+
+
+def _restriction(r: Any) -> Restriction | None:
+    """The rule of one stored restriction, or None when it lacks a part the router needs.
+
+    ``kind`` follows the value's prefix when it is not ``no`` or ``only`` (an edit may have
+    removed it); a value that names neither is not a rule.
+    """
+    value = r.restriction if isinstance(r.restriction, str) else ""
+    kind = r.kind if r.kind in ("no", "only") else value.partition("_")[0]
+    parts = (r.relation_id, r.from_way, r.via_node, r.to_way)
+    if kind not in ("no", "only") or any(p is None or p != p for p in parts):
+        return None
+    return Restriction(
+        int(r.relation_id), kind, value, int(r.from_way), int(r.via_node), int(r.to_way)
+    )
 
 
 def _stations(store: Store, at: datetime | None, have: set[str]) -> list[Station]:
