@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from twin.store import is_missing
+
 __all__ = ["PatchClass", "classify_patches", "object_scores"]
 
 log = logging.getLogger(__name__)
@@ -146,8 +148,25 @@ def _permit_of(geom: Any, permits: Any) -> str | None:
     for number, poly in zip(permits["permit_no"], permits.geometry, strict=True):
         inter = geom.intersection(poly).area
         if inter > share:
-            best, share = str(number), inter
+            best, share = permit_number(number), inter
     return best
+
+
+def permit_number(value: Any) -> str | None:
+    """A permit number as text: ``None`` when missing (NaN in a data frame), and a whole
+    number read as a float (a number column with a gap) without its ``.0``.
+
+    Examples
+    --------
+    >>> permit_number(7.0), permit_number("P-7"), permit_number(float("nan"))
+    ('7', 'P-7', None)
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
 
 
 def object_scores(

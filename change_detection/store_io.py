@@ -21,7 +21,7 @@ from typing import Any
 
 from change_detection._collections import CASES, COLLECTIONS, PATCHES, PERMITS
 from change_detection.cases import OPEN_STATUSES, CaseStatus
-from change_detection.classify import PatchClass
+from change_detection.classify import PatchClass, permit_number
 from change_detection.evidence import chip_png
 from twin.errors import InvalidInput, TwinError
 from twin.store import Feature, Query, Store
@@ -61,15 +61,24 @@ def _has(store: Store, name: str) -> bool:
 # -- permits and buildings ---------------------------------------------------------------
 def permit_features(frame: Any, *, id_prefix: str = "") -> list[Feature]:
     """Permits (``permit_no``, ``valid_from``/``valid_to`` or ``valid_start``/``valid_end``,
-    polygon, any CRS) as features of the ``permits`` collection, id = prefix + number."""
+    polygon, any CRS) as features of the ``permits`` collection, id = prefix + number.
+
+    Raises
+    ------
+    InvalidInput
+        A row without a permit number.
+    """
     import pandas as pd
 
     gdf = frame.to_crs(CRS84)
     start_col = "valid_start" if "valid_start" in gdf else "valid_from"
     end_col = "valid_end" if "valid_end" in gdf else "valid_to"
     out = []
-    for row in gdf.itertuples():
-        number = str(row.permit_no)
+    for i, row in enumerate(gdf.itertuples()):
+        number = permit_number(row.permit_no)
+        if number is None:
+            msg = f"permit {i} (row {i + 1}) has no permit_no; every permit needs its number"
+            raise InvalidInput(msg)
         props: dict[str, Any] = {"permit_no": number}
         for key, col in (("valid_start", start_col), ("valid_end", end_col)):
             value = getattr(row, col, None)

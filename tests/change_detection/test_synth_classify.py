@@ -13,8 +13,10 @@ import rasterio
 import shapely
 
 from change_detection.classify import classify_patches, object_scores
+from change_detection.store_io import permit_features
 from change_detection.synth import osm_buildings, render_epochs, truth_mask
 from tests.conftest import HELSINKI
+from twin.errors import InvalidInput
 
 CRS = "EPSG:32635"
 
@@ -129,6 +131,29 @@ def test_classification_of_each_kind_of_patch() -> None:
     ]
     assert out["permit_no"].tolist()[0] == "P-1"
     assert out["suspected_illegal"].tolist() == [False, True, True, False, False, False]
+
+
+def test_a_permit_without_its_number_permits_without_naming_one() -> None:
+    """A permit kept without a number (pandas 3 reads the gap as NaN) made the patch's
+    permit number the text 'nan'; a frame of permits to store must name every number."""
+    box = shapely.box
+    valid = {"valid_from": pd.Timestamp("2022-01-01"), "valid_to": pd.NaT}
+    permits = _frame(
+        [
+            {"permit_no": None, **valid, "geometry": box(48, 48, 72, 72)},
+            {"permit_no": 7, **valid, "geometry": box(148, 48, 172, 72)},
+        ]
+    )
+    rows = [
+        {"geometry": g, "direction": "appeared", "confidence": 0.8, "rectangularity": 0.9}
+        for g in (box(50, 50, 70, 70), box(150, 50, 170, 70))
+    ]
+    none = gpd.GeoDataFrame(geometry=[], crs=CRS)
+    out = classify_patches(_frame(rows), none, permits, at="2023-06-01")
+    assert out["class"].tolist() == ["new_permitted", "new_permitted"]
+    assert [None if pd.isna(v) else v for v in out["permit_no"]] == [None, "7"]
+    with pytest.raises(InvalidInput, match=r"permit 0 \(row 1\) has no permit_no"):
+        permit_features(permits)
 
 
 def test_an_extension_across_a_sliver_of_ground_is_not_a_new_building() -> None:

@@ -5,7 +5,7 @@ Open one with :func:`open_store`; the URL chooses the backend.
 
 from __future__ import annotations
 
-from twin.store._validate import clean_text
+from twin.store._validate import clean_text, is_missing
 from twin.store.base import (
     CollectionSpec,
     Extent,
@@ -36,6 +36,7 @@ __all__ = [
     "Transaction",
     "VerifyReport",
     "clean_text",
+    "is_missing",
     "is_postgres_url",
     "open_store",
 ]
