@@ -5,9 +5,11 @@ from __future__ import annotations
 import mapbox_vector_tile
 import morecantile
 import pytest
+import shapely
 from starlette.testclient import TestClient
 
 from tests.service.conftest import LAT0, LON0, N_POIS
+from twin.store import Feature, Store
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -118,3 +120,65 @@ def test_tile_datetime_beyond_the_utc_calendar_is_400(client: TestClient) -> Non
         r = client.get(url, params={"datetime": value})
         assert r.status_code == 400, r.text
         assert f"datetime={value!r} is out of range" in r.json()["description"]
+
+
+def test_an_overview_tile_leaves_out_what_it_cannot_draw(
+    fresh_client: tuple[TestClient, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line shorter than a pixel is not drawn, dense points keep one per pixel, and a tile
+    over the feature cap keeps the largest features (it kept the lowest ids, an arbitrary
+    part of the city)."""
+    from twin.service import tiles
+
+    client, store = fresh_client
+    monkeypatch.setattr(tiles, "DENSE_POINTS", 50, raising=False)
+    t12 = _tile(12)
+    pixel_m = (TMS.xy_bounds(t12).right - TMS.xy_bounds(t12).left) / 256
+    lon, lat = LON0 + 0.004, LAT0 + 0.002
+    with store.transaction() as tx:
+        tx.create(
+            "roads",
+            [
+                Feature(
+                    f"stub{i}",
+                    shapely.LineString([(lon, lat + i * 1e-4), (lon + 2e-5, lat + i * 1e-4)]),
+                    {},
+                )
+                for i in range(10)
+            ],
+        )
+        tx.create(
+            "pois",
+            [
+                Feature(
+                    f"dense{i}", shapely.Point(lon + (i % 20) * 2e-6, lat + (i // 20) * 2e-6), {}
+                )
+                for i in range(300)
+            ],
+        )
+
+    def layer(t: morecantile.Tile, name: str) -> list[dict]:
+        r = client.get(f"/collections/{name}/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}")
+        assert r.status_code == 200
+        return mapbox_vector_tile.decode(r.content)[name]["features"]
+
+    ids = {f["properties"]["id"] for f in layer(t12, "roads")}
+    assert ids and not any(i.startswith("stub") for i in ids)  # 1 m long, ~30 m a pixel
+    assert pixel_m > 20
+    dense = [f for f in layer(t12, "pois") if f["properties"]["id"].startswith("dense")]
+    assert 1 <= len(dense) <= 4  # 300 points within 4 m: one pixel, or the corner of four
+    t18 = _tile(18)
+    near = {f["properties"]["id"] for f in layer(t18, "roads")}
+    assert {f"stub{i}" for i in range(10)} & near  # at street zoom they are drawn
+    close = [f for f in layer(t18, "pois") if f["properties"]["id"].startswith("dense")]
+    assert len(close) > 10 * len(dense)
+    # over the cap: the longest roads stay
+    monkeypatch.setattr(tiles, "MAX_FEATURES", 3)
+    roads = [f for f in store.query("roads").features if not f.id.startswith("stub")]
+    bounds = TMS.bounds(t12)
+    box = shapely.box(bounds.left, bounds.bottom, bounds.right, bounds.top)
+    inside = sorted(
+        (r for r in roads if r.geometry.intersects(box)), key=lambda r: -r.geometry.length
+    )
+    assert len(inside) > 3
+    assert {f["properties"]["id"] for f in layer(t12, "roads")} == {r.id for r in inside[:3]}

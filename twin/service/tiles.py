@@ -3,7 +3,9 @@
 A tile is one store query by the tile's bounding box (so both backends use their
 spatial index), its geometries projected to EPSG:3857, clipped to the tile plus a
 small buffer and scaled to the tile's 4096-unit grid in one vectorised step, then
-encoded with ``mapbox-vector-tile``. The tileset metadata carries the ``rel=item``
+encoded with ``mapbox-vector-tile``. What a map at that zoom could not draw is left
+out (see :func:`generalise`), so an overview tile of a whole city stays small and
+complete instead of holding an arbitrary part of it. The tileset metadata carries the ``rel=item``
 URL template that OpenLayers' ``OGCVectorTile`` source and QGIS follow.
 """
 
@@ -43,8 +45,15 @@ EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
-#: Most features one tile carries; a denser tile is cut at this many (logged).
+#: Most features one tile carries; a denser tile keeps the largest (logged).
 MAX_FEATURES = 20000
+#: Most features read for one tile, before generalisation.
+MAX_READ = 250_000
+#: A tile is drawn this many pixels wide: a line shorter, or a polygon smaller, than one
+#: such pixel is not drawn, and points are thinned to one per pixel (when there are more
+#: than :data:`DENSE_POINTS`).
+TILE_PIXELS = 256
+DENSE_POINTS = 4096
 _OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
 
 
@@ -106,14 +115,19 @@ def render_tile(
     spec = svc.spec(collection)
     res = svc.store.query(
         collection,
-        Query(time=time, bbox=(west, south, east, north), limit=MAX_FEATURES, sort=(("id", True),)),
+        Query(time=time, bbox=(west, south, east, north), limit=MAX_READ, sort=(("id", True),)),
     )
     if not res.features:
         return b""
-    if len(res.features) == MAX_FEATURES:
-        logger.warning("tile %s/%d/%d/%d cut at %d features", collection, z, y, x, MAX_FEATURES)
+    if len(res.features) == MAX_READ:
+        logger.warning("tile %s/%d/%d/%d read only %d features", collection, z, y, x, MAX_READ)
     geoms = np.array([fv.geometry for fv in res.features], dtype=object)
     merc = transform_geometry(geoms, CRS84, EPSG3857)
+    keep = generalise(merc, (maxx - minx) / TILE_PIXELS)
+    if len(keep) < len(merc):
+        logger.debug("tile %s/%d/%d/%d: %d of %d drawn", collection, z, y, x, len(keep), len(merc))
+    features = [res.features[i] for i in keep]
+    merc = merc[keep]
     clipped = shapely.clip_by_rect(merc, minx - pad, miny - pad, maxx + pad, maxy + pad)
     scale_x = EXTENT / (maxx - minx)
     scale_y = EXTENT / (maxy - miny)
@@ -127,7 +141,7 @@ def render_tile(
     grid = shapely.transform(clipped, to_grid)
     types = {f.name: f.type for f in spec.fields}
     feats = []
-    for fv, g in zip(res.features, grid, strict=True):
+    for fv, g in zip(features, grid, strict=True):
         if g is None or g.is_empty:
             continue
         props = {k: _mvt_value(v, types.get(k, FieldType.STRING)) for k, v in fv.properties.items()}
@@ -141,6 +155,40 @@ def render_tile(
         default_options={"y_coord_down": True, "extents": EXTENT},
     )
     return data
+
+
+def generalise(geoms: np.ndarray, pixel: float) -> np.ndarray:
+    """The indices, in their order, of the geometries a map drawn at ``pixel`` (metres)
+    shows, at most :data:`MAX_FEATURES`.
+
+    A line shorter than a pixel and a polygon smaller than one are left out; points are
+    thinned to the first in each pixel when more than :data:`DENSE_POINTS` fall in the
+    tile. If more than :data:`MAX_FEATURES` remain, the longest lines, the largest
+    polygons and then the points first in order are kept.
+
+    Examples
+    --------
+    >>> g = np.array([shapely.LineString([(0, 0), (5, 0)]), shapely.LineString([(0, 0), (0.5, 0)])])
+    >>> generalise(g, 1.0).tolist()
+    [0]
+    """
+    dim = shapely.get_dimensions(geoms)
+    size = np.where(dim == 1, shapely.length(geoms), shapely.area(geoms))
+    shown = np.where(dim == 1, size >= pixel, np.where(dim == 2, size >= pixel * pixel, True))
+    shown &= ~shapely.is_empty(geoms) & (dim >= 0)
+    points = np.flatnonzero(shown & (dim == 0))
+    if len(points) > DENSE_POINTS:
+        xy = shapely.get_coordinates(shapely.point_on_surface(geoms[points]))
+        cells = np.floor(xy / pixel).astype(np.int64)
+        _, first = np.unique(cells, axis=0, return_index=True)
+        shown[points] = False
+        shown[points[first]] = True
+    keep = np.flatnonzero(shown)
+    if len(keep) > MAX_FEATURES:
+        logger.warning("a tile kept the largest %d of %d features", MAX_FEATURES, len(keep))
+        rank = np.lexsort((keep, -np.where(dim[keep] == 0, -1.0, size[keep])))
+        keep = np.sort(keep[rank[:MAX_FEATURES]])
+    return keep
 
 
 def _int_id(fid: str) -> int | None:
