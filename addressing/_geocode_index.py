@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from addressing._geocode_text import Query, compact, fold, number_key, number_range
+from addressing._missing import text_or_none
 from twin.errors import CollectionNotFound
 from twin.store import Store
 from twin.store.watch import ChangeWatch
@@ -141,9 +142,12 @@ class Index:
                 else geom.representative_point()
             )
             street_row[code] = len(streets)
-            sv = name_sv if isinstance(name_sv, str) else ""
-            streets.append((code, name, sv, float(p.x), float(p.y)))
-            for n in {compact(name), compact(sv) if sv else ""} - {""}:
+            # both names are optional: a street without its Finnish name goes by its
+            # Swedish one; a street without either is found by no name
+            sv = text_or_none(name_sv) or ""
+            fi = text_or_none(name) or sv
+            streets.append((code, fi, sv, float(p.x), float(p.y)))
+            for n in {compact(fi), compact(sv)} - {""}:
                 names.append(n)
                 name_street.append(street_row[code])
         keys = [number_key(str(h)) for h in a["housenumber"]]
