@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from addressing._geocode_text import Query, compact, fold, number_key, number_range
+from addressing._missing import text_or_none
 from twin.errors import CollectionNotFound
 from twin.store import Store
 from twin.store.watch import ChangeWatch
@@ -141,12 +142,15 @@ class Index:
                 else geom.representative_point()
             )
             street_row[code] = len(streets)
-            sv = name_sv if isinstance(name_sv, str) else ""
-            streets.append((code, name, sv, float(p.x), float(p.y)))
-            for n in {compact(name), compact(sv) if sv else ""} - {""}:
+            # both names are optional: a street without its Finnish name goes by its
+            # Swedish one; a street without either is found by no name
+            sv = text_or_none(name_sv) or ""
+            fi = text_or_none(name) or sv
+            streets.append((code, fi, sv, float(p.x), float(p.y)))
+            for n in {compact(fi), compact(sv)} - {""}:
                 names.append(n)
                 name_street.append(street_row[code])
-        keys = [number_key(str(h)) for h in a["housenumber"]]
+        keys = [number_key(text_or_none(h) or "") for h in a["housenumber"]]
         ranges = np.array([number_range(k) for k in keys], dtype=np.int64).reshape(-1, 2)
         street_of = np.array(
             [street_row.get(sc, -1) if isinstance(sc, str) else -1 for sc in a["street_code"]],
@@ -164,10 +168,13 @@ class Index:
             of_building.get((str(code), b)) if b is not None else None
             for code, b in zip(a["id"], building_ids, strict=True)
         ]
+        # an address without its label in one language is shown by the other's
+        label_fi = [text_or_none(v) for v in a.get("label", [None] * len(a))]
+        label_sv = [text_or_none(v) for v in a.get("label_sv", [None] * len(a))]
         return cls(
             codes=a["id"].to_numpy(dtype=str),
-            labels=[str(v) for v in a["label"]],
-            labels_sv=[str(v) for v in a.get("label_sv", a["label"])],
+            labels=[f or v or "" for f, v in zip(label_fi, label_sv, strict=True)],
+            labels_sv=[v or f or "" for f, v in zip(label_fi, label_sv, strict=True)],
             lon=np.round(a.geometry.x.to_numpy(dtype=np.float64), 7),
             lat=np.round(a.geometry.y.to_numpy(dtype=np.float64), 7),
             keys=keys,

@@ -22,6 +22,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from addressing._missing import text_or_none
+
 __all__ = ["Prepared", "housenumber_key", "prepare"]
 
 log = logging.getLogger(__name__)
@@ -108,10 +110,6 @@ def _clean_street(raw: str, known: dict[str, str]) -> tuple[str, str | None]:
     if m and m["street"].strip().lower() in known:
         return known[m["street"].strip().lower()], "street_with_number"
     return text, None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _mode(values: Iterable[Any]) -> Any:
@@ -331,10 +329,10 @@ def prepare(
     d["postcode"] = [p[0] if len(p) == 1 else _mode(p) for p in d["postcodes"]]
     d["city_sv"] = [_CITY_SV.get(str(c).lower(), c) for c in d["city"]]
     d["street_sv"] = [street_sv.get(s) if isinstance(s, str) else None for s in d["street"]]
-    issues.extend(_merge_issues(d, building_sets.reindex(d.index)))
-
+    # missing values as None (a string column holds NaN there) before anything reads them
     for col in ("street", "street_sv", "name", "postcode", "building_id", "city", "city_sv"):
-        d[col] = pd.Series([_text(v) for v in d[col]], index=d.index, dtype=object)
+        d[col] = pd.Series([text_or_none(v) for v in d[col]], index=d.index, dtype=object)
+    issues.extend(_merge_issues(d, building_sets.reindex(d.index)))
     d = _entrances(d, blds, street_geoms)
     names = sorted({s for s in d["street"] if s is not None})
     st = pd.DataFrame(
@@ -366,7 +364,7 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A column's values as objects, ``None`` where missing or absent."""
     if name not in frame.columns:
         return np.full(len(frame), None, dtype=object)
-    return np.array([_text(v) for v in frame[name]], dtype=object)
+    return np.array([text_or_none(v) for v in frame[name]], dtype=object)
 
 
 def _hn_raw(points: gpd.GeoDataFrame, i: int) -> str:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from addressing._missing import text_or_none
 from addressing._text import _preview
 from addressing.codes import InvalidAddressCode, parse_code
-from twin.errors import InvalidInput
+from twin.errors import CollectionNotFound, InvalidInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -283,27 +284,80 @@ def write_qr(code: str, out: str | Path, *, base_url: str | None = None) -> Path
 _PLATE_W, _PLATE_H, _COLS, _ROWS, _MARGIN_X, _MARGIN_Y = 90.0, 60.0, 2, 4, 12.0, 18.0
 
 
-def _plate(row: pd.Series, x: float, y: float, base_url: str | None) -> str:
-    dark = qr_matrix(item_url(row["id"], base_url=base_url), border=0)
+def _plate(plate: _PlateText, x: float, y: float, base_url: str | None) -> str:
+    dark = qr_matrix(item_url(plate.code, base_url=base_url), border=0)
     module = 40.0 / len(dark)
-    street = escape(str(row["street"] or ""))
-    street_sv = row.get("street_sv")
-    second = (
-        escape(str(street_sv)) if isinstance(street_sv, str) and street_sv != row["street"] else ""
-    )
     return (
         f'<g class="plate">'
         f'<rect x="{x:g}" y="{y:g}" width="{_PLATE_W:g}" height="{_PLATE_H:g}" rx="3" '
         f'fill="#0b3d91" stroke="#fff" stroke-width="1.2"/>'
         f'<text x="{x + 5:g}" y="{y + 26:g}" font-size="20" font-weight="bold" fill="#fff" '
-        f'font-family="sans-serif">{escape(str(row["housenumber"]))}</text>'
-        f'<text x="{x + 5:g}" y="{y + 36:g}" font-size="5" fill="#fff" font-family="sans-serif">{street}</text>'
-        f'<text x="{x + 5:g}" y="{y + 43:g}" font-size="5" fill="#fff" font-family="sans-serif">{second}</text>'
+        f'font-family="sans-serif">{escape(plate.number)}</text>'
+        f'<text x="{x + 5:g}" y="{y + 36:g}" font-size="5" fill="#fff" font-family="sans-serif">{escape(plate.street)}</text>'
+        f'<text x="{x + 5:g}" y="{y + 43:g}" font-size="5" fill="#fff" font-family="sans-serif">{escape(plate.second)}</text>'
         f'<rect x="{x + 44:g}" y="{y + 4:g}" width="42" height="42" fill="#fff"/>'
         f'<path d="{_path(dark, x0=x + 45, y0=y + 5, size=module)}" fill="#000"/>'
         f'<text x="{x + 45:g}" y="{y + 55:g}" font-size="2.6" fill="#fff" '
-        f'font-family="monospace">{escape(str(row["code_display"]))}</text></g>'
+        f'font-family="monospace">{escape(plate.shown)}</text></g>'
     )
+
+
+class _PlateText(NamedTuple):
+    """What a plate prints: the number, the street in Finnish and (when it differs) in
+    Swedish, and the code; a missing part is empty."""
+
+    code: str
+    number: str
+    street: str
+    second: str
+    shown: str
+
+
+def _plate_texts(frame: pd.DataFrame, names: dict[str, tuple[str, str]]) -> list[_PlateText]:
+    """The plate of each address of ``frame``; a street name the address lacks is its
+    street's (``names``: street code -> Finnish and Swedish name)."""
+    out = []
+    for code, street_code, fi, sv, number, shown in zip(
+        frame["id"],
+        _texts(frame, "street_code"),
+        _texts(frame, "street"),
+        _texts(frame, "street_sv"),
+        _texts(frame, "housenumber"),
+        _texts(frame, "code_display"),
+        strict=True,
+    ):
+        of_street = names.get(street_code or "", ("", ""))
+        first = fi or of_street[0] or sv or of_street[1]
+        second = sv or of_street[1]
+        out.append(
+            _PlateText(
+                str(code),
+                number or "",
+                first,
+                second if second != first else "",
+                shown or parse_code(str(code)).display(),
+            )
+        )
+    return out
+
+
+def _texts(frame: pd.DataFrame, name: str) -> list[str | None]:
+    """A text column of ``frame``, ``None`` where missing (NaN in a frame) or absent."""
+    values = frame[name] if name in frame.columns else [None] * len(frame)
+    return [text_or_none(v) for v in values]
+
+
+def _street_names(store: Store) -> dict[str, tuple[str, str]]:
+    """Street code -> (Finnish name, Swedish name) of the twin's streets, ``""`` where missing."""
+    try:
+        s = store.read_frame("streets")
+    except CollectionNotFound:
+        return {}
+    none = [None] * len(s)
+    return {
+        str(code): (text_or_none(fi) or "", text_or_none(sv) or "")
+        for code, fi, sv in zip(s["id"], s.get("name", none), s.get("name_sv", none), strict=True)
+    }
 
 
 def plate_sheet(
@@ -324,6 +378,8 @@ def plate_sheet(
     -------
     str
         An SVG document in millimetres; 8 plates (90 x 60 mm) per A4 page, ordered by number.
+        An address that lacks its street name prints its street's name (``streets``); a
+        missing house number is left blank.
 
     Raises
     ------
@@ -342,27 +398,22 @@ def plate_sheet(
     base_url = service_url(base_url)
     with store_scope(store) as s:
         frame = s.read_frame("addresses")
+        plates = _plate_texts(frame, _street_names(s))
     key = compact(street)
-    hit = (
-        (frame["street_code"] == street.replace("-", "").upper())
-        | (frame["street"].fillna("").map(compact) == key)
-        | (frame["street_sv"].fillna("").map(compact) == key)
-    )
-    rows = frame[hit.to_numpy(dtype=bool)] if key else frame.iloc[0:0]
-    if not len(rows):
+    want = street.replace("-", "").upper()
+    rows = [
+        p
+        for p, street_code in zip(plates, _texts(frame, "street_code"), strict=True)
+        if key and (street_code == want or key in (compact(p.street), compact(p.second)))
+    ]
+    if not rows:
         msg = (
             f"street={_preview(street, 60)} has no standard addresses; give a street name or "
             "street code"
         )
         raise AddressNotFound(msg)
-    order = sorted(
-        range(len(rows)),
-        key=lambda i: (
-            number_range(str(rows["housenumber"].iat[i]).lower()),
-            str(rows["housenumber"].iat[i]),
-        ),
-    )
-    rows = rows.iloc[order]
+    rows.sort(key=lambda p: (number_range(p.number.lower()), p.number))
+    title = next((p.street for p in rows if p.street), street)
     per_page = _COLS * _ROWS
     pages = (len(rows) + per_page - 1) // per_page
     height = 297.0 * pages
@@ -370,7 +421,7 @@ def plate_sheet(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="{height:g}mm" '
         f'viewBox="0 0 210 {height:g}">'
-        f"<title>Door plates: {escape(str(rows['street'].iat[0]))}</title>"
+        f"<title>Door plates: {escape(title)}</title>"
         f'<rect width="210" height="{height:g}" fill="#fff"/>'
     ]
     for k in range(len(rows)):
@@ -378,6 +429,6 @@ def plate_sheet(
         r, c = divmod(slot, _COLS)
         x = _MARGIN_X + c * (_PLATE_W + 6)
         y = page * 297.0 + _MARGIN_Y + r * (_PLATE_H + 6)
-        parts.append(_plate(rows.iloc[k], x, y, base_url))
+        parts.append(_plate(rows[k], x, y, base_url))
     parts.append("</svg>\n")
     return "".join(parts)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from addressing._missing import text_or_none
 from addressing._registry_levels import below_doorplates
 from addressing._registry_prepare import Prepared, housenumber_key, prepare
 from addressing._registry_quality import sequence_issues
@@ -260,8 +261,8 @@ def _issue_id(issue: dict[str, Any]) -> str:
     key = "|".join(
         [
             issue["kind"],
-            issue.get("street") or "",
-            issue.get("housenumber") or "",
+            text_or_none(issue.get("street")) or "",
+            text_or_none(issue.get("housenumber")) or "",
             ",".join(sorted(issue.get("osm_ids") or [])),
         ]
     )

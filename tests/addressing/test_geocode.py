@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +145,29 @@ def test_autocomplete(store: Store) -> None:
     ]
     assert autocomplete("Mannerheimv", limit=1, store=store)[0].label == "Mannerheimintie"
     assert autocomplete("Manerheimint", limit=1, store=store)[0].label == "Mannerheimintie"
+
+
+def test_streets_without_a_name_are_searched_by_the_names_they_have(
+    db: str, tmp_path: Path
+) -> None:
+    # 'name' of a street is optional: an edit can leave a street with its Swedish name only
+    # (Kaivokatu, Brunngatan) or with no name at all (Kaisaniementie has no Swedish name)
+    path = tmp_path / "edited.gpkg"
+    shutil.copy(db, path)
+    with open_store(str(path), create=False) as s:
+        streets = s.read_frame("streets")
+        code = {n: str(c) for n, c in zip(streets["name"], streets["id"], strict=True)}
+        with s.transaction() as tx:
+            for name in ("Kaivokatu", "Kaisaniementie"):
+                tx.patch("streets", code[name], properties={"name": None})
+        truth = _truth(s, "Mannerheimintie", "5")
+        assert geocode("Mannerheimintie 5", store=s)[0].code == truth
+        found = geocode("Brunngatan", store=s)
+        assert (found[0].level, found[0].code) == ("street", code["Kaivokatu"])
+        assert (found[0].label, found[0].label_sv) == ("Brunngatan", "Brunngatan")
+        assert autocomplete("Brunng", limit=1, store=s)[0].label == "Brunngatan"
+        for c in [*found, *autocomplete("Kaisaniementie", store=s)]:
+            assert "nan" not in (c.label, c.label_sv)
 
 
 def test_reading_queries() -> None:

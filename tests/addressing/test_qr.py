@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,6 +188,32 @@ def test_plate_sheet_of_a_street(store: Store) -> None:
         read.add(url.rsplit("/", 1)[1])
         assert str(texts[3]).replace("-", "") == url.rsplit("/", 1)[1]
     assert read == codes
+
+
+def test_plates_of_addresses_with_missing_parts(helsinki_db: Path, tmp_path: Path) -> None:
+    # street, housenumber and code_display are optional: an edit can take them away
+    path = tmp_path / "edited.gpkg"
+    shutil.copy(helsinki_db, path)
+    with open_store(str(path), create=False) as s:
+        a = s.read_frame("addresses")
+        kaivokatu = a[a["street"] == "Kaivokatu"].set_index("housenumber")
+        codes = set(kaivokatu["id"])
+        street_code = str(kaivokatu["street_code"].iat[0])
+        edits = {"1": {"street": None}, "2": {"code_display": None}, "3": {"housenumber": None}}
+        with s.transaction() as tx:
+            for number, props in edits.items():
+                tx.patch("addresses", str(kaivokatu.at[number, "id"]), properties=props)
+        ns = "{http://www.w3.org/2000/svg}"
+        for asked in ("Kaivokatu", "Brunngatan", street_code):
+            svg = plate_sheet(asked, store=s)
+            assert "nan" not in svg.replace("Brunngatan", "")
+            root = ET.fromstring(svg.split("\n", 1)[1])
+            assert root.find(f"{ns}title").text == "Door plates: Kaivokatu"  # type: ignore[union-attr]
+            plates = [g for g in root.iter(f"{ns}g") if g.attrib.get("class") == "plate"]
+            texts = [[t.text for t in g.iter(f"{ns}text")] for g in plates]
+            assert sorted(t[0] or "" for t in texts) == sorted(["", *set(kaivokatu.index) - {"3"}])
+            assert all(t[1:3] == ["Kaivokatu", "Brunngatan"] for t in texts), asked
+            assert {str(t[3]).replace("-", "") for t in texts} == codes
 
 
 def test_plate_sheet_of_an_unknown_street(store: Store) -> None:

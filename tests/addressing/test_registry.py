@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, box
@@ -305,6 +306,27 @@ def test_conflicts_become_issues(tiny: Tiny) -> None:
     assert "Testikatu 13, 00100 Helsinki" in labels
     assert sum(1 for x in labels if x.startswith("Testikatu 2,")) == 1  # two codes, one label
     assert len(tiny.store.read_frame("addresses")) == 9
+
+
+def test_points_without_a_street_merged_into_one_doorplate(tiny: Tiny) -> None:
+    # two points with the same number and no addr:street 20 m apart: one doorplate
+    points = [_point("n1", "Testikatu", "1", 45)]
+    for osm, x in (("n16a", 5.0), ("n16b", 25.0)):
+        f = _point(osm, "", "16", x)
+        del f.properties["street"]
+        points.append(f)
+    tiny.write(points)
+    a = tiny.store.read_frame("addresses")
+    assert sorted(a["label"]) == ["16, 00100 Helsinki", "Testikatu 1, 00100 Helsinki"]
+    row = a[a["housenumber"] == "16"].iloc[0]
+    assert sorted(row["osm_ids"]) == ["n16a", "n16b"]
+    assert pd.isna(row["street"]) and pd.isna(row["street_code"])
+    issues = tiny.store.read_frame("address_issues")
+    merged = issues[issues["kind"] == "merged_points"]
+    assert list(merged["osm_ids"]) == [["n16a", "n16b"]]
+    assert merged["message"].iat[0].startswith("2 OSM objects carry '(no street) 16' within")
+    assert merged["street"].isna().all()
+    assert list(merged["code"]) == [row["id"]]
 
 
 # -- extracts with few or no addresses -------------------------------------------------------

@@ -8,6 +8,7 @@ items; the Helsinki twin (read only) is the data.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import Point
 
-from addressing import reverse
+from addressing import geocode, reverse
 from addressing.codes import parse_code
 from addressing.errors import AddressNotFound
 from twin.cli import cli
@@ -215,3 +216,32 @@ def test_cli_reverse_prints_the_building_code(
     assert out.rstrip().endswith(f"building {local.building_id} {local.building_code}")
     code, _, err = _cli("reverse", lon, lat, "--base-url", "ftp://x", "--db", db)
     assert code == 2 and "Error: base_url='ftp://x' must start with" in err
+
+
+def test_a_missing_label_is_the_label_in_the_other_language(
+    helsinki_db: Path, tmp_path: Path
+) -> None:
+    # label and label_sv are optional: an edit can leave an address with one of them
+    path = tmp_path / "edited.gpkg"
+    shutil.copy(helsinki_db, path)
+    db = str(path)
+    with open_store(db, create=False) as s:
+        a = s.read_frame("addresses")
+        kaivokatu = a[a["street"] == "Kaivokatu"].set_index("housenumber")
+        one, two = kaivokatu.loc["1"], kaivokatu.loc["2"]
+        with s.transaction() as tx:
+            tx.patch("addresses", str(one["id"]), properties={"label_sv": None})
+            tx.patch("addresses", str(two["id"]), properties={"label": None})
+        r1 = reverse(one.geometry.x, one.geometry.y, store=s)
+        assert (r1.code, r1.label, r1.label_sv) == (one["id"], one["label"], one["label"])
+        r2 = reverse(two.geometry.x, two.geometry.y, store=s)
+        assert (r2.code, r2.label, r2.label_sv) == (two["id"], two["label_sv"], two["label_sv"])
+        g1 = geocode("Kaivokatu 1", limit=1, store=s)[0]
+        assert (g1.code, g1.label, g1.label_sv) == (one["id"], one["label"], one["label"])
+        g2 = geocode("Brunngatan 2", limit=1, store=s)[0]
+        assert (g2.code, g2.label, g2.label_sv) == (two["id"], two["label_sv"], two["label_sv"])
+    lon, lat = str(one.geometry.x), str(one.geometry.y)
+    code, out, err = _cli("reverse", lon, lat, "--format", "json", "--db", db)
+    assert code == 0, err
+    assert json.loads(out)["label_sv"] == "Kaivokatu 1, 00100 Helsinki"
+    assert "nan" not in out
