@@ -55,11 +55,45 @@ class DemoSettings(BaseSettings):
     change_demo_method: str = "building"
 
 
+#: Fewest buildings the demo square must hold; a twin with fewer anywhere gets no demo.
+DEMO_MIN_BUILDINGS = 10
+
+
 def _square(frame: Any, size: float) -> tuple[Any, tuple[float, float, float, float]]:
-    """The buildings in metres (UTM) and a square of ``size`` at the centre of their extent."""
+    """The buildings in metres (UTM) and a square of ``size`` where they are.
+
+    The square is centred on the middle of the buildings' extent when it holds at least
+    :data:`DEMO_MIN_BUILDINGS` there; otherwise (buildings spread over a region, a city
+    with its centre empty) on the densest part: the point of a grid of ``size / 4`` cells
+    whose ``size`` square holds the most building centres.
+    """
+    import numpy as np
+    import shapely
+
     utm = frame.to_crs(frame.estimate_utm_crs())
     minx, miny, maxx, maxy = utm.total_bounds
     cx, cy, half = (minx + maxx) / 2.0, (miny + maxy) / 2.0, size / 2.0
+    xy = shapely.get_coordinates(utm.geometry.centroid.to_numpy())
+
+    def held(x: float, y: float) -> int:
+        inside = (np.abs(xy[:, 0] - x) <= half) & (np.abs(xy[:, 1] - y) <= half)
+        return int(inside.sum())
+
+    if held(cx, cy) < DEMO_MIN_BUILDINGS and len(xy):
+        step = size / 4.0
+        cells = np.floor((xy - (minx, miny)) / step).astype(np.int64)
+        shape = tuple(int(v) + 1 for v in cells.max(axis=0))
+        if shape[0] * shape[1] <= 4_000_000:
+            from scipy import ndimage as ndi
+
+            grid = np.zeros(shape, dtype=np.int64)
+            np.add.at(grid, (cells[:, 0], cells[:, 1]), 1)
+            window = ndi.uniform_filter(grid.astype(float), size=5, mode="constant") * 25
+            i, j = np.unravel_index(int(np.argmax(window)), shape)
+            cx, cy = minx + (i + 0.5) * step, miny + (j + 0.5) * step
+        else:  # a region too large for the grid: around the most crowded of 2,000 centres
+            sample = xy[:: max(1, len(xy) // 2000)]
+            cx, cy = sample[int(np.argmax([held(x, y) for x, y in sample]))]
     return utm, (cx - half, cy - half, cx + half, cy + half)
 
 
@@ -116,6 +150,7 @@ def run_demo(
     """
     import geopandas as gpd
     import pandas as pd
+    import shapely
 
     from change_detection.store_io import (
         ensure_collections,
@@ -136,6 +171,14 @@ def run_demo(
     height = pd.to_numeric(frame.get("height"), errors="coerce")
     buildings = gpd.GeoDataFrame({"height": height}, geometry=frame.geometry, crs=frame.crs)
     utm, bounds = _square(buildings, size)
+    inside = int(utm.intersects(shapely.box(*bounds)).sum())
+    if inside < DEMO_MIN_BUILDINGS:
+        return {
+            "skipped": (
+                f"the twin's densest {size:g} m square holds {inside} buildings; the demo "
+                f"needs at least {DEMO_MIN_BUILDINGS}"
+            )
+        }
     with tempfile.TemporaryDirectory(prefix="twin-change-demo-") as tmp:
         scene = render_epochs(utm, tmp, seed=seed, bounds=bounds)
         run = prepare_run(

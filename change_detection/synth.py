@@ -339,7 +339,7 @@ def render_epochs(
         kind = "new_permitted" if i < n_permitted else "new_unpermitted"
         new_rows.append({"kind": kind, "geometry": rect})
     small = gdf[(gdf.area > 60) & (gdf.area < 1500)].index.to_numpy()
-    picks = rng.permutation(small)
+    picks = rng.permutation(np.array(small))  # a copy: an empty index array is read-only
     demolished = [int(i) for i in picks[:n_demolished]]
     truth_rows = list(new_rows)
     for i in demolished:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from change_detection.cases import list_cases
 from change_detection.demo import build_demo, run_demo
 from tests.service.conftest import settings_for
 from twin.build import BuildContext, build_twin
+from twin.crs import transform_geometry
 from twin.plugins import load_plugins
 from twin.service import create_app
-from twin.store import open_store
+from twin.store import Feature, open_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -122,3 +124,37 @@ def test_a_bad_method_is_refused_also_when_the_run_exists(
             run_demo(store, seed=-1)
         with pytest.raises(InvalidInput, match="size=inf must be a side in metres"):
             run_demo(store, size=float("inf"), seed=7)
+
+
+def test_the_demo_finds_the_buildings_of_a_spread_out_twin(built: str, tmp_path: Path) -> None:
+    """A twin whose buildings lie far apart (Porto's extract: 11 over 20 km) had no building
+    in the square at the middle of their extent, and the demo (so `twin build`) failed with
+    'array is read-only'. The demo now goes where the buildings are, or says it cannot."""
+    import shapely
+
+    with open_store(built) as src:
+        spec = next(c for c in src.collections() if c.name == "buildings")
+        feats = src.query("buildings").features[:40]
+    far = [
+        Feature(f"far{i}", shapely.affinity.translate(f.geometry, 0.2 * (i + 1), 0.1), {})
+        for i, f in enumerate(feats[:2])
+    ]
+    cluster = shapely.union_all([f.geometry for f in feats]).centroid
+    with open_store(str(tmp_path / "spread.gpkg")) as store:
+        store.ensure_collection(spec)
+        store.create("buildings", [Feature(f.id, f.geometry, {}) for f in feats] + far)
+        done = run_demo(store)
+        assert "skipped" not in done and done["patches"] > 0
+        utm = store.read_frame("buildings").estimate_utm_crs()
+        square = shapely.box(*done["bounds_utm"])
+        centre = transform_geometry(cluster, "OGC:CRS84", utm)
+        assert square.contains(centre) and square.area == pytest.approx(500.0**2)
+    with open_store(str(tmp_path / "few.gpkg")) as store:
+        store.ensure_collection(spec)
+        store.create("buildings", [Feature(f.id, f.geometry, {}) for f in feats[:3]] + far)
+        skipped = run_demo(store)["skipped"]
+        assert re.fullmatch(
+            r"the twin's densest 500 m square holds [0-3] buildings; the demo needs at least 10",
+            skipped,
+        )
+        assert "change_patches" not in {c.name for c in store.collections()}
