@@ -208,7 +208,8 @@ def sync_closures(graph: RoadGraph, ctx: ServiceContext) -> None:
     A stored closure that cannot close anything (a window that is unreadable or ends
     before it starts, a geometry that is not a valid CRS84 polygon; the Python store API
     does not check them as HTTP writes are) is left out with a warning naming its id, so
-    one bad record does not stop routing; the valid ones still count.
+    one bad record does not stop routing; the valid ones still count. The warning is given
+    once per service and version of the record, though every worker thread's graph skips it.
     """
     from twin.store.base import Query
 
@@ -238,7 +239,11 @@ def sync_closures(graph: RoadGraph, ctx: ServiceContext) -> None:
                 closure_id=cid,
             )
         except (TwinError, ValueError, TypeError) as exc:
-            log.warning("road closure %s is malformed and left out of routing: %s", fv.id, exc)
+            # Each worker thread has a graph of its own: say it once per service and version.
+            warned = ctx.cache.setdefault("routing.closures_warned", set())
+            if (cid, fv.hash) not in warned:
+                warned.add((cid, fv.hash))
+                log.warning("road closure %s is malformed and left out of routing: %s", fv.id, exc)
         seen[cid] = fv.hash
     for cid in set(seen) - set(wanted):
         del seen[cid]
