@@ -147,6 +147,15 @@ def read_definition(doc: Any) -> dict[str, Any]:
         msg = 'a route definition is a JSON object {"inputs": {"waypoints": ...}}'
         raise InvalidInput(msg)
     inputs: dict[str, Any] = doc["inputs"]
+    outside = sorted(set(doc) - {"inputs"})
+    if outside:
+        hint = (
+            "; route options go inside inputs"
+            if set(outside) & _KNOWN_INPUTS
+            else ' (a route definition is {"inputs": {...}})'
+        )
+        msg = f"route definition members {outside} are not understood{hint}"
+        raise InvalidInput(msg)
     unknown = sorted(set(inputs) - _KNOWN_INPUTS)
     if unknown:
         msg = f"inputs {unknown} are not understood; known: {sorted(_KNOWN_INPUTS)}"

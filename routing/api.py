@@ -68,6 +68,7 @@ from routing._route_definition import (
     read_when,
 )
 from routing._route_html import route_page, routes_page
+from routing.errors import NoRoute
 from routing.graph import RoadGraph, dates_in_range
 from routing.route import Route
 from twin.errors import FeatureNotFound, InvalidInput, TwinError
@@ -103,10 +104,20 @@ def _legs(
     avoid: Any,
     obey: bool,
 ) -> list[Route]:
+    last = len(points) - 1
+    names = ["origin", *(f"waypoint {i + 1}" for i in range(1, last)), "destination"]
+    for point, name in zip(points, names, strict=True):
+        graph.snap(point, name=name)  # a point off the roads is named as the request has it
     legs: list[Route] = []
     at = depart
-    for a, b in itertools.pairwise(points):
-        leg = graph.route(a, b, depart=at, avoid=avoid, obey_restrictions=obey)
+    for k, (a, b) in enumerate(itertools.pairwise(points)):
+        try:
+            leg = graph.route(a, b, depart=at, avoid=avoid, obey_restrictions=obey)
+        except NoRoute as exc:
+            if last == 1:
+                raise
+            msg = f"no route from {names[k]} to {names[k + 1]}: {exc.msg}"
+            raise NoRoute(msg) from None
         legs.append(leg)
         at = at + timedelta(seconds=leg.travel_time_s)
     return legs

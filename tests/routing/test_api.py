@@ -426,6 +426,7 @@ def test_the_readme_route_example_is_answered(client: TestClient) -> None:
     ("body", "status", "words"),
     [
         (_define([A, [24.5, 60.5]]), 422, "destination"),  # far out at sea / in the woods
+        (_define([A, [24.5, 60.5], B]), 422, "waypoint 2=(24.5, 60.5)"),  # not "destination"
         (_define([[60.1699, 24.9384], B]), 422, "origin"),  # lat, lon swapped
         (_define([[24.93, 95.0], B]), 400, "outside CRS84"),
         (_define([A, B], when={"timestamp": "next monday", "type": "departure"}), 400, "when"),
@@ -465,6 +466,12 @@ def test_the_readme_route_example_is_answered(client: TestClient) -> None:
         (_define([A, B], mode="bicycle"), 400, "mode"),
         (_define([A, B], colour="red"), 400, "not understood"),
         ({"waypoints": [A, B]}, 400, "inputs"),
+        (
+            {**_define([A, B]), "obeyTurnRestrictions": True},
+            400,
+            "members ['obeyTurnRestrictions'] are not understood; route options go inside inputs",
+        ),
+        ({**_define([A, B]), "outputs": {}}, 400, "members ['outputs'] are not understood"),
     ],
 )
 def test_bad_route_definitions(client: TestClient, body: Any, status: int, words: str) -> None:
