@@ -121,25 +121,38 @@ def _mode(values: Iterable[Any]) -> Any:
 
 def _road_names(roads: gpd.GeoDataFrame) -> tuple[dict[str, str], dict[str, str], pd.DataFrame]:
     named = roads[roads["name"].notna()]
-    known = {n.lower(): n for n in named["name"].unique()}
+    # Spellings that differ only in case: the one most ways carry (then the first in order).
+    counts = named["name"].value_counts(sort=False)
+    known: dict[str, str] = {}
+    for name, _ways in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        known.setdefault(str(name).lower(), str(name))
     sv = named.dropna(subset=["name_sv"]).groupby("name")["name_sv"].agg(_mode).to_dict()
     geoms = named.groupby("name")["geometry"].agg(lambda g: shapely.union_all(g.to_numpy()))
     return known, sv, pd.DataFrame({"geometry": geoms})
 
 
 def _buildings_of(points: np.ndarray, buildings: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Index into ``buildings`` (-1 for none) and the match kind, per point."""
+    """Index into ``buildings`` (-1 for none) and the match kind, per point.
+
+    A point inside several buildings takes the smallest; one outside every building the
+    nearest within :data:`NEAREST_BUILDING_METRES`. Ties (equal areas, equal distances)
+    go to the lowest building id, so the match depends on the buildings alone, not on
+    the order of the frame or of the spatial index.
+    """
     n = len(points)
     idx = np.full(n, -1, dtype=np.int64)
     kind = np.full(n, "none", dtype=object)
     if len(buildings) == 0 or n == 0:
         return idx, kind
     polys = buildings.geometry.to_numpy()
+    ids = buildings["id"].astype(str).to_numpy() if "id" in buildings else np.arange(len(polys))
+    rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")  # by id
     tree = shapely.STRtree(polys)
     pi, bi = tree.query(points, predicate="within")
     if len(pi):
         area = shapely.area(polys[bi])
-        order = np.lexsort((-area, pi))  # per point, the smallest building wins (last)
+        # per point the last one wins: the smallest building, then the lowest id
+        order = np.lexsort((-rank[bi], -area, pi))
         idx[pi[order]] = bi[order]
         kind[pi[order]] = "inside"
     rest = np.flatnonzero(idx < 0)
@@ -147,8 +160,9 @@ def _buildings_of(points: np.ndarray, buildings: gpd.GeoDataFrame) -> tuple[np.n
         (qi, bj), _d = tree.query_nearest(
             points[rest], max_distance=NEAREST_BUILDING_METRES, return_distance=True
         )
-        idx[rest[qi]] = bj
-        kind[rest[qi]] = "nearest"
+        order = np.lexsort((-rank[bj], qi))  # equally near: the lowest id last, so it wins
+        idx[rest[qi[order]]] = bj[order]
+        kind[rest[qi[order]]] = "nearest"
     return idx, kind
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -393,3 +394,41 @@ def test_a_rebuild_without_address_points_retires_the_registry(tiny: Tiny) -> No
     for code in codes:
         with pytest.raises(AddressNotFound):
             get_address(code, store=tiny.store)
+
+
+def test_a_street_spelt_two_ways_takes_the_spelling_most_ways_carry() -> None:
+    """Porto's extract spells a street 'Rua Machado dos Santos' on two ways and '... dos
+    santos' on one; the spelling of the last way read won, and every address that wrote the
+    street as its ways mostly do was reported as a spelling repair."""
+    import geopandas as gpd
+    import shapely
+
+    from addressing._registry_prepare import _clean_street, _road_names
+
+    names = ["Rua Machado dos Santos", "Rua Machado dos santos", "Rua Machado dos Santos"]
+    for order in (names, names[::-1], names[1:] + names[:1]):
+        roads = gpd.GeoDataFrame(
+            {"name": order, "name_sv": [None] * 3},
+            geometry=[shapely.LineString([(i, 0), (i + 1, 0)]) for i in range(3)],
+        )
+        known, _sv, _geoms = _road_names(roads)
+        assert known == {"rua machado dos santos": "Rua Machado dos Santos"}
+        assert _clean_street("Rua Machado dos Santos", known) == ("Rua Machado dos Santos", None)
+
+
+def test_a_point_as_near_to_two_buildings_takes_the_lower_id_whatever_their_order() -> None:
+    """The nearest building was the spatial index's pick among equals: an edit elsewhere in
+    the city could flip a doorplate's building and retire its sub-addresses."""
+    import geopandas as gpd
+    import shapely
+
+    from addressing._registry_prepare import _buildings_of
+
+    point = np.array([shapely.Point(0, 0)])
+    boxes = {"w2": shapely.box(1, -1, 3, 1), "w1": shapely.box(-3, -1, -1, 1)}  # 1 m each side
+    inside = {"w9": shapely.box(-2, -2, 2, 2), "w8": shapely.box(-2, -2, 2, 2)}  # equal areas
+    for shapes in (boxes, inside):
+        for ids in (list(shapes), list(shapes)[::-1]):
+            blds = gpd.GeoDataFrame({"id": ids}, geometry=[shapes[i] for i in ids])
+            idx, _kind = _buildings_of(point, blds)
+            assert blds["id"].iat[int(idx[0])] == min(shapes)
