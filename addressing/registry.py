@@ -46,7 +46,7 @@ from addressing._registry_specs import (
     AddressSettings,
 )
 from addressing._store import store_scope
-from addressing.codes import AddressCode, parse_code
+from addressing.codes import HELSINKI, AddressCode, parse_code
 from addressing.errors import AddressNotFound
 from twin.errors import CollectionNotFound, FeatureNotFound, InvalidInput
 from twin.store import Feature, FeatureVersion, Query, Store, SyncReport
@@ -308,6 +308,7 @@ def build_registry(
     from twin.crs import local_metric_crs
 
     box = points.total_bounds if len(points) else (24.9, 60.1, 25.0, 60.2)
+    _warn_if_elsewhere(division, box)
     crs = local_metric_crs(tuple(float(v) for v in box))
     prep = prepare(points, buildings, roads, crs=crs)
     old_addr = _history(store, ADDRESSES.name)
@@ -432,6 +433,26 @@ def build_registry(
         len(issues),
     )
     return report
+
+
+#: Helsinki's municipality, roughly (lon, lat): the area the default division codes.
+_HELSINKI_AREA = (24.78, 60.03, 25.27, 60.30)
+
+
+def _warn_if_elsewhere(division: str, box: Any) -> None:
+    """Warn when Helsinki's division (the default) codes addresses that lie elsewhere."""
+    if division != HELSINKI:
+        return
+    lon, lat = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    w, s, e, n = _HELSINKI_AREA
+    if not (w <= lon <= e and s <= lat <= n):
+        log.warning(
+            "the addresses (around %.4f, %.4f) are coded under Helsinki's division %s, the "
+            "default; set TWIN_ADDRESS_DIVISION to this city's 12-digit division code",
+            lon,
+            lat,
+            HELSINKI,
+        )
 
 
 def _read_layer(store: Store, name: str) -> gpd.GeoDataFrame:

@@ -432,3 +432,29 @@ def test_a_point_as_near_to_two_buildings_takes_the_lower_id_whatever_their_orde
             blds = gpd.GeoDataFrame({"id": ids}, geometry=[shapes[i] for i in ids])
             idx, _kind = _buildings_of(point, blds)
             assert blds["id"].iat[int(idx[0])] == min(shapes)
+
+
+def test_helsinki_codes_for_another_city_are_warned_about(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Porto twin was coded under Helsinki's division without a word."""
+    for name in ("address_points", "buildings", "roads"):
+        store.ensure_collection(_SPECS[name])
+    props = {"osm_id": "n1", "osm_type": "node", "street": "Rua A", "housenumber": "1", "tags": {}}
+    store.create("address_points", [Feature("n1", Point(-8.61, 41.15), props)])
+    with caplog.at_level("WARNING", logger="addressing.registry"):
+        build_registry(store)
+    assert "coded under Helsinki's division 246091000000, the default" in caplog.text
+    assert "TWIN_ADDRESS_DIVISION" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="addressing.registry"):
+        build_registry(store, division="620131200000")
+    assert "division" not in caplog.text
+
+
+def test_helsinki_codes_for_helsinki_are_not_warned_about(
+    tiny: Tiny, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="addressing.registry"):
+        tiny.write([_point("n1", "Testikatu", "1", 10)])
+    assert "division" not in caplog.text
