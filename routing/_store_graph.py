@@ -167,7 +167,10 @@ def graph_features(nets: Mapping[str, Net]) -> dict[str, list[Feature]]:
     restrictions: dict[int, dict[str, Any]] = {}
     for pname, net in nets.items():
         ids = net.osm_ids.tolist()
-        junction = np.where(net.cluster >= 0, net.cluster_ids[np.maximum(net.cluster, 0)], -1)
+        junction = np.full(len(ids), -1, dtype=np.int64)  # no signal: no junction
+        if len(net.cluster_ids):
+            signalled = net.cluster >= 0
+            junction[signalled] = net.cluster_ids[net.cluster[signalled]]
         for i, osm in enumerate(ids):
             positions.setdefault(osm, (float(net.lon[i]), float(net.lat[i])))
             props = nodes.setdefault(osm, {"osm_id": osm, "signal": bool(net.signal_nodes[i])})

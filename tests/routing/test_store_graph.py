@@ -332,3 +332,19 @@ def test_duplicate_nodes_on_a_road_become_one_junction(tmp_path: Path) -> None:
         assert route.length_m == pytest.approx(2 * 55.6, rel=0.02)
         # the left turn from way 1 onto way 3 at the merged junction is banned for cars
         assert graph.route(a, d, depart=T0).node_ids != [a, int(kept), d]
+
+
+def test_a_road_graph_without_traffic_signals_is_stored(tmp_path: Path) -> None:
+    """An extract with no signalised junction (a small town) failed the build: IndexError."""
+    from tests.routing.osm_helpers import grid_node, write_osm
+
+    path = write_osm(
+        tmp_path / "town.osm", [(1, [grid_node(0, 0), grid_node(3, 0)], {"highway": "residential"})]
+    )
+    with open_store(str(tmp_path / "t.gpkg")) as store:
+        build_road_layers(BuildContext(store, path, valid_from=T0))
+        nodes = store.query("road_nodes").features
+        assert len(nodes) == 2 and not any(n.properties["signal"] for n in nodes)
+        assert not any("car_junction" in n.properties for n in nodes)
+        route = RoadGraph.from_store(store, profile="car").route(grid_node(0, 0), grid_node(3, 0))
+        assert route.length_m == pytest.approx(3 * 55.4, rel=0.02)
