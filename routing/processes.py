@@ -282,7 +282,7 @@ def _stations(graph: RoadGraph, value: Any) -> list[Station] | None:
         if isinstance(item, str):
             check_id(item, name=f"input stations[{i}]")
             if item not in known:
-                msg = f"input stations names {item!r}, not a station of the twin; known: {sorted(known)}"
+                msg = f"input stations names {item!r}, which is {_not_a_station(known)}"
                 raise InvalidInput(msg)
             out.append(known[item])
         elif isinstance(item, Mapping):
@@ -300,6 +300,15 @@ def _stations(graph: RoadGraph, value: Any) -> list[Station] | None:
             msg = f"input stations item {item!r} must be a station id or an object {{id, lon, lat}}"
             raise InvalidInput(msg)
     return out
+
+
+def _not_a_station(known: Mapping[str, Station]) -> str:
+    """The end of the message for a station id the twin does not hold."""
+    if not known:
+        return "not a station of the twin: it holds none (emergency_stations is empty)"
+    ids = sorted(known)
+    shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+    return f"not a station of the twin; its stations are {shown}"
 
 
 def _priority(value: Any) -> int:
@@ -460,7 +469,18 @@ class IsochroneProcessor(_RoutingProcessor):
             if not isinstance(station, str):
                 msg = f"input station={station!r} must be a station id"
                 raise InvalidInput(msg)
-            stations = _stations(graph, [check_id(station, name="input station")])
+            check_id(station, name="input station")
+            known = {s.osm_id: s for s in graph.net.stations}
+            if station not in known:
+                msg = f"input station={station!r} is {_not_a_station(known)}"
+                raise InvalidInput(msg)
+            stations = [known[station]]
+        elif not graph.net.stations:
+            msg = (
+                "the twin holds no emergency station (emergency_stations is empty); give "
+                "input point, the position to reach out from"
+            )
+            raise InvalidInput(msg)
         else:
             stations = None
         for st in stations or ():

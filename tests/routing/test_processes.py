@@ -164,6 +164,7 @@ def test_isochrone_as_a_job(client: TestClient) -> None:
         ("isochrone", {"station": "r1\u202e"}, "input station='r1\\u202e'"),
         ("isochrone", {"station": STATION, "preemption": "yes"}, "true or false"),
         ("isochrone", {"station": STATION, "point": A}, "not both"),
+        ("isochrone", {"station": "bsb"}, "input station='bsb' is not a station of the twin; its"),
         ("isochrone", {"point": [24.0, 60.0]}, "snap limit"),
     ],
 )
@@ -201,3 +202,22 @@ def test_a_vehicle_id_and_priority_within_the_rule_are_kept(client: TestClient) 
     assert desc["priority"]["schema"]["minimum"] == 1
     assert desc["priority"]["schema"]["maximum"] == 10
     assert "letters, digits, space and - _ . : /" in desc["vehicle_id"]["description"]
+
+
+def test_isochrone_in_a_twin_without_stations_asks_for_a_point(tmp_path: Path) -> None:
+    """It said "pass stations explicitly", but isochrone has no input stations."""
+    from tests.routing.osm_helpers import grid_node, write_osm
+
+    road = {"highway": "residential"}
+    osm = write_osm(tmp_path / "tiny.osm", [(1, [grid_node(0, 0), grid_node(5, 0)], road)])
+    db = str(tmp_path / "tiny.gpkg")
+    build_twin(osm, db, plugins=[p for p in load_plugins() if p.name in {"layers", "routing"}])
+    app = create_app(db, settings=settings_for(tmp_path))
+    with TestClient(app, base_url="http://127.0.0.1:5000") as c:
+        r = _run(c, "isochrone", {"seconds": 60})
+        assert r.status_code == 400, r.text
+        assert "holds no emergency station" in r.json()["description"]
+        assert "give input point" in r.json()["description"]
+        r = _run(c, "isochrone", {"station": "n1"})
+        assert r.status_code == 400, r.text
+        assert "it holds none (emergency_stations is empty)" in r.json()["description"]
