@@ -276,7 +276,7 @@ def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
     read_choice(inputs, "preference", PREFERENCES, "fastest")
     green = inputs.get("greenWave")
     green_wave = (mode == "emergency") if green is None else bool(green)
-    graph = graph_for(ctx.store, mode)
+    graph = graph_for(ctx.store, mode, at=when)  # the roads as they were at that time
     route_id = uuid.uuid4().hex[:16]
     with dates_in_range(when, name="inputs.when.timestamp", what="route"):
         with _graph_lock(ctx, mode):

@@ -346,10 +346,10 @@ def _flag(value: Any, *, name: str) -> bool:
 class _RoutingProcessor(TwinProcessor):
     """The routing processes' common base: the live store's graph, JSON output."""
 
-    def _graph(self, profile: str) -> RoadGraph:
+    def _graph(self, profile: str, at: datetime | None = None) -> RoadGraph:
         from routing.service_graph import graph_for
 
-        return graph_for(self.store, profile)
+        return graph_for(self.store, profile, at=at)
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         return "application/json", self._run(data)
@@ -368,7 +368,7 @@ class GreenWavePlanProcessor(_RoutingProcessor):
 
         profile = _profile(data.get("profile"))
         depart = _depart(data.get("depart"))
-        graph = self._graph(profile)
+        graph = self._graph(profile, depart)
         for key in ("origin", "destination"):
             if data.get(key) is None:
                 msg = f"input {key} is required: [lon, lat] in CRS84"
@@ -417,7 +417,7 @@ class DispatchProcessor(_RoutingProcessor):
 
         profile = _profile(data.get("profile"))
         depart = _depart(data.get("depart"))
-        graph = self._graph(profile)
+        graph = self._graph(profile, depart)
         if data.get("incident") is None:
             msg = "input incident is required: [lon, lat] in CRS84"
             raise InvalidInput(msg)

@@ -12,14 +12,22 @@ thread gets a :class:`~routing.graph.RoadGraph` of its own over the shared array
 fraction of a second to prepare on a city centre); a thread asking again gets the same
 object while the layers are unchanged. Closures added to one thread's graph are that
 graph's own: shared closures belong in the store.
+
+Asked for a time (``at``) before the last change to the road layers' valid time, it
+answers with the graph as the twin recorded it then (the roads, turn restrictions and
+stations valid at that instant), kept for the few past states asked for last; a time
+before the twin's first road graph gets that first graph, the earliest the twin knows.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from routing._build import Net
 from routing._store_graph import WATCHED, net_from_store
@@ -40,10 +48,19 @@ _WATCH = ChangeWatch(WATCHED)
 _Revision = tuple[int, str]
 
 
+#: How many past states of the road graph are kept (per store).
+PAST_KEPT = 4
+
+
 @dataclass
 class _StoreEntry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     nets: dict[str, tuple[_Revision, Net]] = field(default_factory=dict)
+    #: The valid times at which the road layers changed, sorted, read up to change ``seq``.
+    times_seq: int = 0
+    times: list[datetime] = field(default_factory=list)
+    #: (profile, revision, epoch) -> the net valid in that epoch.
+    past: OrderedDict[tuple[str, _Revision, datetime], Net] = field(default_factory=OrderedDict)
 
 
 _LOCK = threading.Lock()
@@ -89,7 +106,47 @@ def _net(store: Store, entry: _StoreEntry, profile: str) -> tuple[_Revision, Net
         return cached
 
 
-def graph_for(store: Store, profile: str | Profile = "car") -> RoadGraph:
+def _epoch(store: Store, entry: _StoreEntry, at: datetime) -> datetime | None:
+    """The valid time of the last road-layer change at or before ``at`` (the first one if
+    ``at`` precedes them all), or None when no change came after ``at``."""
+    with entry.lock:
+        changes = store.changes(since=entry.times_seq)
+        if changes:
+            entry.times_seq = changes[-1].seq
+            new = {c.at for c in changes if c.collection in WATCHED}
+            if new:
+                entry.times = sorted(set(entry.times) | new)
+        times = entry.times
+    k = bisect.bisect_right(times, at)
+    if k >= len(times):
+        return None
+    return times[max(k - 1, 0)]
+
+
+def _past_net(
+    store: Store, entry: _StoreEntry, profile: str, at: datetime
+) -> tuple[tuple[str, _Revision, datetime], Net] | None:
+    """The key and net of the state valid at ``at`` if the road layers changed after it."""
+    epoch = _epoch(store, entry, at)
+    if epoch is None:
+        return None
+    rev = _WATCH.revision(store)
+    key = (profile, rev, epoch)
+    with entry.lock:
+        net = entry.past.get(key)
+        if net is None:
+            net = net_from_store(store, profile, at=max(at, epoch))
+            entry.past[key] = net
+            while len(entry.past) > PAST_KEPT:
+                entry.past.popitem(last=False)
+            log.info("read the %s road graph of %s as of %s", profile, store.url, epoch)
+        entry.past.move_to_end(key)
+        return key, net
+
+
+def graph_for(
+    store: Store, profile: str | Profile = "car", *, at: datetime | None = None
+) -> RoadGraph:
     """The road graph the store holds for ``profile``, for the calling thread.
 
     Parameters
@@ -98,6 +155,10 @@ def graph_for(store: Store, profile: str | Profile = "car") -> RoadGraph:
         The live twin (the same object on every call: graphs are kept per store object).
     profile
         ``"car"`` or ``"emergency"``.
+    at
+        The instant whose road network to use (a departure): ``None`` or any time after
+        the last change to the road layers is the current graph; an earlier time the
+        graph valid then.
 
     Returns
     -------
@@ -114,8 +175,21 @@ def graph_for(store: Store, profile: str | Profile = "car") -> RoadGraph:
     """
     name = get_profile(profile).name
     entry = _entry(store)
-    seq, net = _net(store, entry, name)
     mine = _mine()
+    if at is not None:
+        past = _past_net(store, entry, name, at)
+        if past is not None:
+            (_, rev, epoch), net = past
+            slot = (id(store), f"{name}@{epoch.isoformat()}")
+            kept = mine.get(slot)
+            if kept is not None and kept[0]() is store and kept[1] == rev:
+                return kept[2]
+            for key in [k for k in mine if k[0] == id(store) and "@" in k[1]]:
+                del mine[key]  # this thread keeps one past state per store
+            graph = RoadGraph(net)
+            mine[slot] = (weakref.ref(store), rev, graph)
+            return graph
+    seq, net = _net(store, entry, name)
     cached = mine.get((id(store), name))
     if cached is not None and cached[0]() is store and cached[1] == seq:
         return cached[2]
@@ -129,5 +203,5 @@ def cached_graphs(store: Store) -> dict[str, RoadGraph]:
     return {
         name: graph
         for (sid, name), (ref, _, graph) in _mine().items()
-        if sid == id(store) and ref() is store
+        if sid == id(store) and ref() is store and "@" not in name
     }

@@ -348,3 +348,56 @@ def test_a_road_graph_without_traffic_signals_is_stored(tmp_path: Path) -> None:
         assert not any("car_junction" in n.properties for n in nodes)
         route = RoadGraph.from_store(store, profile="car").route(grid_node(0, 0), grid_node(3, 0))
         assert route.length_m == pytest.approx(3 * 55.4, rel=0.02)
+
+
+def test_a_past_departure_routes_on_the_roads_of_that_time(
+    helsinki_db: Path, tmp_path: Path
+) -> None:
+    """POST /routes and the processes routed a past departure on today's roads."""
+    from starlette.testclient import TestClient
+
+    from tests.service.conftest import settings_for
+    from twin.service.app import create_app
+
+    a, b = (24.9384, 60.1699), (24.9449, 60.1660)
+    before, after = datetime(2024, 1, 1, 8, tzinfo=UTC), datetime(2026, 12, 1, 8, tzinfo=UTC)
+    db = tmp_path / "twin.gpkg"
+    shutil.copy(helsinki_db, db)
+    with open_store(str(db)) as store:
+        first = graph_for(store, "emergency").route(a, b, depart=before)
+        net = graph_for(store, "emergency").net
+        e = int(first.edges[len(first.edges) // 2])
+        fid = f"{net.osm_ids[net.tail[e]]}-{net.osm_ids[net.head[e]]}"
+        slow = float(net.time_s[e]) + 600.0
+        store.patch("road_edges", fid, properties={"emergency_time_s": slow}, valid_from=T1)
+        now_graph = graph_for(store, "emergency")
+        then_graph = graph_for(store, "emergency", at=before)
+        assert then_graph is not now_graph and then_graph is graph_for(
+            store, "emergency", at=before
+        )
+        assert graph_for(store, "emergency", at=after) is now_graph
+        assert then_graph.route(a, b, depart=before).travel_time_s == first.travel_time_s
+        assert now_graph.route(a, b, depart=after).travel_time_s > first.travel_time_s
+        # before the twin's first road graph: the earliest graph it knows
+        early = graph_for(store, "emergency", at=datetime(2001, 1, 1, tzinfo=UTC))
+        assert early.route(a, b, depart=before).travel_time_s == first.travel_time_s
+
+    app = create_app(str(db), settings=settings_for(tmp_path))
+    with TestClient(app, base_url="http://127.0.0.1:5000") as client:
+        took = {}
+        for when in (before, after):
+            body = {
+                "inputs": {
+                    "waypoints": {"value": {"type": "MultiPoint", "coordinates": [a, b]}},
+                    "when": {"timestamp": when.isoformat(), "type": "departure"},
+                    "greenWave": False,
+                }
+            }
+            r = client.post("/routes", json=body)
+            assert r.status_code == 200, r.text
+            overview = next(
+                f for f in r.json()["features"] if f["properties"]["featureType"] == "overview"
+            )
+            took[when] = overview["properties"]["duration_s"]
+        assert took[before] == pytest.approx(first.travel_time_s, abs=0.05)
+        assert took[after] > took[before]
