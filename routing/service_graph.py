@@ -110,7 +110,8 @@ def _epoch(store: Store, entry: _StoreEntry, at: datetime) -> datetime | None:
     """The valid time of the last road-layer change at or before ``at`` (the first one if
     ``at`` precedes them all), or None when no change came after ``at``."""
     with entry.lock:
-        changes = store.changes(since=entry.times_seq)
+        last_road_change = _WATCH.revision(store)[0]
+        changes = store.changes(since=entry.times_seq) if last_road_change > entry.times_seq else []
         if changes:
             entry.times_seq = changes[-1].seq
             new = {c.at for c in changes if c.collection in WATCHED}
