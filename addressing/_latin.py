@@ -18,7 +18,12 @@ LATIN_LABELS: tuple[str, ...] = ("street", "housenumber", "unit", "postcode", "c
 """The labels of Latin-script address components."""
 
 _WORD = re.compile(r"[^\s,;]+")
-_POSTCODE = re.compile(r"(?<![\w-])(?:(?:FI|SE|AX)-)?(?:\d{5}|\d{3} \d{2})(?!\w)", re.IGNORECASE)
+#: Finnish, Åland and Swedish postcodes (``00100``, ``FI-00100``, ``114 55``), and
+#: Portuguese ones (``4000-034``).
+_POSTCODE = re.compile(
+    r"(?<![\w-])(?:(?:(?:FI|SE|AX)-)?(?:\d{5}|\d{3} \d{2})|(?:PT-)?\d{4}-\d{3})(?![\w-])",
+    re.IGNORECASE,
+)
 _HOUSE = re.compile(r"\d+[a-zA-Z]?(?:-\d+[a-zA-Z]?)?")
 _STAIR = re.compile(r"[A-Za-z]")
 _APARTMENT = re.compile(r"\d+[a-zA-Z]?")

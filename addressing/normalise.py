@@ -102,6 +102,31 @@ _STREET_ABBREV = re.compile(
 _ABBREV_TO_WORD = {a: w for a, w in _STREET_ABBREVIATIONS}
 
 
+#: Words that stay in lower case inside a street name (Portuguese, Spanish, French,
+#: Italian, Dutch and German particles).
+_PARTICLES = frozenset(
+    {
+        "da",
+        "das",
+        "de",
+        "del",
+        "della",
+        "des",
+        "di",
+        "do",
+        "dos",
+        "du",
+        "la",
+        "le",
+        "van",
+        "von",
+        "der",
+        "den",
+        "e",
+    }
+)
+
+
 def _regular_case(word: str) -> str:
     if word.isupper() or word.islower():
         return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
@@ -118,7 +143,11 @@ def expand_street(text: str) -> str:
     >>> expand_street("MANNERHEIMV.")
     'Mannerheimvägen'
     """
-    words = [_regular_case(w) for w in _SPACES.sub(" ", fold_width(text)).strip().split(" ")]
+    raw = _SPACES.sub(" ", fold_width(text)).strip().split(" ")
+    # "Rua da Alegria", "Avenida dos Aliados": a particle inside a name stays lower case.
+    words = [
+        w.lower() if i and w.lower() in _PARTICLES else _regular_case(w) for i, w in enumerate(raw)
+    ]
     last = words[-1]
     m = _STREET_ABBREV.search(last)
     if m is not None:
@@ -169,7 +198,10 @@ def normalise_value(label: str, text: str, *, script: str = "zh") -> str:
     if label == "street":
         return expand_street(folded)
     if label == "postcode":
-        return re.sub(r"^[A-Za-z]{2}-|[^0-9]", "", folded)
+        bare = re.sub(r"^[A-Za-z]{2}-", "", folded)
+        if re.fullmatch(r"\d{4}-\d{3}", bare):  # Portuguese: the hyphen is part of it
+            return bare
+        return re.sub(r"[^0-9]", "", bare)
     if label == "housenumber":
         return folded.replace(" ", "").lower()
     if label == "unit":

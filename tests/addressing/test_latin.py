@@ -1,4 +1,4 @@
-"""Parsing of Latin-script (Finnish and Swedish) addresses."""
+"""Parsing of Latin-script (Finnish, Swedish and Portuguese) addresses."""
 
 from __future__ import annotations
 
@@ -65,6 +65,24 @@ CASES = [
     ),
     ("00100 Helsinki", [("postcode", "00100", "00100"), ("city", "Helsinki", "Helsinki")]),
     ("Aleksanterinkatu", [("street", "Aleksanterinkatu", "Aleksanterinkatu")]),
+    (  # Portuguese: the postcode keeps its hyphen, particles stay in lower case
+        "Rua de Santa Catarina, 100, 4000-447 Porto",
+        [
+            ("street", "Rua de Santa Catarina", "Rua de Santa Catarina"),
+            ("housenumber", "100", "100"),
+            ("postcode", "4000-447", "4000-447"),
+            ("city", "Porto", "Porto"),
+        ],
+    ),
+    (
+        "RUA DOS CLERIGOS 5, PT-4050-205 PORTO",
+        [
+            ("street", "RUA DOS CLERIGOS", "Rua dos Clerigos"),
+            ("housenumber", "5", "5"),
+            ("postcode", "PT-4050-205", "4050-205"),
+            ("city", "PORTO", "Porto"),
+        ],
+    ),
     (
         "  Mannerheimv.  5 ,  Helsingfors ",
         [
