@@ -3,7 +3,8 @@
 Every command routes on one city's road graph, read from the first of:
 
 - ``--db URL``: the graph the twin stores (``twin build`` writes it), with the twin's
-  emergency stations and address points;
+  emergency stations, address points and, for ``route``, its ``road_closures``, as the
+  service answers;
 - ``--osm FILE``: the graph built from an OSM extract (``--cache FILE`` keeps the built
   graph for the next run);
 - the twin ``TWIN_DB`` names, when set;
@@ -98,17 +99,21 @@ def _source(osm: Path | None, db: str | None, cache: Path | None) -> _Source:
     return src
 
 
-def _graph(src: _Source, profile: str, cache: Path | None) -> RoadGraph:
-    """The road graph of ``src``."""
+def _graph(src: _Source, profile: str, cache: Path | None, *, closures: bool = False) -> RoadGraph:
+    """The road graph of ``src``; a twin's with its ``road_closures`` when ``closures``."""
     from routing.graph import RoadGraph
 
     if src.db is None:
         assert src.osm is not None
         return _extract_graph(src.osm, profile, cache)
+    from routing.closures import sync_store_closures
     from twin.store import open_store
 
     with open_store(src.db, create=False) as store:
-        return RoadGraph.from_store(store, profile=profile)
+        g = RoadGraph.from_store(store, profile=profile)
+        if closures:
+            sync_store_closures(g, store)
+    return g
 
 
 def _extract_graph(osm: Path, profile: str, cache: Path | None) -> RoadGraph:
@@ -277,7 +282,11 @@ def routing_group() -> None:
 @_common
 @click.option("--from", "origin", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--to", "destination", required=True, help="LON,LAT or an OSM node id.")
-@click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
+@click.option(
+    "--depart",
+    default=None,
+    help="Departure time, RFC 3339 (default now); a twin's closures active then count.",
+)
 @click.option(
     "--obey-restrictions",
     is_flag=True,
@@ -297,8 +306,12 @@ def route_cmd(
     html: Path | None,
     out: Path | None,
 ) -> None:
-    """The fastest route between two points."""
-    g = _graph(_source(osm, db, cache), profile, cache)
+    """The fastest route between two points.
+
+    With a twin (--db or TWIN_DB), the closures in its road_closures collection count
+    for a departure inside their window, as they do for the service's POST /routes.
+    """
+    g = _graph(_source(osm, db, cache), profile, cache, closures=True)
     r = g.route(
         _endpoint(origin, "from"),
         _endpoint(destination, "to"),
@@ -352,7 +365,10 @@ def greenwave_cmd(
     html: Path | None,
     out: Path | None,
 ) -> None:
-    """A green-wave signal plan: the route and a preemption window per signal."""
+    """A green-wave signal plan: the route and a preemption window per signal.
+
+    As the service's greenwave-plan process, it does not apply a twin's road_closures.
+    """
     from routing.greenwave import plan_green_wave
 
     g = _graph(_source(osm, db, cache), profile, cache)
@@ -479,7 +495,8 @@ def dispatch_cmd(
     """Rank the stations by travel time to an incident.
 
     The stations are the twin's emergency_stations (the extract's with --osm) unless
-    --stations gives others.
+    --stations gives others. As the service's dispatch process, it does not apply a
+    twin's road_closures.
     """
     from routing.dispatch import rank_stations
 
@@ -524,7 +541,8 @@ def isochrone_cmd(
 
     The stations are the twin's emergency_stations (the extract's with --osm) unless
     --stations gives others; the coverage counts the twin's address_points (with --osm:
-    everything in the extract with a house number).
+    everything in the extract with a house number). As the service's isochrone process,
+    it does not apply a twin's road_closures.
     """
     from routing.dispatch import coverage, isochrones
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from shapely.geometry import Point, shape
+from starlette.testclient import TestClient
 
 from routing.cli import routing_group
 from tests.routing.osm_helpers import grid_node, write_osm
+from tests.service.conftest import settings_for
 from twin.build import build_twin
 from twin.plugins import load_plugins
-from twin.store import open_store
+from twin.service.app import create_app
+from twin.store import Feature, open_store
 
 # The router's engine may only be dropped on the thread that made it; a graph the cycle
 # collector frees on another thread is reported (and leaked), which is not a failure.
@@ -209,3 +215,64 @@ def test_help_names_db_and_its_default(no_env: Path) -> None:
         text = " ".join(_run(cmd, "--help").output.split())
         assert "--db URL" in text and "Default: TWIN_DB when set" in text, text
         assert "the embedded Helsinki extract" in text and "Not with --db" in text, text
+
+
+# -- closures --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def closed_db(helsinki_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("closed")
+    db = folder / "twin.gpkg"
+    shutil.copy(helsinki_db, db)  # a closure is written: a copy of our own
+    return db
+
+
+@pytest.fixture(scope="module")
+def client(closed_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    app = create_app(str(closed_db), settings=settings_for(tmp_path_factory.mktemp("svc")))
+    with TestClient(app, base_url="http://127.0.0.1:5000") as c:
+        yield c
+
+
+def _api_route(client: TestClient, depart: str) -> dict[str, Any]:
+    points = [[float(v) for v in p.split(",")] for p in (A, B)]
+    body = {
+        "inputs": {
+            "waypoints": {"value": {"type": "MultiPoint", "coordinates": points}},
+            "mode": "emergency",
+            "when": {"timestamp": depart, "type": "departure"},
+        }
+    }
+    r = client.post("/routes", json=body)
+    assert r.status_code == 200, r.text
+    (overview,) = [f for f in r.json()["features"] if f["properties"]["featureType"] == "overview"]
+    return dict(overview["properties"])
+
+
+@pytest.mark.slow
+def test_a_closure_in_the_twin_changes_the_cli_route_as_the_api_route(
+    closed_db: Path, client: TestClient, no_env: Path
+) -> None:
+    base = ["route", "--db", str(closed_db), "--from", A, "--to", B]
+    plain = _json(_run(*base, "--depart", DEPART))
+    assert plain["closures"] == [] and _api_route(client, DEPART)["nodeIds"] == plain["node_ids"]
+    middle = shape(plain["geometry"]).interpolate(0.5, normalized=True)
+    area = Point(middle).buffer(0.0004)
+    window = {"starts_at": "2026-12-01T07:00:00Z", "ends_at": "2026-12-01T09:00:00Z"}
+    with open_store(str(closed_db), create=False) as store:
+        store.create("road_closures", [Feature("works", area, {"reason": "works", **window})])
+    closed = _json(_run(*base, "--depart", DEPART))
+    assert closed["closures"] == ["store:works"]
+    assert not shape(closed["geometry"]).intersects(area)
+    assert closed["node_ids"] != plain["node_ids"]
+    assert closed["travel_time_s"] > plain["travel_time_s"]
+    api = _api_route(client, DEPART)
+    assert api["closures"] == ["store:works"] and api["nodeIds"] == closed["node_ids"]
+    assert api["duration_s"] == pytest.approx(closed["travel_time_s"], abs=0.05)
+    # after the window the closure no longer counts, for either
+    later = "2026-12-01T10:00:00Z"
+    after = _json(_run(*base, "--depart", later))
+    assert after["closures"] == [] and after["node_ids"] == plain["node_ids"]
+    assert _api_route(client, later)["nodeIds"] == plain["node_ids"]
+    # the extract knows nothing of the twin's closures
+    extract = ["route", "--osm", str(HELSINKI), "--from", A, "--to", B, "--depart", DEPART]
+    assert _json(_run(*extract))["node_ids"] == plain["node_ids"]
