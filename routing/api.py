@@ -71,7 +71,7 @@ from routing._route_html import route_page, routes_page
 from routing.errors import NoRoute
 from routing.graph import RoadGraph, dates_in_range
 from routing.route import Route
-from twin.errors import FeatureNotFound, InvalidInput, TwinError
+from twin.errors import FeatureNotFound, InvalidInput
 from twin.plugins import HttpApi
 from twin.service.auth import Role
 from twin.service.errors import UnknownParameter
@@ -93,7 +93,6 @@ CONFORMANCE = (
 )
 #: Computed routes kept for ``GET /routes/{routeId}``.
 MAX_KEPT = 500
-_CLOSURES = "road_closures"
 
 
 # -- computing -------------------------------------------------------------------------
@@ -213,60 +212,8 @@ def _graph_lock(ctx: ServiceContext, mode: str) -> threading.Lock:
     return cast("threading.Lock", lock)
 
 
-def sync_closures(graph: RoadGraph, ctx: ServiceContext) -> None:
-    """Make the graph's closures those of the ``road_closures`` collection now.
-
-    A stored closure that cannot close anything (a window that is unreadable or ends
-    before it starts, a geometry that is not a valid CRS84 polygon; the Python store API
-    does not check them as HTTP writes are) is left out with a warning naming its id, so
-    one bad record does not stop routing; the valid ones still count. The warning is given
-    once per service and version of the record, though every worker thread's graph skips it.
-    """
-    from twin.store.base import Query
-
-    store = ctx.store
-    if _CLOSURES not in {c.name for c in store.collections()}:
-        return
-    res = store.query(_CLOSURES, Query(limit=10000))
-    wanted = {f"store:{fv.id}": fv for fv in res.features if fv.geometry is not None}
-    for closure in graph.closures:
-        cid = closure.closure_id
-        if cid.startswith("store:") and cid not in wanted:
-            graph.remove_closure(cid)
-    have = {c.closure_id: c for c in graph.closures}
-    seen: dict[str, str] = getattr(graph, "_store_closure_hash", {})
-    for cid, fv in wanted.items():
-        if seen.get(cid) == fv.hash:
-            continue  # applied, or skipped as malformed, at this version already
-        if cid in have:
-            graph.remove_closure(cid)
-        props = fv.properties
-        try:
-            graph.add_closure(
-                fv.geometry,
-                start=_closure_time(props.get("starts_at")),
-                end=_closure_time(props.get("ends_at")),
-                reason=str(props.get("reason") or ""),
-                closure_id=cid,
-            )
-        except (TwinError, ValueError, TypeError) as exc:
-            # Each worker thread has a graph of its own: say it once per service and version.
-            warned = ctx.cache.setdefault("routing.closures_warned", set())
-            if (cid, fv.hash) not in warned:
-                warned.add((cid, fv.hash))
-                log.warning("road closure %s is malformed and left out of routing: %s", fv.id, exc)
-        seen[cid] = fv.hash
-    for cid in set(seen) - set(wanted):
-        del seen[cid]
-    graph._store_closure_hash = seen  # type: ignore[attr-defined]
-
-
-def _closure_time(value: Any) -> str | None:
-    """A stored ``starts_at``/``ends_at``: empty is open, anything else is parsed as text."""
-    return None if value in (None, "") else str(value)
-
-
 def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
+    from routing.closures import sync_store_closures
     from routing.service_graph import graph_for
 
     points = read_waypoints(inputs)
@@ -280,7 +227,9 @@ def _compute(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
     route_id = uuid.uuid4().hex[:16]
     with dates_in_range(when, name="inputs.when.timestamp", what="route"):
         with _graph_lock(ctx, mode):
-            sync_closures(graph, ctx)
+            # Each worker thread has a graph of its own: a bad closure is named once.
+            warned = ctx.cache.setdefault("routing.closures_warned", set())
+            sync_store_closures(graph, ctx.store, warned=warned)
             legs, depart, plans = plan_route(
                 graph,
                 points,

@@ -1,7 +1,16 @@
 """``twin routing``: route, green-wave plan, dispatch and isochrones from the command line.
 
-Every command builds the road graph of an OSM extract (``--osm``, the shipped Helsinki
-extract by default; ``--cache FILE`` keeps the built graph for the next run) and prints
+Every command routes on one city's road graph, read from the first of:
+
+- ``--db URL``: the graph the twin stores (``twin build`` writes it), with the twin's
+  emergency stations, address points and, for ``route``, its ``road_closures``, as the
+  service answers;
+- ``--osm FILE``: the graph built from an OSM extract (``--cache FILE`` keeps the built
+  graph for the next run);
+- the twin ``TWIN_DB`` names, when set;
+- the embedded Helsinki extract, said on stderr.
+
+``--db`` and ``--osm`` together are refused, as is ``--cache`` with a twin. Output is
 JSON on stdout. Bad input is reported as ``Error: ...`` with exit code 2; files are
 written whole or not at all.
 """
@@ -10,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +50,82 @@ def _endpoint(text: str, name: str) -> Endpoint:
     raise InvalidInput(msg)
 
 
-def _graph(osm: Path, profile: str, cache: Path | None) -> RoadGraph:
+#: Said on stderr when neither --db, --osm nor TWIN_DB names the city.
+EMBEDDED_NOTE = "routing on the embedded Helsinki extract; pass --db or --osm for another city"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the road graph comes from: an OSM extract, or a twin (and what named it)."""
+
+    osm: Path | None = None
+    db: str | None = None
+    named_by: str = "--db"
+
+
+def _env_db() -> str | None:
+    """The twin TWIN_DB names (in the environment or ``.env``), None when it is not set."""
+    from twin.settings import StoreSettings
+
+    settings = StoreSettings()
+    if "db" not in settings.model_fields_set or not settings.db.strip():
+        return None
+    return settings.db
+
+
+def _source(osm: Path | None, db: str | None, cache: Path | None) -> _Source:
+    """The graph's source from --osm, --db and TWIN_DB; conflicting options are refused."""
+    if osm is not None and db is not None:
+        msg = (
+            f"--osm={str(osm)!r} and --db={db!r} both name the city to route on; give one: "
+            "--osm to build the graph from an OSM extract, --db to read a twin's"
+        )
+        raise click.UsageError(msg)
+    if osm is not None:
+        return _Source(osm=osm)
+    src = _Source(db=db) if db is not None else None
+    if src is None:
+        env = _env_db()
+        if env is None:
+            click.echo(EMBEDDED_NOTE, err=True)
+            return _Source(osm=_DEFAULT_OSM)
+        src = _Source(db=env, named_by="TWIN_DB")
+    if cache is not None:
+        msg = (
+            f"--cache keeps a graph built from an OSM extract, but the graph is read from "
+            f"the twin {src.named_by}={src.db!r}; drop --cache, or give --osm FILE"
+        )
+        raise click.UsageError(msg)
+    return src
+
+
+def _graph(
+    src: _Source,
+    profile: str,
+    cache: Path | None,
+    *,
+    closures: bool = False,
+    depart: str | None = None,
+) -> RoadGraph:
+    """The road graph of ``src``; a twin's as it was at ``depart`` (as the service routes a
+    past departure), with its ``road_closures`` when ``closures``."""
+    if src.db is None:
+        assert src.osm is not None
+        return _extract_graph(src.osm, profile, cache)
+    from routing.closures import sync_store_closures
+    from routing.graph import parse_depart
+    from routing.service_graph import graph_for
+    from twin.store import open_store
+
+    at = None if depart is None else parse_depart(depart, name="--depart")
+    with open_store(src.db, create=False) as store:
+        g = graph_for(store, profile, at=at)
+        if closures:
+            sync_store_closures(g, store)
+    return g
+
+
+def _extract_graph(osm: Path, profile: str, cache: Path | None) -> RoadGraph:
     from routing.errors import StaleGraphCache
     from routing.graph import RoadGraph
 
@@ -53,6 +138,37 @@ def _graph(osm: Path, profile: str, cache: Path | None) -> RoadGraph:
     if cache is not None:
         g.save(cache, name="--cache")
     return g
+
+
+#: The twin's layer of everything with a house number (the points coverage counts).
+_ADDRESS_POINTS = "address_points"
+
+
+def _address_points(src: _Source) -> list[tuple[float, float]]:
+    """The positions coverage counts: everything with a house number in the city."""
+    if src.db is None:
+        from routing._osm import read_address_points
+
+        assert src.osm is not None
+        return read_address_points(src.osm)
+    from twin.store import open_store
+
+    with open_store(src.db, create=False) as store:
+        if _ADDRESS_POINTS not in {c.name for c in store.collections()}:
+            click.echo(
+                f"Warning: the twin at {store.url!r} holds no {_ADDRESS_POINTS} layer; "
+                "the coverage counts no address",
+                err=True,
+            )
+            return []
+        geoms = store.read_frame(_ADDRESS_POINTS).geometry
+    pts = []
+    for g in geoms:
+        if g is None or g.is_empty:
+            continue
+        pt = g if g.geom_type == "Point" else g.representative_point()
+        pts.append((float(pt.x), float(pt.y)))
+    return pts
 
 
 def _file_out(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
@@ -125,10 +241,11 @@ def _common(f: Any) -> Any:
         callback=_file_out,
         default=None,
         help=(
-            "Graph cache file: read if present, else built and written. A cache built "
-            "for another --profile, from another --osm extract (or the same one since "
-            "changed) or by another version is rebuilt and rewritten, with a warning; "
-            "a file that is not a graph cache is refused (delete it)."
+            "Graph cache file, for a graph built from an OSM extract (not with a twin): "
+            "read if present, else built and written. A cache built for another "
+            "--profile, from another --osm extract (or the same one since changed) or by "
+            "another version is rebuilt and rewritten, with a warning; a file that is "
+            "not a graph cache is refused (delete it)."
         ),
     )(f)
     f = click.option(
@@ -146,8 +263,21 @@ def _common(f: Any) -> Any:
     f = click.option(
         "--osm",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=_DEFAULT_OSM,
-        show_default="the Helsinki extract",
+        default=None,
+        help=(
+            "Build the road graph from this OSM extract (.osm.pbf or .osm) instead of "
+            "reading a twin's. Not with --db."
+        ),
+    )(f)
+    f = click.option(
+        "--db",
+        default=None,
+        metavar="URL",
+        help=(
+            "The twin whose road graph to route on (`twin build` stores it): a GeoPackage "
+            "path or a postgresql:// URL. Default: TWIN_DB when set; with neither --db, "
+            "--osm nor TWIN_DB, the embedded Helsinki extract."
+        ),
     )(f)
     return f
 
@@ -161,7 +291,11 @@ def routing_group() -> None:
 @_common
 @click.option("--from", "origin", required=True, help="LON,LAT or an OSM node id.")
 @click.option("--to", "destination", required=True, help="LON,LAT or an OSM node id.")
-@click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
+@click.option(
+    "--depart",
+    default=None,
+    help="Departure time, RFC 3339 (default now); a twin's closures active then count.",
+)
 @click.option(
     "--obey-restrictions",
     is_flag=True,
@@ -170,7 +304,8 @@ def routing_group() -> None:
 @_html_option()
 @_out_option("JSON")
 def route_cmd(
-    osm: Path,
+    db: str | None,
+    osm: Path | None,
     profile: str,
     cache: Path | None,
     origin: str,
@@ -180,8 +315,12 @@ def route_cmd(
     html: Path | None,
     out: Path | None,
 ) -> None:
-    """The fastest route between two points."""
-    g = _graph(osm, profile, cache)
+    """The fastest route between two points.
+
+    With a twin (--db or TWIN_DB), the closures in its road_closures collection count
+    for a departure inside their window, as they do for the service's POST /routes.
+    """
+    g = _graph(_source(osm, db, cache), profile, cache, closures=True, depart=depart)
     r = g.route(
         _endpoint(origin, "from"),
         _endpoint(destination, "to"),
@@ -222,7 +361,8 @@ def route_cmd(
 @_html_option()
 @_out_option("JSON")
 def greenwave_cmd(
-    osm: Path,
+    db: str | None,
+    osm: Path | None,
     profile: str,
     cache: Path | None,
     origin: str,
@@ -234,10 +374,13 @@ def greenwave_cmd(
     html: Path | None,
     out: Path | None,
 ) -> None:
-    """A green-wave signal plan: the route and a preemption window per signal."""
+    """A green-wave signal plan: the route and a preemption window per signal.
+
+    As the service's greenwave-plan process, it does not apply a twin's road_closures.
+    """
     from routing.greenwave import plan_green_wave
 
-    g = _graph(osm, profile, cache)
+    g = _graph(_source(osm, db, cache), profile, cache, depart=depart)
     plan = plan_green_wave(
         g,
         _endpoint(origin, "from"),
@@ -341,12 +484,16 @@ def _stations(path: Path | None) -> list[dict[str, Any]] | None:
     "--stations",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection (default: the extract's stations).",
+    help=(
+        "JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection (default: the "
+        "twin's emergency_stations, or the extract's stations with --osm)."
+    ),
 )
 @click.option("--depart", default=None, help="Departure time, RFC 3339 (default now).")
 @_out_option("JSON")
 def dispatch_cmd(
-    osm: Path,
+    db: str | None,
+    osm: Path | None,
     profile: str,
     cache: Path | None,
     incident: str,
@@ -354,10 +501,15 @@ def dispatch_cmd(
     depart: str | None,
     out: Path | None,
 ) -> None:
-    """Rank the stations by travel time to an incident."""
+    """Rank the stations by travel time to an incident.
+
+    The stations are the twin's emergency_stations (the extract's with --osm) unless
+    --stations gives others. As the service's dispatch process, it does not apply a
+    twin's road_closures.
+    """
     from routing.dispatch import rank_stations
 
-    g = _graph(osm, profile, cache)
+    g = _graph(_source(osm, db, cache), profile, cache, depart=depart)
     ranked = rank_stations(
         g, _endpoint(incident, "incident"), stations=_stations(stations), depart=depart
     )
@@ -379,26 +531,36 @@ def dispatch_cmd(
     "--stations",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection (default: the extract's stations).",
+    help=(
+        "JSON list of {id, name, lon, lat} or a GeoJSON FeatureCollection (default: the "
+        "twin's emergency_stations, or the extract's stations with --osm)."
+    ),
 )
 @_out_option("GeoJSON")
 def isochrone_cmd(
-    osm: Path,
+    db: str | None,
+    osm: Path | None,
     profile: str,
     cache: Path | None,
     limit_s: float,
     stations: Path | None,
     out: Path | None,
 ) -> None:
-    """Each station's isochrone with and without preemption, and the address coverage."""
-    from routing._osm import read_address_points
+    """Each station's isochrone with and without preemption, and the address coverage.
+
+    The stations are the twin's emergency_stations (the extract's with --osm) unless
+    --stations gives others; the coverage counts the twin's address_points (with --osm:
+    everything in the extract with a house number). As the service's isochrone process,
+    it does not apply a twin's road_closures.
+    """
     from routing.dispatch import coverage, isochrones
 
-    g = _graph(osm, profile, cache)
+    src = _source(osm, db, cache)
+    g = _graph(src, profile, cache)
     st = _stations(stations)
     feats = []
     cover = {}
-    points = read_address_points(osm)
+    points = _address_points(src)
     for pre in (False, True):
         feats += [
             i.to_feature() for i in isochrones(g, stations=st, limit_s=limit_s, preemption=pre)

@@ -1,11 +1,14 @@
 """Road closures: a set of edges (given as OSM node pairs or a polygon) and a time window.
 
 A closure counts for routes departing inside its window ``[start, end)``; an open end
-means "from now on" or "until lifted". A polygon closes every edge it touches.
+means "from now on" or "until lifted". A polygon closes every edge it touches. The
+twin keeps closures in its ``road_closures`` collection; :func:`sync_store_closures`
+makes a graph's closures those (``POST /routes`` and ``twin routing route --db`` use it).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,13 +19,20 @@ import shapely
 import shapely.validation
 from shapely.geometry.base import BaseGeometry
 
-from twin.errors import GeometryError, InvalidInput, InvalidInterval
+from twin.errors import GeometryError, InvalidInput, InvalidInterval, TwinError
 
 if TYPE_CHECKING:
     from routing._build import Net
+    from routing.graph import RoadGraph
     from routing.snap import Snapper
+    from twin.store import Store
 
-__all__ = ["Closure", "resolve_edges"]
+__all__ = ["CLOSURES_COLLECTION", "Closure", "resolve_edges", "sync_store_closures"]
+
+log = logging.getLogger(__name__)
+
+#: The collection of the twin that holds the closures routing honours.
+CLOSURES_COLLECTION = "road_closures"
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,7 @@ def closures_spec() -> Any:
     from twin.store import CollectionSpec, Field, FieldType
 
     return CollectionSpec(
-        name="road_closures",
+        name=CLOSURES_COLLECTION,
         title="Road closures",
         description=(
             "Closures and incidents: every road the polygon touches is closed to routes "
@@ -209,3 +219,61 @@ def check_closure_write(old: Any, new: Any, actor: str) -> None:
             "a closure window must end after it starts"
         )
         raise InvalidInterval(msg)
+
+
+def sync_store_closures(
+    graph: RoadGraph, store: Store, *, warned: set[tuple[str, str]] | None = None
+) -> None:
+    """Make the graph's closures those of the twin's ``road_closures`` collection now.
+
+    Closures the graph got from the store before (ids ``store:<feature id>``) that the
+    store no longer holds are lifted, changed ones replaced; closures added otherwise are
+    left alone. A twin without the collection has no closures.
+
+    A stored closure that cannot close anything (a window that is unreadable or ends
+    before it starts, a geometry that is not a valid CRS84 polygon; the Python store API
+    does not check them as HTTP writes are) is left out with a warning naming its id, so
+    one bad record does not stop routing; the valid ones still count. With ``warned`` (a
+    set shared by the graphs of one service, one per worker thread) the warning is given
+    once per record version, not once per graph.
+    """
+    from twin.store.base import Query
+
+    if CLOSURES_COLLECTION not in {c.name for c in store.collections()}:
+        return
+    res = store.query(CLOSURES_COLLECTION, Query(limit=10000))
+    wanted = {f"store:{fv.id}": fv for fv in res.features if fv.geometry is not None}
+    for closure in graph.closures:
+        cid = closure.closure_id
+        if cid.startswith("store:") and cid not in wanted:
+            graph.remove_closure(cid)
+    have = {c.closure_id: c for c in graph.closures}
+    seen: dict[str, str] = getattr(graph, "_store_closure_hash", {})
+    for cid, fv in wanted.items():
+        if seen.get(cid) == fv.hash:
+            continue  # applied, or skipped as malformed, at this version already
+        if cid in have:
+            graph.remove_closure(cid)
+        props = fv.properties
+        try:
+            graph.add_closure(
+                fv.geometry,
+                start=_closure_time(props.get("starts_at")),
+                end=_closure_time(props.get("ends_at")),
+                reason=str(props.get("reason") or ""),
+                closure_id=cid,
+            )
+        except (TwinError, ValueError, TypeError) as exc:
+            if warned is None or (cid, fv.hash) not in warned:
+                log.warning("road closure %s is malformed and left out of routing: %s", fv.id, exc)
+            if warned is not None:
+                warned.add((cid, fv.hash))
+        seen[cid] = fv.hash
+    for cid in set(seen) - set(wanted):
+        del seen[cid]
+    graph._store_closure_hash = seen  # type: ignore[attr-defined]
+
+
+def _closure_time(value: Any) -> str | None:
+    """A stored ``starts_at``/``ends_at``: empty is open, anything else is parsed as text."""
+    return None if value in (None, "") else str(value)

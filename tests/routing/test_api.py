@@ -8,14 +8,14 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from shapely.geometry import LineString, Point, box, shape
 from starlette.testclient import TestClient
 
-from routing.api import CONFORMANCE, sync_closures
+from routing.api import CONFORMANCE
+from routing.closures import sync_store_closures
 from routing.graph import RoadGraph
 from tests.service.conftest import EDITOR, READER, settings_for
 from twin.service.app import create_app
@@ -308,12 +308,11 @@ def test_a_malformed_stored_closure_is_skipped(
     assert sorted(m.split()[2] for m in warned) == ["a-line", "backwards", "garbage"]
     # Each worker thread routes on a graph of its own; the warning is still given once.
     caplog.clear()
-    ctx = SimpleNamespace(store=open_store(str(db)), cache={})
-    try:
+    warned: set[tuple[str, str]] = set()
+    with open_store(str(db)) as store:
         for _ in range(2):
-            sync_closures(RoadGraph.from_store(ctx.store, profile="emergency"), ctx)  # type: ignore[arg-type]
-    finally:
-        ctx.store.close()
+            graph = RoadGraph.from_store(store, profile="emergency")
+            sync_store_closures(graph, store, warned=warned)
     warned = [m for m in caplog.messages if "malformed and left out" in m]
     assert sorted(m.split()[2] for m in warned) == ["a-line", "backwards", "garbage"]
 
