@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shapely.geometry.base import BaseGeometry
@@ -44,10 +44,13 @@ class SqlTransaction(Transaction):
             raise SchemaError(msg)
         self.s = store
         self.actor = actor
-        self.recorded_at = check_datetime(recorded_at, "recorded_at", optional=True) or now()
-        last = store._run("SELECT seq, hash FROM twin_changelog ORDER BY seq DESC LIMIT 1")
+        last = store._run(
+            "SELECT seq, hash, recorded_at FROM twin_changelog ORDER BY seq DESC LIMIT 1"
+        )
         self.seq: int = int(last[0][0]) if last else 0
         self.prev: str = str(last[0][1]) if last else GENESIS
+        given = check_datetime(recorded_at, "recorded_at", optional=True)
+        self.recorded_at = given or _tick(store._time(last[0][2]) if last else None)
         self.log: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
@@ -371,6 +374,20 @@ class SqlTransaction(Transaction):
             retired=len(gone),
             unchanged=len(feats) - len(new) - len(changed),
         )
+
+
+def _tick(previous: datetime | None) -> datetime:
+    """The time of a new transaction: now, or a millisecond after the log's last entry.
+
+    The clock counts milliseconds, so two writes in quick succession (two PATCHes of one
+    feature through the service, say) could otherwise get the same time; the second would
+    then start a version at the instant the first one started. Transactions are serialised
+    by the log's lock, so their times strictly increase along the log.
+    """
+    t = now()
+    if previous is not None and t <= previous:
+        return previous + timedelta(milliseconds=1)
+    return t
 
 
 def _checked_batch(spec: CollectionSpec, features: Iterable[Feature]) -> list[Feature]:
