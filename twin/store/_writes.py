@@ -191,11 +191,38 @@ class SqlTransaction(Transaction):
         self._flush_log()
         return out
 
-    def _check_time(self, spec: CollectionSpec, fid: str, last: datetime, t: datetime) -> None:
+    def _check_time(
+        self,
+        spec: CollectionSpec,
+        fid: str,
+        last: datetime,
+        t: datetime,
+        *,
+        replaces: bool = True,
+    ) -> None:
+        """Refuse a version of ``fid`` starting at ``t`` before ``last``.
+
+        ``last`` is the start of the current version when ``replaces``: a new version
+        must start after it, or the current one would begin and end at one instant and
+        never be current. Otherwise it is the end of a retired feature's last version,
+        where the feature may come back.
+        """
+        where = f"valid_from {format_time(t)!r} of {spec.name}/{fid}"
+        if not replaces:
+            if t < last:
+                msg = (
+                    f"{where} precedes the end {format_time(last)!r} of its last version "
+                    "(it was retired then)"
+                )
+                raise InvalidInterval(msg)
+            return
         if t < last:
+            msg = f"{where} precedes the start {format_time(last)!r} of its current version"
+            raise InvalidInterval(msg)
+        if t == last:
             msg = (
-                f"valid_from {format_time(t)!r} of {spec.name}/{fid} precedes the start "
-                f"{format_time(last)!r} of its current version"
+                f"{where} is the start of its current version: a new version must start "
+                "after it, or the current one would begin and end at that instant"
             )
             raise InvalidInterval(msg)
 
@@ -220,7 +247,7 @@ class SqlTransaction(Transaction):
             version = 1
             if f.id in old:
                 version = old[f.id][0] + 1
-                self._check_time(spec, f.id, old[f.id][1], t)
+                self._check_time(spec, f.id, old[f.id][1], t, replaces=False)
             h = state_hash(f.geometry, dict(f.properties))
             opened.append((f, version, h, False))
             self._append(spec, f.id, version, "create", t, h)
@@ -271,9 +298,11 @@ class SqlTransaction(Transaction):
         f = check_feature(feature, spec)
         cur = self._live_one(spec, f.id, expected_version)
         t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
-        self._check_time(spec, f.id, cur[1], t)
+        if t < cur[1]:
+            self._check_time(spec, f.id, cur[1], t)
         if state_hash(f.geometry, dict(f.properties)) == cur[2]:
-            # Nothing changes: no version, no log entry; the current version stands.
+            # Nothing changes: no version, no log entry; the current version stands (also
+            # at the instant it started).
             return self.s.get(collection, f.id)
         return self._replace_many(spec, [f], {f.id: cur}, t)[0]
 

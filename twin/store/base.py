@@ -457,7 +457,8 @@ class Transaction(ABC):
         """Close the current version and open one with this geometry and properties.
 
         When they equal the current version's, nothing is written and the current
-        version is returned.
+        version is returned. Otherwise ``valid_from`` must come after the current
+        version's start (InvalidInterval), or that version would never be current.
         """
 
     @abstractmethod
