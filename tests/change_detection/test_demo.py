@@ -55,6 +55,9 @@ def test_the_build_writes_permits_patches_and_cases(built: str) -> None:
         again = run_demo(store)
         assert "already" in again["skipped"]
         assert store.count("illegal_building_cases") == len(cases)
+        # the demo writes as itself, not as the import of the extract
+        demo = {"permits", "change_patches", "illegal_building_cases"}
+        assert {c.actor for c in store.changes() if c.collection in demo} == {"twin change demo"}
 
 
 @pytest.mark.slow
