@@ -382,6 +382,9 @@ class SqlTransaction(Transaction):
             if f.id in live and state_hash(f.geometry, dict(f.properties)) != live[f.id][2]
         ]
         gone = sorted(set(live) - incoming)
+        after = self.s.reimport_after
+        if after is not None and t <= after and (new or changed or gone):
+            raise InvalidInterval(_not_after_import(collection, t, after, new, changed, gone))
         if new:
             self.create(collection, new, valid_from=t)
         if changed:
@@ -403,6 +406,27 @@ class SqlTransaction(Transaction):
             retired=len(gone),
             unchanged=len(feats) - len(new) - len(changed),
         )
+
+
+def _not_after_import(
+    collection: str,
+    t: datetime,
+    after: datetime,
+    new: list[Feature],
+    changed: list[Feature],
+    gone: list[str],
+) -> str:
+    """Why a re-import at ``t`` that changes ``collection`` is refused."""
+    if t < after:
+        when = f"precedes the last import of this twin, valid from {format_time(after)}"
+    else:
+        when = "is the valid time of the last import of this twin"
+    counts = ((len(new), "new"), (len(changed), "changed"), (len(gone), "retired"))
+    what = ", ".join(f"{n} {word}" for n, word in counts if n)
+    return (
+        f"valid_from {format_time(t)} {when}; a re-import that changes the twin must "
+        f"describe the city after it, and this one changes {collection} ({what})"
+    )
 
 
 def _tick(previous: datetime | None) -> datetime:
