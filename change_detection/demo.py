@@ -140,7 +140,7 @@ def run_demo(
     size: float = 500.0,
     seed: int = 0,
     method: str = "building",
-    actor: str = "twin build",
+    actor: str = "twin change demo",
 ) -> dict[str, Any]:
     """Render the demo epochs from the store's buildings, write permits, patches and cases.
 

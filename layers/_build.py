@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from twin.build import BuildContext
+from twin.store import BUILD_ACTOR
 from twin.temporal import now
 
 __all__ = ["build_layers"]
@@ -33,7 +34,7 @@ def build_layers(ctx: BuildContext) -> None:
     specs = [s for s in LAYERS if extract.layers.get(s.name) or s.name in have]
     for spec in specs:
         ctx.store.ensure_collection(spec)
-    with ctx.store.transaction(actor="twin build", recorded_at=None) as tx:
+    with ctx.store.transaction(actor=BUILD_ACTOR, recorded_at=None) as tx:
         for spec in tqdm(specs, desc="writing layers", unit="layer", disable=not ctx.progress):
             ctx.report[spec.name] = tx.sync(
                 spec.name, extract.layers.get(spec.name, []), valid_from=ctx.valid_from

@@ -34,7 +34,16 @@ from routing._build import Net, net_from_parts
 from routing._osm import Restriction, Station
 from routing.profiles import PROFILES, Profile, get_profile
 from twin.errors import NotComputable
-from twin.store import CollectionSpec, Feature, Field, FieldType, Query, Store, SyncReport
+from twin.store import (
+    BUILD_ACTOR,
+    CollectionSpec,
+    Feature,
+    Field,
+    FieldType,
+    Query,
+    Store,
+    SyncReport,
+)
 from twin.temporal import Instant
 
 if TYPE_CHECKING:
@@ -269,7 +278,7 @@ def build_road_layers(ctx: BuildContext, *, profiles: Sequence[str] = _PROFILE_N
     for spec in COLLECTIONS:
         ctx.store.ensure_collection(spec)
     reports: dict[str, SyncReport] = {}
-    with ctx.store.transaction(actor="twin build", recorded_at=None) as tx:
+    with ctx.store.transaction(actor=BUILD_ACTOR, recorded_at=None) as tx:
         for spec in COLLECTIONS:
             reports[spec.name] = tx.sync(spec.name, feats[spec.name], valid_from=ctx.valid_from)
     ctx.report.update(reports)

@@ -3,6 +3,11 @@
 A GeoPackage twin is built in a copy beside the target and moved into place only when
 every step succeeded; a PostGIS twin is built in one database transaction. Either way a
 failed build leaves the old twin, or none.
+
+A re-import that changes the twin must be valid after the last import (see
+:meth:`~twin.store.Store.reimport`): an extract shows the whole city at its valid time,
+so a change dated at or before the last import would rewrite what that import found. One
+that changes nothing is fine at any time.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class BuildContext:
     ``valid_from`` is the valid time of what the extract shows; the first step that
     knows it (the map layers, from the extract's timestamps) sets it when the caller
     did not. ``report`` collects, per collection, what the step changed.
+    ``last_import`` is the valid time of the twin's last import (None for a new twin):
+    the steps' syncs that change anything must be valid after it.
     """
 
     store: Store
@@ -40,6 +47,7 @@ class BuildContext:
     valid_from: datetime | None = None
     progress: bool = False
     report: dict[str, Any] = field(default_factory=dict)
+    last_import: datetime | None = None
 
 
 def _check_osm(path: Path) -> Path:
@@ -78,10 +86,13 @@ def _looks_like_osm(head: bytes) -> bool:
 
 
 def _run_steps(ctx: BuildContext, plugins: Sequence[Plugin]) -> None:
-    for p in plugins:
-        if p.build is not None:
-            log.info("building %s", p.name)
-            p.build(ctx)
+    with ctx.store.atomic():
+        ctx.last_import = ctx.store.last_import()
+        with ctx.store.reimport(ctx.last_import):
+            for p in plugins:
+                if p.build is not None:
+                    log.info("building %s", p.name)
+                    p.build(ctx)
 
 
 def build_twin(
@@ -102,8 +113,7 @@ def build_twin(
         store = open_store(db)
         try:
             ctx = BuildContext(store, osm_path, valid_from, progress)
-            with store.atomic():
-                _run_steps(ctx, steps)
+            _run_steps(ctx, steps)
             return ctx
         finally:
             store.close()
@@ -122,8 +132,7 @@ def build_twin(
         raise StoreError(msg) from None
     ctx = BuildContext(store, osm_path, valid_from, progress)
     try:
-        with store.atomic():
-            _run_steps(ctx, steps)
+        _run_steps(ctx, steps)
     except BaseException:
         store.close()
         _remove(work)

@@ -57,6 +57,11 @@ def test_the_build_writes_permits_patches_and_cases(built: str) -> None:
         again = run_demo(store)
         assert "already" in again["skipped"]
         assert store.count("illegal_building_cases") == len(cases)
+        # the demo writes as itself, not as the import of the extract
+        demo = {"permits", "change_patches", "illegal_building_cases"}
+        assert {c.actor for c in store.changes() if c.collection in demo} == {"twin change demo"}
+        # so the cases, valid from the time of the build, do not date the last import
+        assert store.last_import() == store.history("buildings", buildings["id"][0])[0].valid_from
 
 
 @pytest.mark.slow

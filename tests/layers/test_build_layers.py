@@ -7,9 +7,12 @@ from pathlib import Path
 
 import osmium
 import pyogrio
+import pytest
 
+from layers.plugin import plugin as layers_plugin
 from twin.build import build_twin
-from twin.store import Query, open_store
+from twin.errors import InvalidInterval
+from twin.store import Query, SyncReport, open_store
 from twin.store.filters import Compare, CompareOp
 from twin.temporal import Instant
 
@@ -144,3 +147,81 @@ def test_reimport_of_a_newer_extract_makes_versions(helsinki_db: Path, tmp_path:
         gone = s.query("traffic_signals", Query(time=Instant(datetime(2020, 1, 1, tzinfo=UTC))))
         assert touched["signal"] in {f.id for f in gone}
         assert s.verify().ok
+
+
+def tiny_extract(path: Path, *, hydrants: int, height: int) -> Path:
+    """A tiny extract: ``hydrants`` fire hydrants and one building ``height`` metres tall."""
+    meta = 'version="1" timestamp="2022-12-01T00:00:00Z"'
+    corners = [(60.1700, 24.9400), (60.1700, 24.9410), (60.1705, 24.9410), (60.1705, 24.9400)]
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6'>"]
+    lines += [
+        f'<node id="{i + 1}" {meta} lat="{lat}" lon="{lon}"/>'
+        for i, (lat, lon) in enumerate(corners)
+    ]
+    lines += [
+        f'<node id="{100 + i}" {meta} lat="60.1690" lon="{24.9400 + i / 1000}">'
+        '<tag k="emergency" v="fire_hydrant"/></node>'
+        for i in range(hydrants)
+    ]
+    lines += [
+        f'<way id="7" {meta}><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>'
+        f'<tag k="building" v="yes"/><tag k="height" v="{height}"/></way>',
+        "</osm>",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_a_reimport_not_after_the_last_import_must_change_nothing(tmp_path: Path) -> None:
+    """Imported at the start of 2024 and of 2025: an extract with one more hydrant dated 2023
+    would show it in the city of mid-2024, where both imports found two; another height
+    dated 2025 would give the building a version that begins and ends at 2025. Both are
+    refused, naming both times, and leave the twin file as it was."""
+    t2023, t2024, t2025 = (datetime(y, 1, 1, tzinfo=UTC) for y in (2023, 2024, 2025))
+    db = tmp_path / "twin.gpkg"
+    steps = [layers_plugin]
+    build_twin(
+        tiny_extract(tmp_path / "a.osm", hydrants=2, height=70),
+        str(db),
+        valid_from=t2024,
+        plugins=steps,
+    )
+    latest = tiny_extract(tmp_path / "b.osm", hydrants=2, height=72)
+    build_twin(latest, str(db), valid_from=t2025, plugins=steps)
+    before = db.read_bytes()
+    with pytest.raises(
+        InvalidInterval,
+        match=r"^valid_from 2023-01-01T00:00:00.000Z precedes the last import of this twin, "
+        r"valid from 2025-01-01T00:00:00.000Z; a re-import that changes the twin must "
+        r"describe the city after it, and this one changes fire_hydrants \(1 new\)$",
+    ):
+        more = tiny_extract(tmp_path / "c.osm", hydrants=3, height=72)
+        build_twin(more, str(db), valid_from=t2023, plugins=steps)
+    with pytest.raises(
+        InvalidInterval,
+        match=r"^valid_from 2025-01-01T00:00:00.000Z is the valid time of the last import of "
+        r"this twin; .* changes buildings \(1 changed\)$",
+    ):
+        taller = tiny_extract(tmp_path / "d.osm", hydrants=2, height=74)
+        build_twin(taller, str(db), valid_from=t2025, plugins=steps)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".osm") == ["twin.gpkg"]
+    with open_store(str(db), create=False) as s:
+        assert s.count("fire_hydrants", time=Instant(datetime(2024, 6, 1, tzinfo=UTC))) == 2
+        assert [v.properties["height"] for v in s.history("buildings", "w7")] == [70, 72]
+    # the extract the twin holds, again: nothing changes, whatever the time
+    ctx = build_twin(latest, str(db), valid_from=t2023, plugins=steps)
+    assert ctx.report["fire_hydrants"] == SyncReport(unchanged=2)
+    assert ctx.report["buildings"] == SyncReport(unchanged=1)
+    # after the last import, the same changes are a re-import like any other
+    later = datetime(2025, 6, 1, tzinfo=UTC)
+    ctx = build_twin(
+        tiny_extract(tmp_path / "e.osm", hydrants=3, height=74),
+        str(db),
+        valid_from=later,
+        plugins=steps,
+    )
+    assert ctx.report["fire_hydrants"].created == 1 and ctx.report["buildings"].updated == 1
+    with open_store(str(db), create=False) as s:
+        assert s.count("fire_hydrants", time=Instant(datetime(2024, 6, 1, tzinfo=UTC))) == 2
+        assert s.count("fire_hydrants") == 3 and s.verify().ok

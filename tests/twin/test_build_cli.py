@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,10 @@ from click.testing import CliRunner
 
 from twin.build import BuildContext, build_twin
 from twin.cli import cli
-from twin.errors import OSMFileError
+from twin.errors import InvalidInterval, OSMFileError
 from twin.plugins import Plugin
-from twin.store import CollectionSpec, Feature, Field, open_store
+from twin.store import BUILD_ACTOR, CollectionSpec, Feature, Field, SyncReport, open_store
+from twin.temporal import Instant
 
 SPEC = CollectionSpec("spots", "Spots", geometry_type="Point", fields=(Field("n", "integer"),))
 
@@ -30,6 +33,27 @@ def writer(n: int, *, fail: bool = False) -> Plugin:
             raise RuntimeError(msg)
 
     return Plugin(name="spots", build=build)
+
+
+def importer(n: int, *, bumped: Collection[int] = ()) -> Plugin:
+    """A step that imports ``n`` spots at the build's valid time, as the map layers do; the
+    spots numbered in ``bumped`` carry another number."""
+
+    def build(ctx: BuildContext) -> None:
+        ctx.store.ensure_collection(SPEC)
+        feats = [
+            Feature(f"s{i}", shapely.Point(24.9 + i * 1e-3, 60.1), {"n": i + 100 * (i in bumped)})
+            for i in range(n)
+        ]
+        with ctx.store.transaction(actor=BUILD_ACTOR) as tx:
+            ctx.report["spots"] = tx.sync("spots", feats, valid_from=ctx.valid_from)
+
+    return Plugin(name="spots", build=build)
+
+
+EARLIER, T1, T2, LATER = (
+    datetime(y, m, 1, tzinfo=UTC) for y, m in ((2023, 1), (2024, 1), (2025, 1), (2025, 6))
+)
 
 
 @pytest.fixture
@@ -245,3 +269,86 @@ def test_info_and_verify_on_a_damaged_twin(
     assert verify.exit_code == 1
     assert verify.output.startswith(verify_text)
     assert "Traceback" not in info.output + verify.output
+
+
+def test_a_reimport_that_changes_the_twin_must_come_after_the_last_import(
+    store_url: str, osm_file: Path
+) -> None:
+    """Imported at T1 and at T2: an extract dated before them that only adds a spot would
+    make it there as of T1 and T2 too, where both imports found none; one dated T2 that
+    changes a spot would say otherwise than the T2 import. Both are refused, whole."""
+    build_twin(osm_file, store_url, valid_from=T1, plugins=[importer(3)])
+    build_twin(osm_file, store_url, valid_from=T2, plugins=[importer(3, bumped={0})])
+    with open_store(store_url, create=False) as s:
+        before = s.changes()
+        assert s.last_import() == T2
+    with pytest.raises(
+        InvalidInterval,
+        match=r"^valid_from 2023-01-01T00:00:00.000Z precedes the last import of this twin, "
+        r"valid from 2025-01-01T00:00:00.000Z; a re-import that changes the twin must "
+        r"describe the city after it, and this one changes spots \(1 new\)$",
+    ):
+        build_twin(osm_file, store_url, valid_from=EARLIER, plugins=[importer(4, bumped={0})])
+    with pytest.raises(
+        InvalidInterval,
+        match=r"^valid_from 2025-01-01T00:00:00.000Z is the valid time of the last import of "
+        r"this twin; a re-import .* changes spots \(1 changed\)$",
+    ):
+        build_twin(osm_file, store_url, valid_from=T2, plugins=[importer(3, bumped={0, 1})])
+    with open_store(store_url, create=False) as s:
+        assert s.changes() == before
+        assert s.count("spots", time=Instant(datetime(2024, 6, 1, tzinfo=UTC))) == 3
+        assert [(v.valid_from, v.valid_to) for v in s.history("spots", "s0")] == [
+            (T1, T2),
+            (T2, None),
+        ]
+    # the same extract again changes nothing, whatever its time
+    ctx = build_twin(osm_file, store_url, valid_from=EARLIER, plugins=[importer(3, bumped={0})])
+    assert ctx.last_import == T2 and ctx.report["spots"] == SyncReport(unchanged=3)
+    # a newer extract may change anything
+    ctx = build_twin(osm_file, store_url, valid_from=LATER, plugins=[importer(4, bumped={1})])
+    assert ctx.report["spots"] == SyncReport(created=1, updated=2, unchanged=1)
+    with open_store(store_url, create=False) as s:
+        assert s.last_import() == LATER
+        assert s.count("spots", time=Instant(T2)) == 3 and s.count("spots") == 4
+        assert s.verify().ok
+
+
+def test_writes_at_their_own_time_are_no_import(tmp_path: Path, osm_file: Path) -> None:
+    """Twins built before the change demo wrote as 'twin change demo' hold its patches under
+    the build's actor, valid from the time they were written: not the time of an import."""
+    notes = CollectionSpec("notes", "Notes", geometry_type="Point")
+
+    def demo(ctx: BuildContext) -> None:
+        ctx.store.ensure_collection(notes)
+        with ctx.store.transaction(actor=BUILD_ACTOR) as tx:
+            tx.create("notes", [Feature("x", shapely.Point(24.9, 60.1), {})])
+
+    db = str(tmp_path / "twin.gpkg")
+    build_twin(osm_file, db, valid_from=T1, plugins=[importer(3), Plugin("demo", build=demo)])
+    with open_store(db, create=False) as s:
+        assert s.last_import() == T1
+    build_twin(osm_file, db, valid_from=T2, plugins=[importer(4)])
+    with open_store(db, create=False) as s:
+        assert s.last_import() == T2 and s.count("spots") == 4
+
+
+def test_cli_refuses_an_earlier_reimport_naming_both_times(
+    tmp_path: Path, osm_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "twin.gpkg"
+    build_twin(osm_file, str(db), valid_from=T2, plugins=[importer(3)])
+    before = _sha(db)
+    monkeypatch.setattr("twin.build.load_plugins", lambda: [importer(4)])
+    args = ["build", "--osm", str(osm_file), "--db", str(db), "--no-progress"]
+    result = CliRunner().invoke(cli, [*args, "--valid-from", "2023-01-01T00:00:00Z"])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "Error: valid_from 2023-01-01T00:00:00.000Z precedes the last import of this twin, "
+        "valid from 2025-01-01T00:00:00.000Z; "
+    )
+    assert "Traceback" not in result.output
+    assert _sha(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.osm", "twin.gpkg"]
+    result = CliRunner().invoke(cli, [*args, "--valid-from", "2025-06-01T00:00:00Z"])
+    assert result.exit_code == 0 and "+1 created" in result.output

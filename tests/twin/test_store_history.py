@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import shapely
 
-from tests.twin.store_helpers import T0, T1, T2, ids
+from tests.twin.store_helpers import T0, T1, T2, grid, ids
 from twin.errors import FeatureNotFound, InvalidInterval
 from twin.store import Feature, Query, Store
 from twin.temporal import Instant, Interval
@@ -69,6 +69,43 @@ def test_impossible_interval_and_backdated_writes(things: Store) -> None:
     with pytest.raises(InvalidInterval, match="must come after"):
         things.retire("things", "f001", valid_to=T0)
     assert things.get("things", "f001").version == 1
+
+
+def test_a_new_version_must_start_after_the_current_one(things: Store) -> None:
+    """A replace, patch or sync at the instant the current version started would close that
+    version at the instant it opened, so it would never be current: refused, as retiring at
+    that instant is. A write that changes nothing is fine at that instant too."""
+    before = things.changes()
+    start = "valid_from '2020-01-01T00:00:00.000Z' of things/f001 is the start of its current"
+    with pytest.raises(InvalidInterval, match=start):
+        things.patch("things", "f001", properties={"n": 5}, valid_from=T0)
+    moved = Feature("f001", shapely.Point(24.95, 60.2), {"n": 99})
+    with pytest.raises(InvalidInterval, match=start):
+        things.replace("things", moved, valid_from=T0)
+    feats = grid()
+    feats[1] = moved
+    with pytest.raises(InvalidInterval, match=start):
+        things.sync("things", feats, valid_from=T0)
+    assert things.changes() == before
+    assert [v.version for v in things.history("things", "f001")] == [1]
+    same = things.get("things", "f001")
+    assert (
+        things.replace("things", Feature("f001", same.geometry, same.properties), valid_from=T0)
+        == same
+    )
+    assert things.sync("things", grid(), valid_from=T0).unchanged == 20
+    assert things.changes() == before
+    assert things.replace("things", moved, valid_from=T1).valid_from == T1
+    # a retired feature may come back at the instant it was retired, not before
+    things.retire("things", "f002", valid_to=T1)
+    with pytest.raises(
+        InvalidInterval,
+        match="things/f002 precedes the end '2021-01-01T00:00:00.000Z' of its last version "
+        r"\(it was retired then\)",
+    ):
+        things.create("things", [grid()[2]], valid_from=T0)
+    assert things.create("things", [grid()[2]], valid_from=T1)[0].version == 2
+    assert things.verify().ok
 
 
 def test_extent_is_true_extent(things: Store) -> None:

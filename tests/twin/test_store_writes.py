@@ -5,6 +5,8 @@ Like the rest of the contract, run against the GeoPackage and the PostGIS backen
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 import shapely
@@ -162,6 +164,27 @@ def test_sync_turns_differences_into_versions(things: Store) -> None:
     assert things.history("things", "f005")[-1].valid_to == T1
     again = things.sync("things", feats, valid_from=T2)
     assert (again.created, again.updated, again.retired, again.unchanged) == (0, 0, 0, 20)
+
+
+def test_writes_within_one_millisecond_get_increasing_times(
+    things: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock counts milliseconds: two quick PATCHes of one feature and a DELETE (through
+    the service, which takes the time of the write) must neither start two versions at one
+    instant nor be refused; each transaction comes a millisecond after the last."""
+    frozen = things.changes()[-1].recorded_at
+    monkeypatch.setattr("twin.store._writes.now", lambda: frozen)
+    things.patch("things", "f001", properties={"n": 5})
+    things.patch("things", "f001", properties={"n": 6})
+    things.retire("things", "f001")
+    ms = [frozen + timedelta(milliseconds=i) for i in (1, 2, 3)]
+    assert [(v.version, v.valid_from, v.valid_to) for v in things.history("things", "f001")] == [
+        (1, T0, ms[0]),
+        (2, ms[0], ms[1]),
+        (3, ms[1], ms[2]),
+    ]
+    assert [c.recorded_at for c in things.changes()[-3:]] == ms
+    assert things.verify().ok
 
 
 def test_retired_feature_can_come_back_as_new_version(things: Store) -> None:

@@ -29,7 +29,9 @@ def build(
     """Build the twin from an OSM extract, or re-import a newer extract into it.
 
     Re-importing turns the differences into new versions and retirements and leaves
-    unchanged features alone. A failed build leaves the old twin (or none).
+    unchanged features alone. A re-import that changes anything must be valid after the
+    last one (an identical extract is fine at any time). A failed build leaves the old
+    twin (or none).
     """
     from twin.build import build_twin
     from twin.settings import default_osm_path

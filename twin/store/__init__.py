@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from twin.store._validate import clean_text, is_missing
 from twin.store.base import (
+    BUILD_ACTOR,
     CollectionSpec,
     Extent,
     Feature,
@@ -23,6 +24,7 @@ from twin.store.base import (
 from twin.store.open import is_postgres_url, open_store
 
 __all__ = [
+    "BUILD_ACTOR",
     "CollectionSpec",
     "Extent",
     "Feature",

@@ -24,7 +24,8 @@ from datetime import datetime
 
 from twin.errors import CollectionExists, CollectionNotFound, StoreError
 from twin.store._sql_reads import SqlReads
-from twin.store.base import Change, CollectionSpec, Transaction, VerifyReport
+from twin.store.base import BUILD_ACTOR, Change, CollectionSpec, Transaction, VerifyReport
+from twin.temporal import check_datetime
 
 __all__ = ["SqlStore"]
 
@@ -64,6 +65,21 @@ class SqlStore(SqlReads):
         else:
             self._depth -= 1
             self._commit(nested)
+
+    @contextmanager
+    def reimport(self, after: datetime | None) -> Iterator[None]:
+        after = check_datetime(after, "after", optional=True)
+        outer = self.reimport_after
+        self._local.reimport_after = after
+        try:
+            yield
+        finally:
+            self._local.reimport_after = outer
+
+    @property
+    def reimport_after(self) -> datetime | None:
+        """The last import's valid time inside :meth:`reimport`; None outside."""
+        return getattr(self._local, "reimport_after", None)
 
     @contextmanager
     def transaction(
@@ -177,6 +193,16 @@ class SqlStore(SqlReads):
             )
             for r in self._run(sql, {"since": since})
         ]
+
+    def last_import(self) -> datetime | None:
+        # An entry whose valid time is the time it was recorded was written at 'now' (the
+        # change demo's patches and cases, in twins built before it wrote as 'twin change
+        # demo'); an import's valid time is the extract's, fixed before it is written.
+        rows = self._run(
+            "SELECT max(at) FROM twin_changelog WHERE actor = :actor AND at <> recorded_at",
+            {"actor": BUILD_ACTOR},
+        )
+        return self._time(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def verify(self) -> VerifyReport:
         from twin.store._verify import verify_store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shapely.geometry.base import BaseGeometry
@@ -44,10 +44,13 @@ class SqlTransaction(Transaction):
             raise SchemaError(msg)
         self.s = store
         self.actor = actor
-        self.recorded_at = check_datetime(recorded_at, "recorded_at", optional=True) or now()
-        last = store._run("SELECT seq, hash FROM twin_changelog ORDER BY seq DESC LIMIT 1")
+        last = store._run(
+            "SELECT seq, hash, recorded_at FROM twin_changelog ORDER BY seq DESC LIMIT 1"
+        )
         self.seq: int = int(last[0][0]) if last else 0
         self.prev: str = str(last[0][1]) if last else GENESIS
+        given = check_datetime(recorded_at, "recorded_at", optional=True)
+        self.recorded_at = given or _tick(store._time(last[0][2]) if last else None)
         self.log: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
@@ -188,11 +191,38 @@ class SqlTransaction(Transaction):
         self._flush_log()
         return out
 
-    def _check_time(self, spec: CollectionSpec, fid: str, last: datetime, t: datetime) -> None:
+    def _check_time(
+        self,
+        spec: CollectionSpec,
+        fid: str,
+        last: datetime,
+        t: datetime,
+        *,
+        replaces: bool = True,
+    ) -> None:
+        """Refuse a version of ``fid`` starting at ``t`` before ``last``.
+
+        ``last`` is the start of the current version when ``replaces``: a new version
+        must start after it, or the current one would begin and end at one instant and
+        never be current. Otherwise it is the end of a retired feature's last version,
+        where the feature may come back.
+        """
+        where = f"valid_from {format_time(t)!r} of {spec.name}/{fid}"
+        if not replaces:
+            if t < last:
+                msg = (
+                    f"{where} precedes the end {format_time(last)!r} of its last version "
+                    "(it was retired then)"
+                )
+                raise InvalidInterval(msg)
+            return
         if t < last:
+            msg = f"{where} precedes the start {format_time(last)!r} of its current version"
+            raise InvalidInterval(msg)
+        if t == last:
             msg = (
-                f"valid_from {format_time(t)!r} of {spec.name}/{fid} precedes the start "
-                f"{format_time(last)!r} of its current version"
+                f"{where} is the start of its current version: a new version must start "
+                "after it, or the current one would begin and end at that instant"
             )
             raise InvalidInterval(msg)
 
@@ -217,7 +247,7 @@ class SqlTransaction(Transaction):
             version = 1
             if f.id in old:
                 version = old[f.id][0] + 1
-                self._check_time(spec, f.id, old[f.id][1], t)
+                self._check_time(spec, f.id, old[f.id][1], t, replaces=False)
             h = state_hash(f.geometry, dict(f.properties))
             opened.append((f, version, h, False))
             self._append(spec, f.id, version, "create", t, h)
@@ -268,9 +298,11 @@ class SqlTransaction(Transaction):
         f = check_feature(feature, spec)
         cur = self._live_one(spec, f.id, expected_version)
         t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
-        self._check_time(spec, f.id, cur[1], t)
+        if t < cur[1]:
+            self._check_time(spec, f.id, cur[1], t)
         if state_hash(f.geometry, dict(f.properties)) == cur[2]:
-            # Nothing changes: no version, no log entry; the current version stands.
+            # Nothing changes: no version, no log entry; the current version stands (also
+            # at the instant it started).
             return self.s.get(collection, f.id)
         return self._replace_many(spec, [f], {f.id: cur}, t)[0]
 
@@ -350,6 +382,9 @@ class SqlTransaction(Transaction):
             if f.id in live and state_hash(f.geometry, dict(f.properties)) != live[f.id][2]
         ]
         gone = sorted(set(live) - incoming)
+        after = self.s.reimport_after
+        if after is not None and t <= after and (new or changed or gone):
+            raise InvalidInterval(_not_after_import(collection, t, after, new, changed, gone))
         if new:
             self.create(collection, new, valid_from=t)
         if changed:
@@ -371,6 +406,41 @@ class SqlTransaction(Transaction):
             retired=len(gone),
             unchanged=len(feats) - len(new) - len(changed),
         )
+
+
+def _not_after_import(
+    collection: str,
+    t: datetime,
+    after: datetime,
+    new: list[Feature],
+    changed: list[Feature],
+    gone: list[str],
+) -> str:
+    """Why a re-import at ``t`` that changes ``collection`` is refused."""
+    if t < after:
+        when = f"precedes the last import of this twin, valid from {format_time(after)}"
+    else:
+        when = "is the valid time of the last import of this twin"
+    counts = ((len(new), "new"), (len(changed), "changed"), (len(gone), "retired"))
+    what = ", ".join(f"{n} {word}" for n, word in counts if n)
+    return (
+        f"valid_from {format_time(t)} {when}; a re-import that changes the twin must "
+        f"describe the city after it, and this one changes {collection} ({what})"
+    )
+
+
+def _tick(previous: datetime | None) -> datetime:
+    """The time of a new transaction: now, or a millisecond after the log's last entry.
+
+    The clock counts milliseconds, so two writes in quick succession (two PATCHes of one
+    feature through the service, say) could otherwise get the same time; the second would
+    then start a version at the instant the first one started. Transactions are serialised
+    by the log's lock, so their times strictly increase along the log.
+    """
+    t = now()
+    if previous is not None and t <= previous:
+        return previous + timedelta(milliseconds=1)
+    return t
 
 
 def _checked_batch(spec: CollectionSpec, features: Iterable[Feature]) -> list[Feature]:

@@ -436,6 +436,11 @@ class VerifyReport:
     seq: int | None = None
 
 
+#: The actor of ``twin build``'s imports (the map layers and the road graph synced from the
+#: extract): its entries in the change log tell when the twin was last imported.
+BUILD_ACTOR = "twin build"
+
+
 class Transaction(ABC):
     """A batch of writes that lands whole or not at all."""
 
@@ -457,7 +462,8 @@ class Transaction(ABC):
         """Close the current version and open one with this geometry and properties.
 
         When they equal the current version's, nothing is written and the current
-        version is returned.
+        version is returned. Otherwise ``valid_from`` must come after the current
+        version's start (InvalidInterval), or that version would never be current.
         """
 
     @abstractmethod
@@ -492,7 +498,11 @@ class Transaction(ABC):
         self, collection: str, features: Iterable[Feature], *, valid_from: datetime | None = None
     ) -> SyncReport:
         """Make the current state equal ``features``: new ids are created, changed ones
-        get a new version, missing ones are retired, equal ones are left alone."""
+        get a new version, missing ones are retired, equal ones are left alone.
+
+        Inside :meth:`Store.reimport` a sync that changes anything must be valid after
+        the twin's last import.
+        """
 
 
 class Store(ABC):
@@ -557,6 +567,26 @@ class Store(ABC):
         self, *, actor: str = "twin", recorded_at: datetime | None = None
     ) -> AbstractContextManager[Transaction]:
         """Open a write batch; it commits when the block ends without an error."""
+
+    @abstractmethod
+    def last_import(self) -> datetime | None:
+        """The valid time of the twin's last import that changed it; None before the first.
+
+        That is the latest valid time of the changes written by :data:`BUILD_ACTOR`,
+        leaving out those valid from the very time they were recorded: writes at 'now'
+        (the change demo's, in twins built before it wrote as 'twin change demo'), not
+        at an extract's time. An import that changed nothing leaves no trace.
+        """
+
+    @abstractmethod
+    def reimport(self, after: datetime | None) -> AbstractContextManager[None]:
+        """A block in which every sync that changes anything must be valid after ``after``.
+
+        ``after`` is the last import's valid time (:meth:`last_import`; None: no import
+        yet). An extract describes the whole city at its valid time: a change dated at
+        or before the last import would rewrite what that import found. A sync that
+        changes nothing is fine at any time. InvalidInterval, naming both times, otherwise.
+        """
 
     def create(
         self, collection: str, features: Iterable[Feature], **kw: Any
