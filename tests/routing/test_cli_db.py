@@ -276,3 +276,26 @@ def test_a_closure_in_the_twin_changes_the_cli_route_as_the_api_route(
     # the extract knows nothing of the twin's closures
     extract = ["route", "--osm", str(HELSINKI), "--from", A, "--to", B, "--depart", DEPART]
     assert _json(_run(*extract))["node_ids"] == plain["node_ids"]
+
+
+def test_a_past_departure_routes_on_the_roads_of_that_time(
+    helsinki_db: Path, no_env: Path, tmp_path: Path
+) -> None:
+    """With a twin, --depart picks the roads valid then, as POST /routes does."""
+    from datetime import UTC, datetime
+
+    db = tmp_path / "twin.gpkg"
+    shutil.copy(helsinki_db, db)
+    base = ["route", "--from", A, "--to", B, "--profile", "car", "--db", str(db)]
+    first = _json(_run(*base, "--depart", "2024-01-01T08:00:00Z"))
+    mid = first["node_ids"][len(first["node_ids"]) // 2 - 1 : len(first["node_ids"]) // 2 + 1]
+    fid = f"{mid[0]}-{mid[1]}"
+    with open_store(str(db)) as store:
+        old = store.get("road_edges", fid).properties["car_time_s"]
+        changed = datetime(2024, 6, 1, tzinfo=UTC)
+        store.patch("road_edges", fid, properties={"car_time_s": old + 600}, valid_from=changed)
+    then = _json(_run(*base, "--depart", "2024-01-01T08:00:00Z"))
+    now = _json(_run(*base, "--depart", DEPART))
+    assert then["node_ids"] == first["node_ids"]
+    assert then["travel_time_s"] == pytest.approx(first["travel_time_s"], abs=0.05)
+    assert now["travel_time_s"] > first["travel_time_s"] + 1
