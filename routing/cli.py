@@ -3,8 +3,8 @@
 Every command routes on one city's road graph, read from the first of:
 
 - ``--db URL``: the graph the twin stores (``twin build`` writes it), with the twin's
-  emergency stations, address points and, for ``route``, its ``road_closures``, as the
-  service answers;
+  emergency stations, address points and its ``road_closures`` (those active at the
+  departure count), as the service answers;
 - ``--osm FILE``: the graph built from an OSM extract (``--cache FILE`` keeps the built
   graph for the next run);
 - the twin ``TWIN_DB`` names, when set;
@@ -376,11 +376,12 @@ def greenwave_cmd(
 ) -> None:
     """A green-wave signal plan: the route and a preemption window per signal.
 
-    As the service's greenwave-plan process, it does not apply a twin's road_closures.
+    With a twin, the closures in its road_closures collection count for a departure inside
+    their window, as they do for the service's greenwave-plan process.
     """
     from routing.greenwave import plan_green_wave
 
-    g = _graph(_source(osm, db, cache), profile, cache, depart=depart)
+    g = _graph(_source(osm, db, cache), profile, cache, closures=True, depart=depart)
     plan = plan_green_wave(
         g,
         _endpoint(origin, "from"),
@@ -504,12 +505,12 @@ def dispatch_cmd(
     """Rank the stations by travel time to an incident.
 
     The stations are the twin's emergency_stations (the extract's with --osm) unless
-    --stations gives others. As the service's dispatch process, it does not apply a
-    twin's road_closures.
+    --stations gives others. With a twin, the closures in its road_closures collection
+    count for a departure inside their window, as they do for the service's dispatch.
     """
     from routing.dispatch import rank_stations
 
-    g = _graph(_source(osm, db, cache), profile, cache, depart=depart)
+    g = _graph(_source(osm, db, cache), profile, cache, closures=True, depart=depart)
     ranked = rank_stations(
         g, _endpoint(incident, "incident"), stations=_stations(stations), depart=depart
     )
@@ -550,13 +551,13 @@ def isochrone_cmd(
 
     The stations are the twin's emergency_stations (the extract's with --osm) unless
     --stations gives others; the coverage counts the twin's address_points (with --osm:
-    everything in the extract with a house number). As the service's isochrone process,
-    it does not apply a twin's road_closures.
+    everything in the extract with a house number). With a twin, the closures in its
+    road_closures collection that are active now count, as for the isochrone process.
     """
     from routing.dispatch import coverage, isochrones
 
     src = _source(osm, db, cache)
-    g = _graph(src, profile, cache)
+    g = _graph(src, profile, cache, closures=True)
     st = _stations(stations)
     feats = []
     cover = {}

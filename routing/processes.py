@@ -343,13 +343,22 @@ def _flag(value: Any, *, name: str) -> bool:
 
 
 # -- processors ------------------------------------------------------------------------
+#: Malformed stored closures already warned about (id, version hash), for every graph.
+_WARNED: set[tuple[str, str]] = set()
+
+
 class _RoutingProcessor(TwinProcessor):
     """The routing processes' common base: the live store's graph, JSON output."""
 
     def _graph(self, profile: str, at: datetime | None = None) -> RoadGraph:
+        """The graph of ``profile`` valid at ``at``, with the twin's road closures (those
+        active at the departure count, as for ``POST /routes``)."""
+        from routing.closures import sync_store_closures
         from routing.service_graph import graph_for
 
-        return graph_for(self.store, profile, at=at)
+        graph = graph_for(self.store, profile, at=at)
+        sync_store_closures(graph, self.store, warned=_WARNED)
+        return graph
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         return "application/json", self._run(data)

@@ -276,6 +276,10 @@ def test_a_closure_in_the_twin_changes_the_cli_route_as_the_api_route(
     # the extract knows nothing of the twin's closures
     extract = ["route", "--osm", str(HELSINKI), "--from", A, "--to", B, "--depart", DEPART]
     assert _json(_run(*extract))["node_ids"] == plain["node_ids"]
+    # the green wave plans along the route the closure leaves, as greenwave-plan does
+    wave = ["greenwave", "--db", str(closed_db), "--from", A, "--to", B, "--depart", DEPART]
+    plan = _json(_run(*wave))
+    assert plan["route"]["node_ids"] == closed["node_ids"]
 
 
 def test_a_past_departure_routes_on_the_roads_of_that_time(

@@ -221,3 +221,33 @@ def test_isochrone_in_a_twin_without_stations_asks_for_a_point(tmp_path: Path) -
         r = _run(c, "isochrone", {"station": "n1"})
         assert r.status_code == 400, r.text
         assert "it holds none (emergency_stations is empty)" in r.json()["description"]
+
+
+def test_road_closures_in_the_twin_count_for_the_processes(tmp_path: Path) -> None:
+    """The depart input said closures active then count, but the processes never read the
+    twin's road_closures: a dispatcher ranked stations over a closed street."""
+    from shapely.geometry import LineString, shape
+
+    from twin.store import Feature, open_store
+
+    db = str(tmp_path / "twin.gpkg")
+    build_twin(HELSINKI, db, plugins=[p for p in load_plugins() if p.name in {"layers", "routing"}])
+    app = create_app(db, settings=settings_for(tmp_path))
+    inputs = {"origin": A, "destination": B, "depart": DEPART}
+    with TestClient(app, base_url="http://127.0.0.1:5000") as client:
+        free = _run(client, "greenwave-plan", inputs).json()
+        ranked = _run(client, "dispatch", {"incident": B, "depart": DEPART}).json()["stations"]
+        line = LineString(free["plan"]["route"]["geometry"]["coordinates"])
+        middle = line.interpolate(0.5, normalized=True).buffer(0.0004)
+        window = {"starts_at": "2024-03-01T07:00:00Z", "ends_at": "2024-03-01T09:00:00Z"}
+        with open_store(db) as store:
+            store.create("road_closures", [Feature("works", middle, window)])
+        closed = _run(client, "greenwave-plan", inputs).json()
+        assert not shape(closed["plan"]["route"]["geometry"]).intersects(middle)
+        assert closed["summary"]["travel_time_s"] > free["summary"]["travel_time_s"]
+        later = _run(client, "greenwave-plan", {**inputs, "depart": "2024-03-01T10:00:00Z"})
+        assert later.json()["summary"]["travel_time_s"] == pytest.approx(
+            free["summary"]["travel_time_s"], abs=1e-3
+        )
+        again = _run(client, "dispatch", {"incident": B, "depart": DEPART}).json()["stations"]
+        assert again[0]["travel_time_s"] >= ranked[0]["travel_time_s"]
