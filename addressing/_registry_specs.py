@@ -29,7 +29,8 @@ ADDRESSES = CollectionSpec(
     title="Standard addresses",
     description=(
         "One feature per doorplate, at its entrance; the feature id is the standard "
-        "address code. Names in Finnish and Swedish. A renamed street or a renumbered "
+        "address code. Names as the map gives them (name) and in Swedish (name:sv, the "
+        "same where none is mapped). A renamed street or a renumbered "
         "house is a new version of the same code (previous_label keeps the old label); "
         "a vanished address is retired and its code is never issued again."
     ),
@@ -46,7 +47,7 @@ ADDRESSES = CollectionSpec(
         Field("city", _S, "city (Finnish)"),
         Field("city_sv", _S, "city (Swedish)"),
         Field("label", _S, "the full address in Finnish"),
-        Field("label_sv", _S, "the full address in Swedish"),
+        Field("label_sv", _S, "the full address in Swedish (as label where none is mapped)"),
         Field("name", _S, "the name of the house or place, when OSM has one"),
         Field("building_id", _S, "the feature id of the building (a feature of 'buildings')"),
         Field("building_match", _S, "inside, nearest (within a few metres) or none"),
@@ -64,8 +65,9 @@ STREETS = CollectionSpec(
     name="streets",
     title="Streets",
     description=(
-        "Streets and squares that carry standard addresses, with their codes and names in "
-        "Finnish and Swedish; the geometry is the named road, else the doorplates."
+        "Streets and squares that carry standard addresses, with their codes and names "
+        "(and Swedish names, name:sv, where mapped); the geometry is the named road, else "
+        "the doorplates."
     ),
     geometry_type="Geometry",
     fields=(
@@ -128,7 +130,7 @@ SUB_ADDRESSES = CollectionSpec(
         Field("city", _S, "city (Finnish)"),
         Field("city_sv", _S, "city (Swedish)"),
         Field("label", _S, "the full address in Finnish"),
-        Field("label_sv", _S, "the full address in Swedish"),
+        Field("label_sv", _S, "the full address in Swedish (as label where none is mapped)"),
         Field("building_id", _S, "the feature id of the building (a feature of 'buildings')"),
         Field("name", _S, "the name of the building, when OSM has one"),
         Field("unit_ref", _S, "the staircase or unit letter (entrance ref or addr:unit)"),
