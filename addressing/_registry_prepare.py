@@ -145,7 +145,7 @@ def _buildings_of(points: np.ndarray, buildings: gpd.GeoDataFrame) -> tuple[np.n
     if len(buildings) == 0 or n == 0:
         return idx, kind
     polys = buildings.geometry.to_numpy()
-    ids = buildings["id"].astype(str).to_numpy() if "id" in buildings else np.arange(len(polys))
+    ids = buildings["id"].astype(str).to_numpy()
     rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")  # by id
     tree = shapely.STRtree(polys)
     pi, bi = tree.query(points, predicate="within")

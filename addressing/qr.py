@@ -304,9 +304,11 @@ def _plate(plate: _PlateText, x: float, y: float, base_url: str | None) -> str:
 
 class _PlateText(NamedTuple):
     """What a plate prints: the number, the street in Finnish and (when it differs) in
-    Swedish, and the code; a missing part is empty."""
+    Swedish, and the code; a missing part is empty. ``street_code`` finds the plates of
+    a street."""
 
     code: str
+    street_code: str
     number: str
     street: str
     second: str
@@ -332,6 +334,7 @@ def _plate_texts(frame: pd.DataFrame, names: dict[str, tuple[str, str]]) -> list
         out.append(
             _PlateText(
                 str(code),
+                street_code or "",
                 number or "",
                 first,
                 second if second != first else "",
@@ -403,8 +406,8 @@ def plate_sheet(
     want = street.replace("-", "").upper()
     rows = [
         p
-        for p, street_code in zip(plates, _texts(frame, "street_code"), strict=True)
-        if key and (street_code == want or key in (compact(p.street), compact(p.second)))
+        for p in plates
+        if key and (p.street_code == want or key in (compact(p.street), compact(p.second)))
     ]
     if not rows:
         msg = (

@@ -65,7 +65,7 @@ def _square(frame: Any, size: float) -> tuple[Any, tuple[float, float, float, fl
     The square is centred on the middle of the buildings' extent when it holds at least
     :data:`DEMO_MIN_BUILDINGS` there; otherwise (buildings spread over a region, a city
     with its centre empty) on the densest part: the point of a grid of ``size / 4`` cells
-    whose ``size`` square holds the most building centres.
+    whose ``size`` square holds the most building centres (coarser cells over a wide region).
     """
     import numpy as np
     import shapely
@@ -80,20 +80,18 @@ def _square(frame: Any, size: float) -> tuple[Any, tuple[float, float, float, fl
         return int(inside.sum())
 
     if held(cx, cy) < DEMO_MIN_BUILDINGS and len(xy):
-        step = size / 4.0
+        from scipy import ndimage as ndi
+
+        # cells of a quarter of the square, coarser over a region too wide for 2,000 x 2,000
+        step = max(size / 4.0, (maxx - minx) / 2000.0, (maxy - miny) / 2000.0)
         cells = np.floor((xy - (minx, miny)) / step).astype(np.int64)
         shape = tuple(int(v) + 1 for v in cells.max(axis=0))
-        if shape[0] * shape[1] <= 4_000_000:
-            from scipy import ndimage as ndi
-
-            grid = np.zeros(shape, dtype=np.int64)
-            np.add.at(grid, (cells[:, 0], cells[:, 1]), 1)
-            window = ndi.uniform_filter(grid.astype(float), size=5, mode="constant") * 25
-            i, j = np.unravel_index(int(np.argmax(window)), shape)
-            cx, cy = minx + (i + 0.5) * step, miny + (j + 0.5) * step
-        else:  # a region too large for the grid: around the most crowded of 2,000 centres
-            sample = xy[:: max(1, len(xy) // 2000)]
-            cx, cy = sample[int(np.argmax([held(x, y) for x, y in sample]))]
+        grid = np.zeros(shape, dtype=np.int64)
+        np.add.at(grid, (cells[:, 0], cells[:, 1]), 1)
+        reach = max(1, round(1.25 * size / step))  # the cells around one that the square spans
+        window = ndi.uniform_filter(grid.astype(float), size=reach, mode="constant")
+        i, j = np.unravel_index(int(np.argmax(window)), shape)
+        cx, cy = minx + (i + 0.5) * step, miny + (j + 0.5) * step
     return utm, (cx - half, cy - half, cx + half, cy + half)
 
 

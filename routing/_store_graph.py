@@ -43,6 +43,7 @@ from twin.store import (
     Query,
     Store,
     SyncReport,
+    is_missing,
 )
 from twin.temporal import Instant
 
@@ -427,7 +428,7 @@ def _restriction(r: Any) -> Restriction | None:
     value = r.restriction if isinstance(r.restriction, str) else ""
     kind = r.kind if r.kind in ("no", "only") else value.partition("_")[0]
     parts = (r.relation_id, r.from_way, r.via_node, r.to_way)
-    if kind not in ("no", "only") or any(p is None or p != p for p in parts):
+    if kind not in ("no", "only") or any(is_missing(p) for p in parts):
         return None
     return Restriction(
         int(r.relation_id), kind, value, int(r.from_way), int(r.via_node), int(r.to_way)

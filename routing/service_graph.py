@@ -65,21 +65,35 @@ class _StoreEntry:
 
 _LOCK = threading.Lock()
 _STORES: weakref.WeakKeyDictionary[Store, _StoreEntry] = weakref.WeakKeyDictionary()
-#: Per thread: (id of the store, profile) -> (the store, revision, graph). The graphs
-#: live and die with their thread, which alone may touch their routing engine.
+#: Per thread, (id of the store, profile) -> (the store, state, graph): the current graph
+#: (state: the revision) in ``graphs``, the last past one asked for (state: revision and
+#: epoch) in ``past``. The graphs live and die with their thread, which alone may touch
+#: their routing engine.
 _THREAD = threading.local()
 
-_Mine = dict[tuple[int, str], tuple["weakref.ref[Store]", _Revision, RoadGraph]]
+_Mine = dict[tuple[int, str], tuple["weakref.ref[Store]", object, RoadGraph]]
 
 
-def _mine() -> _Mine:
-    mine: _Mine | None = getattr(_THREAD, "graphs", None)
+def _mine(table: str = "graphs") -> _Mine:
+    mine: _Mine | None = getattr(_THREAD, table, None)
     if mine is None:
-        mine = _THREAD.graphs = {}
+        mine = {}
+        setattr(_THREAD, table, mine)
     # Graphs of stores that are gone are dropped here, on their own thread.
     for key in [k for k, (ref, _, _) in mine.items() if ref() is None]:
         del mine[key]
     return mine
+
+
+def _thread_graph(table: str, store: Store, profile: str, state: object, net: Net) -> RoadGraph:
+    """The calling thread's graph over ``net``: the same object while ``state`` holds."""
+    mine = _mine(table)
+    cached = mine.get((id(store), profile))
+    if cached is not None and cached[0]() is store and cached[1] == state:
+        return cached[2]
+    graph = RoadGraph(net)
+    mine[(id(store), profile)] = (weakref.ref(store), state, graph)
+    return graph
 
 
 def _entry(store: Store) -> _StoreEntry:
@@ -95,23 +109,21 @@ def road_version(store: Store) -> int:
     return _WATCH.last_change(store)
 
 
-def _net(store: Store, entry: _StoreEntry, profile: str) -> tuple[_Revision, Net]:
+def _net(store: Store, entry: _StoreEntry, profile: str, rev: _Revision) -> Net:
     with entry.lock:
-        rev = _WATCH.revision(store)
         cached = entry.nets.get(profile)
         if cached is None or cached[0] != rev:
             cached = (rev, net_from_store(store, profile))
             entry.nets[profile] = cached
             log.info("read the %s road graph of %s at change %d", profile, store.url, rev[0])
-        return cached
+        return cached[1]
 
 
-def _epoch(store: Store, entry: _StoreEntry, at: datetime) -> datetime | None:
+def _epoch(store: Store, entry: _StoreEntry, rev: _Revision, at: datetime) -> datetime | None:
     """The valid time of the last road-layer change at or before ``at`` (the first one if
     ``at`` precedes them all), or None when no change came after ``at``."""
     with entry.lock:
-        last_road_change = _WATCH.revision(store)[0]
-        changes = store.changes(since=entry.times_seq) if last_road_change > entry.times_seq else []
+        changes = store.changes(since=entry.times_seq) if rev[0] > entry.times_seq else []
         if changes:
             entry.times_seq = changes[-1].seq
             new = {c.at for c in changes if c.collection in WATCHED}
@@ -125,13 +137,12 @@ def _epoch(store: Store, entry: _StoreEntry, at: datetime) -> datetime | None:
 
 
 def _past_net(
-    store: Store, entry: _StoreEntry, profile: str, at: datetime
-) -> tuple[tuple[str, _Revision, datetime], Net] | None:
-    """The key and net of the state valid at ``at`` if the road layers changed after it."""
-    epoch = _epoch(store, entry, at)
+    store: Store, entry: _StoreEntry, profile: str, rev: _Revision, at: datetime
+) -> tuple[datetime, Net] | None:
+    """The epoch and net of the state valid at ``at`` if the road layers changed after it."""
+    epoch = _epoch(store, entry, rev, at)
     if epoch is None:
         return None
-    rev = _WATCH.revision(store)
     key = (profile, rev, epoch)
     with entry.lock:
         net = entry.past.get(key)
@@ -142,7 +153,7 @@ def _past_net(
                 entry.past.popitem(last=False)
             log.info("read the %s road graph of %s as of %s", profile, store.url, epoch)
         entry.past.move_to_end(key)
-        return key, net
+        return epoch, net
 
 
 def graph_for(
@@ -176,27 +187,13 @@ def graph_for(
     """
     name = get_profile(profile).name
     entry = _entry(store)
-    mine = _mine()
+    rev = _WATCH.revision(store)
     if at is not None:
-        past = _past_net(store, entry, name, at)
+        past = _past_net(store, entry, name, rev, at)
         if past is not None:
-            (_, rev, epoch), net = past
-            slot = (id(store), f"{name}@{epoch.isoformat()}")
-            kept = mine.get(slot)
-            if kept is not None and kept[0]() is store and kept[1] == rev:
-                return kept[2]
-            for key in [k for k in mine if k[0] == id(store) and "@" in k[1]]:
-                del mine[key]  # this thread keeps one past state per store
-            graph = RoadGraph(net)
-            mine[slot] = (weakref.ref(store), rev, graph)
-            return graph
-    seq, net = _net(store, entry, name)
-    cached = mine.get((id(store), name))
-    if cached is not None and cached[0]() is store and cached[1] == seq:
-        return cached[2]
-    graph = RoadGraph(net)
-    mine[(id(store), name)] = (weakref.ref(store), seq, graph)
-    return graph
+            epoch, net = past
+            return _thread_graph("past", store, name, (rev, epoch), net)
+    return _thread_graph("graphs", store, name, rev, _net(store, entry, name, rev))
 
 
 def cached_graphs(store: Store) -> dict[str, RoadGraph]:
@@ -204,5 +201,5 @@ def cached_graphs(store: Store) -> dict[str, RoadGraph]:
     return {
         name: graph
         for (sid, name), (ref, _, graph) in _mine().items()
-        if sid == id(store) and ref() is store and "@" not in name
+        if sid == id(store) and ref() is store
     }
