@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from routing._cli_source import DEFAULT_OSM, address_points, graph_of, source_of
 from twin.cli import TwinGroup
 
 if TYPE_CHECKING:
-    from routing.graph import Endpoint, RoadGraph
+    from routing.graph import Endpoint
 
 __all__ = ["routing_group"]
-
-_DEFAULT_OSM = Path(__file__).resolve().parents[1] / "data" / "helsinki.osm.pbf"
 
 
 def _endpoint(text: str, name: str) -> Endpoint:
@@ -48,127 +46,6 @@ def _endpoint(text: str, name: str) -> Endpoint:
         pass
     msg = f"--{name}={text!r} is neither LON,LAT nor an OSM node id"
     raise InvalidInput(msg)
-
-
-#: Said on stderr when neither --db, --osm nor TWIN_DB names the city.
-EMBEDDED_NOTE = "routing on the embedded Helsinki extract; pass --db or --osm for another city"
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where the road graph comes from: an OSM extract, or a twin (and what named it)."""
-
-    osm: Path | None = None
-    db: str | None = None
-    named_by: str = "--db"
-
-
-def _env_db() -> str | None:
-    """The twin TWIN_DB names (in the environment or ``.env``), None when it is not set."""
-    from twin.settings import StoreSettings
-
-    settings = StoreSettings()
-    if "db" not in settings.model_fields_set or not settings.db.strip():
-        return None
-    return settings.db
-
-
-def _source(osm: Path | None, db: str | None, cache: Path | None) -> _Source:
-    """The graph's source from --osm, --db and TWIN_DB; conflicting options are refused."""
-    if osm is not None and db is not None:
-        msg = (
-            f"--osm={str(osm)!r} and --db={db!r} both name the city to route on; give one: "
-            "--osm to build the graph from an OSM extract, --db to read a twin's"
-        )
-        raise click.UsageError(msg)
-    if osm is not None:
-        return _Source(osm=osm)
-    src = _Source(db=db) if db is not None else None
-    if src is None:
-        env = _env_db()
-        if env is None:
-            click.echo(EMBEDDED_NOTE, err=True)
-            return _Source(osm=_DEFAULT_OSM)
-        src = _Source(db=env, named_by="TWIN_DB")
-    if cache is not None:
-        msg = (
-            f"--cache keeps a graph built from an OSM extract, but the graph is read from "
-            f"the twin {src.named_by}={src.db!r}; drop --cache, or give --osm FILE"
-        )
-        raise click.UsageError(msg)
-    return src
-
-
-def _graph(
-    src: _Source,
-    profile: str,
-    cache: Path | None,
-    *,
-    closures: bool = False,
-    depart: str | None = None,
-) -> RoadGraph:
-    """The road graph of ``src``; a twin's as it was at ``depart`` (as the service routes a
-    past departure), with its ``road_closures`` when ``closures``."""
-    if src.db is None:
-        assert src.osm is not None
-        return _extract_graph(src.osm, profile, cache)
-    from routing.closures import sync_store_closures
-    from routing.graph import parse_depart
-    from routing.service_graph import graph_for
-    from twin.store import open_store
-
-    at = None if depart is None else parse_depart(depart, name="--depart")
-    with open_store(src.db, create=False) as store:
-        g = graph_for(store, profile, at=at)
-        if closures:
-            sync_store_closures(g, store)
-    return g
-
-
-def _extract_graph(osm: Path, profile: str, cache: Path | None) -> RoadGraph:
-    from routing.errors import StaleGraphCache
-    from routing.graph import RoadGraph
-
-    if cache is not None and cache.exists():
-        try:
-            return RoadGraph.load(cache, profile=profile, osm=osm, name="--cache")
-        except StaleGraphCache as exc:
-            click.echo(f"Warning: {exc}; rebuilding it", err=True)
-    g = RoadGraph.from_osm(osm, profile=profile)
-    if cache is not None:
-        g.save(cache, name="--cache")
-    return g
-
-
-#: The twin's layer of everything with a house number (the points coverage counts).
-_ADDRESS_POINTS = "address_points"
-
-
-def _address_points(src: _Source) -> list[tuple[float, float]]:
-    """The positions coverage counts: everything with a house number in the city."""
-    if src.db is None:
-        from routing._osm import read_address_points
-
-        assert src.osm is not None
-        return read_address_points(src.osm)
-    from twin.store import open_store
-
-    with open_store(src.db, create=False) as store:
-        if _ADDRESS_POINTS not in {c.name for c in store.collections()}:
-            click.echo(
-                f"Warning: the twin at {store.url!r} holds no {_ADDRESS_POINTS} layer; "
-                "the coverage counts no address",
-                err=True,
-            )
-            return []
-        geoms = store.read_frame(_ADDRESS_POINTS).geometry
-    pts = []
-    for g in geoms:
-        if g is None or g.is_empty:
-            continue
-        pt = g if g.geom_type == "Point" else g.representative_point()
-        pts.append((float(pt.x), float(pt.y)))
-    return pts
 
 
 def _file_out(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
@@ -320,7 +197,7 @@ def route_cmd(
     With a twin (--db or TWIN_DB), the closures in its road_closures collection count
     for a departure inside their window, as they do for the service's POST /routes.
     """
-    g = _graph(_source(osm, db, cache), profile, cache, closures=True, depart=depart)
+    g = graph_of(source_of(osm, db, cache), profile, cache, closures=True, depart=depart)
     r = g.route(
         _endpoint(origin, "from"),
         _endpoint(destination, "to"),
@@ -381,7 +258,7 @@ def greenwave_cmd(
     """
     from routing.greenwave import plan_green_wave
 
-    g = _graph(_source(osm, db, cache), profile, cache, closures=True, depart=depart)
+    g = graph_of(source_of(osm, db, cache), profile, cache, closures=True, depart=depart)
     plan = plan_green_wave(
         g,
         _endpoint(origin, "from"),
@@ -510,7 +387,7 @@ def dispatch_cmd(
     """
     from routing.dispatch import rank_stations
 
-    g = _graph(_source(osm, db, cache), profile, cache, closures=True, depart=depart)
+    g = graph_of(source_of(osm, db, cache), profile, cache, closures=True, depart=depart)
     ranked = rank_stations(
         g, _endpoint(incident, "incident"), stations=_stations(stations), depart=depart
     )
@@ -556,12 +433,12 @@ def isochrone_cmd(
     """
     from routing.dispatch import coverage, isochrones
 
-    src = _source(osm, db, cache)
-    g = _graph(src, profile, cache, closures=True)
+    src = source_of(osm, db, cache)
+    g = graph_of(src, profile, cache, closures=True)
     st = _stations(stations)
     feats = []
     cover = {}
-    points = _address_points(src)
+    points = address_points(src)
     for pre in (False, True):
         feats += [
             i.to_feature() for i in isochrones(g, stations=st, limit_s=limit_s, preemption=pre)
@@ -579,7 +456,7 @@ def main() -> None:  # pragma: no cover - for ``python -m routing.cli``
 @click.option(
     "--osm",
     type=click.Path(path_type=Path),
-    default=_DEFAULT_OSM,
+    default=DEFAULT_OSM,
     show_default="the Helsinki extract",
     help="The OSM extract (.osm.pbf or .osm) to simulate.",
 )
