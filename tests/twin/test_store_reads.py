@@ -98,6 +98,12 @@ def test_nearest_k_in_metric_order(things: Store) -> None:
     assert ids(res) == ["f005", "f006", "f004"]
 
 
+def test_nearest_in_an_empty_collection_finds_nothing(store: Store) -> None:
+    store.ensure_collection(SPEC)
+    res = store.query("things", Query(nearest=(shapely.Point(24.9052, 60.1701), 3)))
+    assert ids(res) == []
+
+
 @pytest.mark.parametrize(
     ("expr", "expected"),
     [

@@ -250,6 +250,8 @@ class SqlReads(SqlDialect):
         total = self.count(spec.name, time=q.time)
         want = min(k, total)
         found: list[FeatureVersion] = []
+        if want == 0:
+            return QueryResult(found, None)
         while True:
             box = (
                 max(x0 - radius / cos, -180.0),
