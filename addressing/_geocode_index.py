@@ -382,9 +382,9 @@ def get_index(store: Store | str | None) -> Index:
 def _url(db: str) -> str:
     """The URL a store opened from ``db`` reports (a GeoPackage's path as given)."""
     from twin.store import is_postgres_url
-    from twin.store.open import gpkg_path
+    from twin.store.open import gpkg_path, shown_url
 
-    return db if is_postgres_url(db) else str(gpkg_path(db))
+    return shown_url(db) if is_postgres_url(db) else str(gpkg_path(db))
 
 
 def clear_index() -> None:

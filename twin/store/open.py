@@ -7,11 +7,23 @@ from pathlib import Path
 from twin.errors import StoreError
 from twin.store.base import Store
 
-__all__ = ["gpkg_path", "is_postgres_url", "open_store"]
+__all__ = ["gpkg_path", "is_postgres_url", "open_store", "shown_url"]
 
 
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages and logs may show it: a PostgreSQL URL without its password."""
+    if not is_postgres_url(url):
+        return url
+    scheme, _, rest = url.partition("://")
+    main, q, query = rest.partition("?")
+    userinfo, at, host = main.rpartition("@")  # the host follows the last '@'
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{q}{query}"
 
 
 def gpkg_path(url: str) -> Path:

@@ -27,6 +27,7 @@ from twin.store._compile import SqlBuilder
 from twin.store._sql import SqlStore
 from twin.store.base import CollectionSpec, FieldType
 from twin.store.filters import SpatialOp
+from twin.store.open import shown_url
 from twin.temporal import Instant, Interval, TimeSpec, format_time, parse_datetime
 
 __all__ = ["PostgisStore"]
@@ -86,7 +87,8 @@ class PostgisStore(SqlStore):
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         super().__init__()
-        self.url = url
+        #: The URL without its password (what messages and logs show).
+        self.url = shown_url(url)
         sa_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
         try:
             self._engine = sa.create_engine(sa_url, pool_size=8, max_overflow=8, pool_pre_ping=True)
@@ -107,12 +109,14 @@ class PostgisStore(SqlStore):
                 ).scalar()
                 if not have:
                     if not create:
-                        msg = f"db={_safe(url)!r} holds no twin; run 'twin build' first"
+                        msg = f"db={shown_url(url)!r} holds no twin; run 'twin build' first"
                         raise StoreError(msg)
                     for stmt in _BASE_DDL:
                         conn.exec_driver_sql(stmt)
         except sa.exc.OperationalError as exc:
-            msg = f"db={_safe(url)!r} cannot be reached: {str(exc.orig).strip().splitlines()[0]}"
+            msg = (
+                f"db={shown_url(url)!r} cannot be reached: {str(exc.orig).strip().splitlines()[0]}"
+            )
             raise StoreError(msg) from None
 
     # ------------------------------------------------------------------ connection
@@ -295,8 +299,3 @@ def _range(time: TimeSpec) -> tuple[datetime | None, datetime | None]:
     if isinstance(time, Interval):
         return time.start, time.end
     return None, None
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
