@@ -26,10 +26,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twin.errors import InvalidInput
+from twin.service import examples as _examples
 from twin.service.processes import TwinProcessor
+
+if TYPE_CHECKING:
+    from twin.service._runtime import Runtime
+    from twin.store.base import FeatureVersion
 
 __all__ = [
     "MAX_BATCH",
@@ -133,8 +138,27 @@ def _metadata(
 _TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 512}
 
 
+_ADDRESSES = "addresses"
+#: The static examples' place: a doorplate of the embedded Helsinki twin.
+_EXAMPLE_POINT = [24.9412, 60.1708]
+
+
 class _AddressProcessor(TwinProcessor):
     """The address processes' common base."""
+
+    def _example_address(self, runtime: Runtime) -> FeatureVersion | None:
+        """The twin's doorplate nearest the middle of the city, when the static examples
+        (of central Helsinki) are not about this twin; else None."""
+        if _ADDRESSES not in runtime.specs:
+            return None
+        box = runtime.store.extent(_ADDRESSES).bbox
+        if box is None or _examples.holds(box, _EXAMPLE_POINT):
+            return None
+        return _examples.central_feature(runtime, _ADDRESSES)
+
+    def _example_from(self, runtime: Runtime, make: Any) -> dict[str, Any] | None:
+        found = self._example_address(runtime)
+        return None if found is None else make(found)
 
 
 # -- address-parse ----------------------------------------------------------------------
@@ -167,6 +191,9 @@ class AddressParseProcessor(_AddressProcessor):
         },
         {"text": "Fredrikink. 5 b 12, 00120 HELSINKI"},
     )
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        return self._example_from(runtime, lambda a: {"text": a.properties["label"]})
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
         from addressing import detect_script, parse
@@ -229,6 +256,9 @@ class AddressGeocodeProcessor(_AddressProcessor):
         },
         {"text": "Mannerheimint. 5, Helsingfors", "limit": 3},
     )
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        return self._example_from(runtime, lambda a: {"text": a.properties["label"], "limit": 3})
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
         if ("text" in data) == ("texts" in data):
@@ -342,8 +372,17 @@ class AddressReverseProcessor(_AddressProcessor):
                 "schema": {"type": "object", "contentMediaType": "application/json"},
             }
         },
-        {"point": {"type": "Point", "coordinates": [24.9412, 60.1708]}, "radius_m": 50},
+        {"point": {"type": "Point", "coordinates": _EXAMPLE_POINT}, "radius_m": 50},
     )
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        return self._example_from(
+            runtime,
+            lambda a: {
+                "point": {"type": "Point", "coordinates": list(_examples.position(a))},
+                "radius_m": 50,
+            },
+        )
 
     def _position(self, data: Mapping[str, Any]) -> tuple[float, float]:
         has_point = "point" in data
@@ -432,7 +471,13 @@ class AddressQrProcessor(_AddressProcessor):
         run_async=False,
     )
 
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        return self._example_from(
+            runtime, lambda a: {"code": a.properties["code_display"], "format": "svg"}
+        )
+
     def run(self, data: Mapping[str, Any]) -> tuple[str, Any]:
+        from addressing.errors import AddressNotFound
         from addressing.qr import item_url, qr_png, qr_svg
         from addressing.registry import get_address
 
@@ -442,7 +487,12 @@ class AddressQrProcessor(_AddressProcessor):
             msg = f"input format={fmt!r} is not one of {sorted(_QR_FORMATS)}"
             raise InvalidInput(msg)
         item_url(code, base_url=self.base_url)  # a code that has an item at all
-        found = get_address(code, store=self.store)
+        try:
+            found = get_address(code, store=self.store)
+        except AddressNotFound:
+            # the library's message names the twin's file or database: not for the web
+            msg = f"code={code!r} is a valid code but no standard address of this twin has it"
+            raise AddressNotFound(msg) from None
         if fmt == "png":
             return _QR_FORMATS[fmt], qr_png(found.id, base_url=self.base_url)
         return _QR_FORMATS[fmt], qr_svg(found.id, base_url=self.base_url)

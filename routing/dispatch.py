@@ -94,7 +94,7 @@ def stations_of(
     if stations is None:
         found = list(graph.net.stations)
         if not found:
-            msg = "the extract maps no fire or ambulance station; pass stations explicitly"
+            msg = "the road graph's source maps no fire or ambulance station; give the stations"
             raise InvalidInput(msg)
         return found
     out: list[Station] = []

@@ -1,7 +1,7 @@
 """The road graph of the twin: built from OSM, routed on exactly and fast.
 
 >>> g = RoadGraph.from_osm("data/helsinki.osm.pbf", profile="emergency")  # doctest: +SKIP
->>> r = g.route((24.9384, 60.1699), (24.9525, 60.1605))                    # doctest: +SKIP
+>>> r = g.route((24.9384, 60.1699), (24.95, 60.1672))                      # doctest: +SKIP
 >>> r.travel_time_s, r.length_m, r.node_ids[:3], r.steps[0].instruction    # doctest: +SKIP
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 
@@ -23,7 +23,11 @@ from routing.graph import RoadGraph, dates_in_range
 from routing.greenwave import MAX_PRIORITY, MIN_PRIORITY
 from routing.snap import check_lonlat
 from twin.errors import InvalidInput
+from twin.service import examples as _examples
 from twin.service.processes import TwinProcessor
+
+if TYPE_CHECKING:
+    from twin.service._runtime import Runtime
 
 __all__ = [
     "PROCESSES",
@@ -141,7 +145,7 @@ GREENWAVE_METADATA = _metadata(
             "schema": {"type": "object", "contentMediaType": "application/json"},
         }
     },
-    {"origin": [24.9384, 60.1699], "destination": [24.9525, 60.1605]},
+    {"origin": [24.9384, 60.1699], "destination": [24.95, 60.1672]},
 )
 
 DISPATCH_METADATA = _metadata(
@@ -169,7 +173,7 @@ DISPATCH_METADATA = _metadata(
             "schema": {"type": "object", "contentMediaType": "application/json"},
         }
     },
-    {"incident": [24.9525, 60.1605]},
+    {"incident": [24.95, 60.1672]},
 )
 
 ISOCHRONE_METADATA = _metadata(
@@ -366,11 +370,36 @@ class _RoutingProcessor(TwinProcessor):
     def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _example_trip(self, runtime: Runtime) -> tuple[list[float], list[float]] | None:
+        """Two junctions of the twin's road graph, about a kilometre apart near the middle
+        of the city; None when the static example's points lie on the twin's roads."""
+        example = self.METADATA["example"]["inputs"]
+        if "road_nodes" not in runtime.specs:
+            return None
+        box = runtime.store.extent("road_nodes").bbox
+        if box is not None and _examples.holds(box, example):
+            return None
+        start = _examples.central_feature(runtime, "road_nodes")
+        if start is None:
+            return None
+        a = _examples.position(start)
+        for east, north in ((800, -600), (-800, 600), (600, 800), (-600, -800), (300, 200)):
+            end = _examples.central_feature(
+                runtime, "road_nodes", near=_examples.offset(a, east, north)
+            )
+            if end is not None and end.id != start.id:
+                return list(a), list(_examples.position(end))
+        return None
+
 
 class GreenWavePlanProcessor(_RoutingProcessor):
     """The green-wave plan of a route between two points."""
 
     METADATA = GREENWAVE_METADATA
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        trip = self._example_trip(runtime)
+        return None if trip is None else {"origin": trip[0], "destination": trip[1]}
 
     def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
         from routing.greenwave import plan_green_wave
@@ -420,6 +449,16 @@ class DispatchProcessor(_RoutingProcessor):
 
     METADATA = DISPATCH_METADATA
 
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        trip = self._example_trip(runtime)
+        if trip is None:
+            return None
+        if "emergency_stations" in runtime.specs and runtime.store.count("emergency_stations"):
+            return {"incident": trip[1]}
+        lon, lat = trip[0]
+        station = {"id": "example-1", "name": "Example station", "lon": lon, "lat": lat}
+        return {"incident": trip[1], "stations": [station]}
+
     def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
         from routing.dispatch import rank_stations
         from routing.errors import NoRoute
@@ -432,6 +471,12 @@ class DispatchProcessor(_RoutingProcessor):
             raise InvalidInput(msg)
         incident = _point(graph, data["incident"], name="incident")
         stations = _stations(graph, data.get("stations"))
+        if stations is None and not graph.net.stations:
+            msg = (
+                "the twin holds no emergency station (emergency_stations is empty); give "
+                "input stations as objects {id, name, lon, lat}"
+            )
+            raise InvalidInput(msg)
         graph.snap(incident, name="input incident")  # off the network: say so
         ranked = rank_stations(graph, incident, stations=stations, depart=depart)
         if not ranked:
@@ -458,6 +503,14 @@ class IsochroneProcessor(_RoutingProcessor):
     """The area a station or a point reaches within a time limit."""
 
     METADATA = ISOCHRONE_METADATA
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        if "emergency_stations" in runtime.specs and runtime.store.count("emergency_stations"):
+            return None  # the static example reaches from every station
+        start = _examples.central_feature(runtime, "road_nodes")
+        if start is None:
+            return None
+        return {"point": list(_examples.position(start)), **self.METADATA["example"]["inputs"]}
 
     def _run(self, data: Mapping[str, Any]) -> dict[str, Any]:
         from routing.dispatch import isochrones

@@ -458,11 +458,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
 # well-formed requests for something that is not there: 404, with the problem named
 NOT_FOUND: list[tuple[str, dict[str, Any], str]] = [
     ("address-reverse", {"x": 24.90, "y": 60.10, "radius_m": 10}, "nothing within 10 m of"),
-    ("address-qr", {"code": UNKNOWN_CODE}, "is a valid code but no standard address has it"),
+    ("address-qr", {"code": UNKNOWN_CODE}, "no standard address of this twin has it"),
     (
         "address-qr",
         {"code": AddressCode(HELSINKI, street=99999, doorplate=1, building=1, unit=9).code},
-        "is a valid code but no standard address has it",
+        "no standard address of this twin has it",
     ),
 ]
 
@@ -482,6 +482,7 @@ def test_bad_input_is_a_client_error_naming_the_problem(
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     assert message in r.json()["description"]
+    assert ".gpkg" not in r.json()["description"]  # the server's files are not named
     assert r.json()["code"] == ("NotFound" if status == 404 else "InvalidParameterValue")
 
 

@@ -93,7 +93,10 @@ class TwinService:
         return self.runtime.store
 
     def close(self) -> None:
+        from twin.service.examples import forget
+
         unregister(self.runtime.token)
+        forget(self.runtime.token)
 
     def check_write(
         self, collection: str, old: FeatureVersion | None, new: Feature | None, actor: str

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from twin.errors import InvalidInput, TwinError
-from twin.service._runtime import get_runtime
+from twin.service import examples as _examples
+from twin.service._runtime import Runtime, get_runtime
 from twin.service.geojson import to_geojson
 from twin.store.base import Query, Store
 from twin.temporal import Instant, parse_datetime
@@ -52,7 +53,8 @@ class TwinProcessor(BaseProcessor):
     status.
 
     A subclass sets ``METADATA`` (pygeoapi's process description) and implements
-    :meth:`run`. An input the description does not name, or a
+    :meth:`run`; it may override :meth:`local_example` to offer an example of its own
+    twin. An input the description does not name, or a
     :class:`~twin.errors.TwinError` raised by :meth:`run`, fails the execution with the
     error's message; a synchronous execution answers with the error's HTTP status (404 for
     something not there, 422 for what cannot be computed, 400 for malformed input). Any
@@ -65,6 +67,22 @@ class TwinProcessor(BaseProcessor):
     def __init__(self, processor_def: dict[str, Any]) -> None:
         super().__init__(processor_def, self.METADATA)
         self._def = processor_def
+        token = processor_def.get("twin_runtime")
+        runtime = None
+        if token is not None:
+            try:
+                runtime = get_runtime(str(token))
+            except TwinError:
+                runtime = None
+        self.metadata = _examples.described(runtime, self.METADATA, self.local_example)
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        """Example inputs that work on ``runtime``'s twin, or None to keep ``METADATA``'s.
+
+        Called once per service (see :mod:`twin.service._examples`); the default keeps the
+        static example.
+        """
+        return None
 
     @property
     def store(self) -> Store:
@@ -177,6 +195,26 @@ class FeaturesInPolygonProcessor(TwinProcessor):
     """Features of several layers inside a polygon, as of a date."""
 
     METADATA = PROCESS_METADATA
+
+    def local_example(self, runtime: Runtime) -> dict[str, Any] | None:
+        example = self.METADATA["example"]["inputs"]
+        if _examples.holds(runtime.city_bbox, example):
+            return None
+        public = [n for n, s in runtime.specs.items() if not s.restricted]
+        middle = None
+        for name in ["buildings", *public]:
+            if name in public:
+                middle = _examples.central_feature(runtime, name)
+            if middle is not None:
+                break
+        if middle is None:
+            return None
+        names = [name]
+        c = _examples.position(middle)
+        x0, y0 = _examples.offset(c, -150, -150)
+        x1, y1 = _examples.offset(c, 150, 150)
+        ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        return {"polygon": {"type": "Polygon", "coordinates": [ring]}, "collections": names}
 
     def run(self, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         from twin.store._validate import geometry_from_geojson
