@@ -202,6 +202,8 @@ def test_a_failed_async_job_says_why(client: TestClient) -> None:
     status = wait_for_job(client, local(r.headers["location"]))
     assert status["status"] == "failed"
     assert "is empty" in status["message"]
+    # the error's own message, not pygeoapi's "InvalidParameterValue: Error executing ..."
+    assert status["message"].startswith("text="), status["message"]
 
 
 # -- reverse ----------------------------------------------------------------------------

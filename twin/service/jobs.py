@@ -118,7 +118,13 @@ class TwinJobManager(TinyDBManager):
         with self._memory_lock:
             failure = self._failures.get(job_id)
             if failure is not None and update_dict.get("status") == JobStatus.failed.value:
-                update_dict = {**update_dict, FAILURE_KEY: failure}
+                # the status document's message is the error's own ("InvalidParameterValue:
+                # Error executing process: ..." from pygeoapi otherwise, whatever the error)
+                update_dict = {
+                    **update_dict,
+                    FAILURE_KEY: failure,
+                    "message": failure["description"],
+                }
             record = self._memory.get(job_id)
             if record is not None:
                 record.update(update_dict)
