@@ -423,8 +423,8 @@ class SiameseDetector(Detector):
         given = weights if weights is not None else os.environ.get("TWIN_SIAMESE_WEIGHTS")
         if not given:
             msg = (
-                "the siamese detector needs weights: pass --weights FILE (or set "
-                "TWIN_SIAMESE_WEIGHTS); make them with 'twin change train'"
+                "the siamese detector needs weights: a file 'twin change train' wrote, given "
+                "as --weights FILE where the command takes it, else in TWIN_SIAMESE_WEIGHTS"
             )
             raise WeightsError(msg)
         if not 0.0 < threshold < 1.0:

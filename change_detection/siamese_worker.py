@@ -267,7 +267,14 @@ def train(
     stride = SiameseDiff(bands, widths, pool, fuse).stride
     size = min(recipe.size, smallest) // stride * stride
     if size < stride:
-        raise WorkerError(f"training pairs are too small: the smallest side is {smallest} px")
+        if recipe.size < stride:
+            raise WorkerError(
+                f"crops of {recipe.size} px are too small; the network needs {stride}"
+            )
+        raise WorkerError(
+            f"training pairs are too small: the smallest side is {smallest} px; the network "
+            f"needs {stride}"
+        )
     lo, hi = recipe.scale
     if not 0 < lo <= hi:
         raise WorkerError(f"scale range {recipe.scale!r} must be 0 < low <= high")
@@ -385,7 +392,12 @@ def load(path: Path) -> tuple[Ensemble, dict[str, Any]]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise WorkerError(f"weights file {str(path)!r} cannot be read: {exc}") from exc
+        # PyTorch's own message advises loading the file with code execution allowed:
+        # not advice to pass on about a file that is not ours
+        raise WorkerError(
+            f"weights file {str(path)!r} cannot be read: it is damaged or not a weights "
+            f"file of 'twin change train' ({type(exc).__name__})"
+        ) from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise WorkerError(f"weights file {str(path)!r} is not a {FORMAT} weights file")
     if blob.get("version") not in READABLE:

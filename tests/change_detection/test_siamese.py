@@ -34,7 +34,7 @@ from change_detection.siamese import (
 )
 from tests.change_detection.cd_helpers import texture
 from twin.cli import cli
-from twin.errors import InvalidInput
+from twin.errors import InvalidInput, TwinError
 
 _NO_TORCH = (
     "no PyTorch environment for the siamese detector: run 'make torch' or set TWIN_TORCH_PYTHON"
@@ -188,6 +188,7 @@ def test_corrupt_or_foreign_weights_are_a_clear_error(
             SiameseDetector(path).detect(pair.before, pair.after)
     code, text = _run("evaluate", str(folders[1]), "--method", "siamese", "--weights", str(garbage))
     assert code == 2 and "garbage.pt" in text and "cannot be read" in text
+    assert "weights_only" not in text and "not a weights file of 'twin change train'" in text
 
 
 @needs_torch
@@ -200,7 +201,7 @@ def test_pairs_with_too_few_bands_are_a_clear_error(trained: Path) -> None:
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TWIN_SIAMESE_WEIGHTS", raising=False)
-    with pytest.raises(WeightsError, match="needs weights: pass --weights"):
+    with pytest.raises(WeightsError, match="needs weights: a file 'twin change train' wrote"):
         get_detector("siamese")
     missing = tmp_path / "nowhere.pt"
     with pytest.raises(WeightsError, match=r"nowhere\.pt' does not exist"):
@@ -347,6 +348,16 @@ def test_bad_training_options_are_a_clear_error(
     out = tmp_path / "w.pt"
     with pytest.raises(InvalidInput, match=message):
         train(folder_pairs(folders[0])[:1], out, **{option: value})  # type: ignore[arg-type]
+    assert not out.exists()
+
+
+@needs_torch
+def test_crops_too_small_for_the_network_name_the_crop_size(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "w.pt"
+    with pytest.raises(TwinError, match="crops of 4 px are too small; the network needs"):
+        train(folder_pairs(folders[0])[:1], out, size=4, epochs=1)
     assert not out.exists()
 
 
