@@ -8,7 +8,7 @@ fills them in the build with a demo run over generated epochs of the city, adds 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twin.plugins import Plugin, WriteCheck, patched_properties
 
@@ -52,7 +52,7 @@ def _check_case(old: Any, new: Any, actor: str) -> Any:
     from twin.store import Feature
 
     if new is None:
-        return None  # retiring a case is an editor's decision, kept in its history
+        _refuse_retiring(old)
     given = dict(new.properties)
     if old is not None and _names_nobody(old.properties, given):
         given.pop("updated_by", None)
@@ -62,6 +62,23 @@ def _check_case(old: Any, new: Any, actor: str) -> Any:
     if old is not None:
         check_case_geometry(old.geometry, new.geometry, case_id=new.id)
     return Feature(new.id, new.geometry, props)
+
+
+def _refuse_retiring(current: Any) -> NoReturn:
+    """A case is never retired (DELETE): it would vanish from the lists and the report, and
+    the next detection over the same ground would raise it again. It ends in the workflow.
+    """
+    from change_detection.cases import CaseStatus
+    from twin.errors import ConflictError
+
+    msg = (
+        f"case {current.id!r} cannot be deleted: cases are kept, "
+        "with their history, and stay reportable; end it through its status instead "
+        f"(PATCH status to {CaseStatus.DISMISSED.value!r} after a review, with a note "
+        f"saying why, or to {CaseStatus.CLOSED.value!r} after enforcement; it is "
+        f"{current.properties.get('status')!r} now)"
+    )
+    raise ConflictError(msg)
 
 
 def _names_nobody(current: Any, given: Any) -> bool:

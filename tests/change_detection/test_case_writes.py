@@ -91,3 +91,25 @@ def test_the_named_analyst_is_kept_on_every_put(served: tuple[TestClient, Store]
     r = client.put(url, json={**body, "properties": props}, headers=EDITOR)
     assert r.status_code == 204, r.text
     assert _steps(store, "UB-2")[-1] == ("under_review", KEY)
+
+
+def test_a_case_cannot_be_deleted(served: tuple[TestClient, Store]) -> None:
+    client, store = served
+    url = _post_case(client, "UB-3")
+    r = client.delete(url, headers=EDITOR)
+    assert r.status_code == 409, r.text
+    assert "case 'UB-3' cannot be deleted" in r.json()["description"]
+    assert "'new' now" in r.json()["description"]
+    for body in (
+        {"status": "under_review", "updated_by": "anna"},
+        {"status": "dismissed", "updated_by": "anna", "note": "carport, exempt"},
+    ):
+        assert client.patch(url, json={"properties": body}, headers=EDITOR).status_code == 204
+    for headers in (EDITOR, {**EDITOR, "If-Match": "*"}):
+        r = client.delete(url, headers=headers)
+        assert r.status_code == 409, r.text
+        assert "PATCH status to 'dismissed'" in r.json()["description"]
+    assert len(store.history("illegal_building_cases", "UB-3")) == 3
+    dismissed = client.get(CASES, params={"status": "dismissed", "f": "json"}).json()
+    assert [f["id"] for f in dismissed["features"]] == ["UB-3"]
+    assert [d["case_id"] for d in dismissed_report(store)] == ["UB-3"]
