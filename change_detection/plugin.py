@@ -102,8 +102,16 @@ def _names_nobody(current: Any, given: Any) -> bool:
     return False
 
 
+def _check_permit(old: Any, new: Any, actor: str) -> Any:
+    """A permit written through the service keeps its number, area and a valid interval:
+    see :func:`change_detection.permits.check_permit_write`."""
+    from change_detection.permits import check_permit_write
+
+    return check_permit_write(old, new, actor)
+
+
 def _write_checks() -> dict[str, WriteCheck]:
-    return {"illegal_building_cases": _check_case}
+    return {"illegal_building_cases": _check_case, "permits": _check_permit}
 
 
 def _processes() -> dict[str, dict[str, Any]]:

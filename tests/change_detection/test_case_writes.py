@@ -113,3 +113,60 @@ def test_a_case_cannot_be_deleted(served: tuple[TestClient, Store]) -> None:
     dismissed = client.get(CASES, params={"status": "dismissed", "f": "json"}).json()
     assert [f["id"] for f in dismissed["features"]] == ["UB-3"]
     assert [d["case_id"] for d in dismissed_report(store)] == ["UB-3"]
+
+
+# -- permits -----------------------------------------------------------------------------
+PERMITS = "/collections/permits/items"
+GOOD = {"permit_no": "P-1", "valid_start": "2022-01-01", "valid_end": "2024-01-01"}
+
+
+def _permit(geometry: Any = SQUARE, **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "id": "P-1", "geometry": geometry, "properties": props}
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            _permit(**{**GOOD, "valid_start": "2024-01-01", "valid_end": "2022-01-01"}),
+            "permit 'P-1' has valid_end 2022-01-01 before valid_start 2024-01-01",
+        ),
+        (_permit(valid_start="2022-01-01"), "permit 'P-1' has no permit_no"),
+        (_permit(**{**GOOD, "permit_no": "  "}), "permit 'P-1' has no permit_no"),
+        (_permit(None, **GOOD), "permit 'P-1' has no area"),
+        (_permit({"type": "Polygon", "coordinates": []}, **GOOD), "permit 'P-1' has no area"),
+    ],
+)
+def test_a_bad_permit_is_refused(
+    served: tuple[TestClient, Store], body: dict[str, Any], words: str
+) -> None:
+    client, store = served
+    r = client.post(PERMITS, json=body, headers=EDITOR)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["description"]
+    assert store.count("permits") == 0
+
+
+def test_a_write_that_makes_a_permit_bad_is_refused(served: tuple[TestClient, Store]) -> None:
+    client, store = served
+    # the same day, whatever the times of day, is a permit of one day
+    body = _permit(**{**GOOD, "valid_start": "2022-01-01T12:00:00Z", "valid_end": "2022-01-01"})
+    assert client.post(PERMITS, json=body, headers=EDITOR).status_code == 201
+    url = f"{PERMITS}/P-1"
+    for change, words in (
+        ({"valid_end": "2021-12-31T23:00:00Z"}, "valid_end 2021-12-31 before valid_start"),
+        ({"valid_start": "2022-01-02"}, "valid_end 2022-01-01 before valid_start 2022-01-02"),
+        ({"permit_no": None}, "has no permit_no"),
+    ):
+        r = client.patch(url, json={"properties": change}, headers=EDITOR)
+        assert r.status_code == 400, r.text
+        assert words in r.json()["description"]
+    r = client.put(url, json=_permit(**{**GOOD, "valid_end": "2020-01-01"}), headers=EDITOR)
+    assert r.status_code == 400 and "before valid_start" in r.json()["description"]
+    assert len(store.history("permits", "P-1")) == 1
+    # a sound change goes through; the number is kept without its blanks
+    r = client.patch(url, json={"properties": {"valid_end": "2025-01-01"}}, headers=EDITOR)
+    assert r.status_code == 204, r.text
+    r = client.put(url, json=_permit(**{**GOOD, "permit_no": " P-1 "}), headers=EDITOR)
+    assert r.status_code == 204, r.text
+    assert store.get("permits", "P-1").properties["permit_no"] == "P-1"

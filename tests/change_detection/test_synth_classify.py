@@ -156,6 +156,23 @@ def test_a_permit_without_its_number_permits_without_naming_one() -> None:
         permit_features(permits)
 
 
+def test_a_frame_of_permits_must_give_days_in_order() -> None:
+    permits = _frame(
+        [
+            {
+                "permit_no": "P-2",
+                "valid_from": pd.Timestamp("2024-01-01"),
+                "valid_to": pd.Timestamp("2022-01-01"),
+                "geometry": shapely.box(0, 0, 10, 10),
+            }
+        ]
+    )
+    with pytest.raises(InvalidInput, match=r"permit 'P-2' \(row 1\) has valid_end 2022-01-01"):
+        permit_features(permits)
+    permits["valid_to"] = pd.Timestamp("2024-01-01T00:00:00")
+    assert permit_features(permits)[0].properties["valid_end"] == "2024-01-01T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("at", "expected"),
     [
