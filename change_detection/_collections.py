@@ -22,8 +22,18 @@ PERMITS = CollectionSpec(
     geometry_type="Polygon",
     fields=(
         Field("permit_no", _S, "the permit number"),
-        Field("valid_start", _D, "first day the permit is valid"),
-        Field("valid_end", _D, "last day the permit is valid (empty: open-ended)"),
+        Field(
+            "valid_start",
+            _D,
+            "first day the permit is valid, from its start (a UTC day, whatever the time "
+            "of day given; empty: since ever)",
+        ),
+        Field(
+            "valid_end",
+            _D,
+            "last day the permit is valid, through its end (a UTC day, whatever the time "
+            "of day given: 2023-08-20 covers 2023-08-20T23:59Z; empty: open-ended)",
+        ),
         Field("kind", _S, "what is permitted (new_building, extension, demolition, ...)"),
         Field("description", _S, "free text"),
     ),

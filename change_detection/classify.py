@@ -72,7 +72,10 @@ def classify_patches(
     permits
         ``permit_no``, ``valid_from``, ``valid_to`` (NaT = open) and the permitted polygon.
     at
-        The later epoch's date: a permit counts when ``valid_from <= at <= valid_to``.
+        The later epoch's date: a permit counts when the day of ``at`` lies from the day
+        of ``valid_from`` through the day of ``valid_to``, both whole days (UTC) whatever
+        their time of day: a permit valid until 2023-08-20 covers 2023-08-20T10:30Z.
+        A time without a zone is UTC.
     min_confidence
         Appearing patches below this confidence are ``not_a_building``.
     existing_overlap
@@ -99,12 +102,12 @@ def classify_patches(
     import shapely
 
     frame = patches.to_crs(buildings.crs) if patches.crs != buildings.crs else patches.copy()
-    when = pd.Timestamp(at)
+    day = _utc(pd.Timestamp(at)).floor("D")
     valid = permits
     if len(permits):
-        start = pd.to_datetime(permits["valid_from"])
-        end = pd.to_datetime(permits["valid_to"])
-        ok = (start.isna() | (start <= when)) & (end.isna() | (end >= when))
+        start = pd.to_datetime(permits["valid_from"], utc=True).dt.floor("D")
+        end = pd.to_datetime(permits["valid_to"], utc=True).dt.floor("D")
+        ok = (start.isna() | (start <= day)) & (end.isna() | (end >= day))
         valid = permits[ok.to_numpy()]
         if valid.crs != buildings.crs:
             valid = valid.to_crs(buildings.crs)
@@ -141,6 +144,11 @@ def classify_patches(
     frame["permit_no"] = permit_nos
     frame["suspected_illegal"] = frame["class"] == PatchClass.NEW_UNPERMITTED.value
     return frame
+
+
+def _utc(when: Any) -> Any:
+    """A timestamp in UTC (one without a zone taken as UTC)."""
+    return when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
 
 
 def _permit_of(geom: Any, permits: Any) -> str | None:

@@ -23,6 +23,7 @@ from change_detection._collections import CASES, COLLECTIONS, PATCHES, PERMITS
 from change_detection.cases import OPEN_STATUSES, CaseStatus
 from change_detection.classify import PatchClass, permit_number
 from change_detection.evidence import chip_png
+from change_detection.permits import check_permit_validity
 from twin.errors import InvalidInput, TwinError
 from twin.store import Feature, Query, Store
 from twin.temporal import Instant, Interval, format_time, now, parse_datetime
@@ -66,7 +67,7 @@ def permit_features(frame: Any, *, id_prefix: str = "") -> list[Feature]:
     Raises
     ------
     InvalidInput
-        A row without a permit number.
+        A row without a permit number, or whose last valid day is before its first.
     """
     import pandas as pd
 
@@ -84,6 +85,8 @@ def permit_features(frame: Any, *, id_prefix: str = "") -> list[Feature]:
             value = getattr(row, col, None)
             if value is not None and not pd.isna(value):
                 props[key] = pd.Timestamp(value).tz_localize(None).isoformat() + "Z"
+        what = f"permit {number!r} (row {i + 1})"
+        check_permit_validity(props.get("valid_start"), props.get("valid_end"), what=what)
         for key in ("kind", "description"):
             value = getattr(row, key, None)
             if isinstance(value, str) and value:

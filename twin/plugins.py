@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,30 @@ if TYPE_CHECKING:
     from twin.build import BuildContext
     from twin.store.base import CollectionSpec, Feature, FeatureVersion
 
-__all__ = ["ENTRY_POINT_GROUP", "HttpApi", "Plugin", "WriteCheck", "load_plugins", "ordered"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "HttpApi",
+    "Plugin",
+    "WriteCheck",
+    "load_plugins",
+    "ordered",
+    "patched_properties",
+]
 
 #: Called before a write through the service reaches a collection, with the current
 #: version (None for a new feature), the feature as it would be after the write (None
 #: when it is retired) and who writes. It raises a :class:`~twin.errors.TwinError` to
 #: refuse, and may return the feature to write instead (None keeps it as it is).
 WriteCheck = Callable[["FeatureVersion | None", "Feature | None", str], "Feature | None"]
+
+#: While the write checks of a PATCH run, the names of the properties its body gives
+#: (``None`` in the checks of a POST, PUT or DELETE, whose body is the whole feature or
+#: none). A check's ``new`` feature holds a PATCH merged onto the current version, so a
+#: property the body leaves out is there with its current value as if it had been sent
+#: again; this tells the two apart.
+patched_properties: ContextVar[frozenset[str] | None] = ContextVar(
+    "patched_properties", default=None
+)
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,53 @@ def test_a_permit_without_its_number_permits_without_naming_one() -> None:
         permit_features(permits)
 
 
+def test_a_frame_of_permits_must_give_days_in_order() -> None:
+    permits = _frame(
+        [
+            {
+                "permit_no": "P-2",
+                "valid_from": pd.Timestamp("2024-01-01"),
+                "valid_to": pd.Timestamp("2022-01-01"),
+                "geometry": shapely.box(0, 0, 10, 10),
+            }
+        ]
+    )
+    with pytest.raises(InvalidInput, match=r"permit 'P-2' \(row 1\) has valid_end 2022-01-01"):
+        permit_features(permits)
+    permits["valid_to"] = pd.Timestamp("2024-01-01T00:00:00")
+    assert permit_features(permits)[0].properties["valid_end"] == "2024-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        ("2023-08-20T00:00:00Z", "new_permitted"),
+        ("2023-08-20T10:30:00Z", "new_permitted"),  # the last valid day, at half past ten
+        ("2023-08-20T23:59:59Z", "new_permitted"),
+        ("2023-08-20T10:30:00", "new_permitted"),  # no zone: UTC
+        ("2023-08-21T00:00:00Z", "new_unpermitted"),  # the day after
+        ("2022-03-01T08:00:00Z", "new_permitted"),  # the first day, before the hour given
+        ("2022-02-28T23:59:59Z", "new_unpermitted"),  # the day before
+    ],
+)
+def test_a_permit_is_valid_through_its_first_and_last_whole_days(at: str, expected: str) -> None:
+    permits = _frame(
+        [
+            {
+                "permit_no": "P-9",
+                "valid_from": pd.Timestamp("2022-03-01T12:00:00Z"),
+                "valid_to": pd.Timestamp("2023-08-20T00:00:00Z"),
+                "geometry": shapely.box(-5, -5, 25, 25),
+            }
+        ]
+    )
+    patch = {"direction": "appeared", "confidence": 0.9, "rectangularity": 1.0}
+    patches = _frame([{**patch, "geometry": shapely.box(0, 0, 20, 20)}])
+    none = gpd.GeoDataFrame(geometry=[], crs=CRS)
+    out = classify_patches(patches, none, permits, at=pd.Timestamp(at))
+    assert out["class"].tolist() == [expected]
+
+
 def test_an_extension_across_a_sliver_of_ground_is_not_a_new_building() -> None:
     box = shapely.box
     buildings = _frame([{"geometry": box(0, 0, 20, 20)}])

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from twin.crs import CRS84, from_crs84
 from twin.errors import InvalidInput, PreconditionFailed
+from twin.plugins import patched_properties
 from twin.service.body import parse_json
 from twin.service.geojson import feature_from_body, to_geojson
 from twin.store.base import Feature, FeatureVersion, Store
@@ -196,7 +197,11 @@ def patch_item(
             geom if has_geom else current.geometry,
             {k: v for k, v in merged.items() if v is not None},
         )
-        new, expected = _checked(check, current, after, expected)
+        token = patched_properties.set(frozenset(props))
+        try:
+            new, expected = _checked(check, current, after, expected)
+        finally:
+            patched_properties.reset(token)
         assert new is not None
         # What the rules changed or added is written too.
         props = {**props, **{k: v for k, v in new.properties.items() if v != merged.get(k)}}
