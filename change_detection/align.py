@@ -99,7 +99,10 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
             f"{(rl, rb, rr, rt)!r} in the earlier image's CRS"
         )
         raise ImagesDoNotOverlap(msg)
-    out = np.zeros((image.count, *reference.shape), dtype=np.float32)
+    # Invalid source pixels are NaN, GDAL's nodata here: they take no part in the
+    # resampling, and a target pixel that only they (or no source pixel) cover stays NaN.
+    src = np.where(image.valid, image.data, np.nan).astype(np.float32)
+    out = np.full((image.count, *reference.shape), np.nan, dtype=np.float32)
     valid = np.zeros(reference.shape, dtype=np.uint8)
     kw = {
         "src_transform": image.transform,
@@ -107,16 +110,27 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         "dst_transform": reference.transform,
         "dst_crs": dst_crs,
     }
-    reproject(image.data, out, resampling=Resampling[resampling], **kw)
+    reproject(
+        src,
+        out,
+        resampling=Resampling[resampling],
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        **kw,
+    )
+    # The validity band: 0 (invalid) is its nodata, so it stays 0 wherever the nearest
+    # source pixel is invalid or there is none.
     reproject(
         image.valid.astype(np.uint8),
         valid,
         resampling=Resampling.nearest,
-        src_nodata=None,
+        src_nodata=0,
         dst_nodata=0,
         **kw,
     )
-    return Raster(out, reference.transform, reference.crs, valid > 0, True)
+    ok = (valid > 0) & np.isfinite(out).all(axis=0)
+    out[:, ~ok] = 0.0
+    return Raster(out, reference.transform, reference.crs, ok, True)
 
 
 def _grey(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
