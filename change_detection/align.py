@@ -14,8 +14,11 @@ The steps, in the order :func:`align_pair` runs them:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +94,8 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
     dst_crs = reference.crs if reference.crs is not None else src_crs
     left, bottom, right, top = image.bounds
     if src_crs is not None and dst_crs is not None and src_crs != dst_crs:
-        left, bottom, right, top = transform_bounds(src_crs, dst_crs, left, bottom, right, top)
+        with _crs_error(src_crs, dst_crs):
+            left, bottom, right, top = transform_bounds(src_crs, dst_crs, left, bottom, right, top)
     rl, rb, rr, rt = reference.bounds
     if min(right, rr) <= max(left, rl) or min(top, rt) <= max(bottom, rb):
         msg = (
@@ -110,27 +114,59 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         "dst_transform": reference.transform,
         "dst_crs": dst_crs,
     }
-    reproject(
-        src,
-        out,
-        resampling=Resampling[resampling],
-        src_nodata=np.nan,
-        dst_nodata=np.nan,
-        **kw,
-    )
-    # The validity band: 0 (invalid) is its nodata, so it stays 0 wherever the nearest
-    # source pixel is invalid or there is none.
-    reproject(
-        image.valid.astype(np.uint8),
-        valid,
-        resampling=Resampling.nearest,
-        src_nodata=0,
-        dst_nodata=0,
-        **kw,
-    )
+    with _crs_error(src_crs, dst_crs):
+        reproject(
+            src,
+            out,
+            resampling=Resampling[resampling],
+            src_nodata=np.nan,
+            dst_nodata=np.nan,
+            **kw,
+        )
+        # The validity band: 0 (invalid) is its nodata, so it stays 0 wherever the nearest
+        # source pixel is invalid or there is none.
+        reproject(
+            image.valid.astype(np.uint8),
+            valid,
+            resampling=Resampling.nearest,
+            src_nodata=0,
+            dst_nodata=0,
+            **kw,
+        )
     ok = (valid > 0) & np.isfinite(out).all(axis=0)
     out[:, ~ok] = 0.0
     return Raster(out, reference.transform, reference.crs, ok, True)
+
+
+@contextmanager
+def _crs_error(src_crs: Any, dst_crs: Any) -> Iterator[None]:
+    """Turn GDAL/PROJ's failure to transform between two CRSs (an engineering or local
+    CRS has no transformation to any other) into :class:`InvalidInput` naming both."""
+    from rasterio._err import CPLE_NotSupportedError
+    from rasterio.errors import CRSError
+
+    try:
+        yield
+    except (CPLE_NotSupportedError, CRSError) as exc:
+        msg = (
+            f"the later image's CRS {_crs_name(src_crs)!r} cannot be transformed to the "
+            f"earlier image's CRS {_crs_name(dst_crs)!r} (no known coordinate operation "
+            "between them): give both images in CRSs with a transformation between them"
+        )
+        raise InvalidInput(msg) from exc
+
+
+def _crs_name(crs: Any) -> str:
+    """A short name of a CRS: its authority code, else its name in the WKT."""
+    if crs.to_epsg() is not None:
+        return str(crs.to_string())
+    from pyproj import CRS as ProjCRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return str(ProjCRS.from_wkt(crs.to_wkt()).name)
+    except CRSError:
+        return str(crs.to_wkt())[:120]
 
 
 def _grey(data: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from change_detection.align import warp_onto
 from change_detection.pipeline import detect_pair
 from change_detection.raster import read_raster
 from tests.change_detection.cd_helpers import texture, write_tif
+from twin.errors import InvalidInput
 
 
 def _reprojected(src: Path, out: Path, crs: Any, *, nodata: float | None = 0) -> Path:
@@ -50,3 +51,33 @@ def test_nodata_of_a_warped_later_image_stays_invalid(tmp_path: Path, crs: str) 
     result = detect_pair(read_raster(a), read_raster(b), method="cva")
     # (two nearest resamplings may move the quadrant's edge by a pixel)
     assert not result.mask[:96, :96].any()
+
+
+def test_a_later_image_in_a_local_crs_is_refused_naming_both(tmp_path: Path) -> None:
+    """An engineering (LOCAL_CS) CRS has no transformation to UTM: an input error naming
+    both CRSs, not GDAL's CPLE_NotSupportedError."""
+    from rasterio.crs import CRS
+
+    data = texture((64, 64), seed=2)
+    a = write_tif(tmp_path / "a.tif", data)
+    local = CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1]]')
+    b = write_tif(tmp_path / "b.tif", data, crs=local, origin=(385_001.5, 6_672_000.0))
+    with pytest.raises(InvalidInput, match=r"'site grid'.*'EPSG:32635'"):
+        detect_pair(read_raster(a), read_raster(b), method="cva")
+
+
+def test_the_cli_refuses_a_local_crs_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from rasterio.crs import CRS
+
+    from twin.cli import cli
+
+    data = texture((64, 64), seed=2)
+    a = write_tif(tmp_path / "a.tif", data)
+    local = CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1]]')
+    b = write_tif(tmp_path / "b.tif", data, crs=local)
+    out = tmp_path / "m.tif"
+    res = CliRunner().invoke(cli, ["change", "detect", str(a), str(b), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "site grid" in res.output and "EPSG:32635" in res.output
+    assert not out.exists()
