@@ -31,6 +31,7 @@ __all__ = [
     "Normalisation",
     "align_pair",
     "apply_shift",
+    "check_overlap",
     "estimate_shift",
     "normalise",
     "warp_onto",
@@ -74,7 +75,7 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         One image is georeferenced and the other is not, or ungeoreferenced sizes differ.
     """
     from rasterio.enums import Resampling
-    from rasterio.warp import reproject, transform_bounds
+    from rasterio.warp import reproject
 
     if not image.georeferenced and not reference.georeferenced:
         if image.shape != reference.shape:
@@ -92,17 +93,7 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         return image
     src_crs = image.crs if image.crs is not None else reference.crs
     dst_crs = reference.crs if reference.crs is not None else src_crs
-    left, bottom, right, top = image.bounds
-    if src_crs is not None and dst_crs is not None and src_crs != dst_crs:
-        with _crs_error(src_crs, dst_crs):
-            left, bottom, right, top = transform_bounds(src_crs, dst_crs, left, bottom, right, top)
-    rl, rb, rr, rt = reference.bounds
-    if min(right, rr) <= max(left, rl) or min(top, rt) <= max(bottom, rb):
-        msg = (
-            f"the images do not overlap: bounds {(left, bottom, right, top)!r} and "
-            f"{(rl, rb, rr, rt)!r} in the earlier image's CRS"
-        )
-        raise ImagesDoNotOverlap(msg)
+    check_overlap(image.bounds, src_crs, reference.bounds, dst_crs)
     # Invalid source pixels are NaN, GDAL's nodata here: they take no part in the
     # resampling, and a target pixel that only they (or no source pixel) cover stays NaN.
     src = np.where(image.valid, image.data, np.nan).astype(np.float32)
@@ -136,6 +127,38 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
     ok = (valid > 0) & np.isfinite(out).all(axis=0)
     out[:, ~ok] = 0.0
     return Raster(out, reference.transform, reference.crs, ok, True)
+
+
+def check_overlap(
+    bounds: tuple[float, float, float, float],
+    crs: Any,
+    reference_bounds: tuple[float, float, float, float],
+    reference_crs: Any,
+) -> None:
+    """Check that an image's ``bounds`` (in ``crs``) share ground with the earlier image's.
+
+    Raises
+    ------
+    ImagesDoNotOverlap
+        They share none.
+    InvalidInput
+        ``crs`` cannot be transformed to ``reference_crs``.
+    """
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = bounds
+    if crs is not None and reference_crs is not None and crs != reference_crs:
+        with _crs_error(crs, reference_crs):
+            left, bottom, right, top = transform_bounds(
+                crs, reference_crs, left, bottom, right, top
+            )
+    rl, rb, rr, rt = reference_bounds
+    if min(right, rr) <= max(left, rl) or min(top, rt) <= max(bottom, rb):
+        msg = (
+            f"the images do not overlap: bounds {(left, bottom, right, top)!r} and "
+            f"{(rl, rb, rr, rt)!r} in the earlier image's CRS"
+        )
+        raise ImagesDoNotOverlap(msg)
 
 
 @contextmanager
