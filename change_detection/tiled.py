@@ -187,6 +187,7 @@ def _calibrate(
     before: str, after: str, detector: Detector, *, tile: int, samples: int, res: float | None
 ) -> tuple[Calibration, int]:
     from change_detection.align import normalise
+    from change_detection.ground import ground_pixel
     from change_detection.pipeline import metric_res, unit_scale
     from change_detection.raster import Raster
 
@@ -196,8 +197,12 @@ def _calibrate(
             msg = f"the epochs have different band counts: before={n0!r}, after={n1!r}"
             raise BandMismatch(msg)
         bands = min(n0, 4)
-        grid = Raster(np.zeros((1, 1, 1)), grid0, src0.crs, np.ones((1, 1), bool))
-        pixel = res if res is not None else metric_res(grid)
+        pixel = res
+        if pixel is None and src0.crs is not None:  # at the centre of the grid
+            pixel = ground_pixel(src0.crs, grid0, (src0.height, src0.width))
+        elif pixel is None:
+            grid = Raster(np.zeros((1, 1, 1)), grid0, src0.crs, np.ones((1, 1), bool))
+            pixel = metric_res(grid)
         wins = tile_windows(src0.height, src0.width, tile)
         step = max(1, len(wins) // samples)
         picked = wins[len(wins) % step // 2 :: step][:samples]
