@@ -199,6 +199,8 @@ def _open_image(path: str | os.PathLike[str]) -> Iterator[tuple[Any, Affine]]:
     # GDAL is given this one driver, so it cannot take the file for another format (for
     # reading, rasterio.open takes one driver name: a list of them is a TypeError)
     driver = _driver(p)
+    if driver == "PNG":
+        _check_png(p)
     with rasterio.Env(**_READ_OPTIONS):
         try:
             with warnings.catch_warnings():
@@ -240,7 +242,7 @@ def read_raster(
     Raises
     ------
     ImageReadError
-        The file is missing, truncated, or not a GeoTIFF/COG, PNG or JPEG file; or its
+        The file is missing, damaged or truncated, or not a GeoTIFF/COG, PNG or JPEG file; or its
         world file is not six numbers, or is a link out of the image's folder.
     EmptyImage
         The image has no valid pixel, or one constant value.
@@ -256,7 +258,10 @@ def read_raster(
             data = ds.read(keep).astype(np.float32)
             valid = ds.dataset_mask() > 0
         except (RasterioError, ValueError) as exc:
-            msg = f"image path={str(path)!r} could not be decoded: {exc}"
+            msg = (
+                f"image path={str(path)!r} is damaged or truncated: its pixels could not be "
+                f"decoded ({_gdal_reason(exc)})"
+            )
             raise ImageReadError(msg) from exc
         # NaN and infinite values are nodata, whether or not the file declares a nodata value
         finite = np.isfinite(data)
@@ -268,6 +273,62 @@ def read_raster(
     if not allow_constant:
         check_not_empty(raster, name=str(path))
     return raster
+
+
+def _gdal_reason(exc: BaseException) -> str:
+    """GDAL's own words for a failed read: rasterio's 'Read failed. See previous exception
+    for details.' chains the error that says what failed."""
+    reason = exc.__cause__ or exc.__context__
+    return str(reason if reason is not None else exc).strip()
+
+
+#: Bytes of a PNG's zlib stream decompressed at a time while it is checked.
+_PNG_CHUNK_READ = 1 << 20
+
+
+def _check_png(path: Path) -> None:
+    """Refuse a damaged or truncated PNG: every chunk whole with its CRC right, an IEND
+    chunk, and an image stream (IDAT) that decompresses to its end.
+
+    GDAL's PNG driver reads a truncated file without an error, its missing rows as zeros.
+    """
+    import zlib
+
+    def damaged(why: str) -> ImageReadError:
+        return ImageReadError(f"image path={str(path)!r} is damaged or truncated: {why}")
+
+    stream = zlib.decompressobj()
+    with open(path, "rb") as f:
+        f.seek(8)  # the signature, checked by _driver
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                raise damaged("the PNG ends before its IEND chunk")
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            crc = zlib.crc32(kind)
+            left = length
+            while left > 0:
+                part = f.read(min(left, _PNG_CHUNK_READ))
+                if not part:
+                    raise damaged(f"the PNG ends inside a {kind.decode('latin-1')!r} chunk")
+                left -= len(part)
+                crc = zlib.crc32(part, crc)
+                if kind == b"IDAT" and not stream.eof:
+                    try:
+                        stream.decompress(part, _PNG_CHUNK_READ)
+                        while stream.unconsumed_tail:
+                            stream.decompress(stream.unconsumed_tail, _PNG_CHUNK_READ)
+                    except zlib.error as exc:
+                        raise damaged(f"its image data does not decompress ({exc})") from None
+            stored = f.read(4)
+            if len(stored) < 4:
+                raise damaged(f"the PNG ends inside a {kind.decode('latin-1')!r} chunk")
+            if int.from_bytes(stored, "big") != crc:
+                raise damaged(f"the CRC of a {kind.decode('latin-1')!r} chunk is wrong")
+            if kind == b"IEND":
+                break
+    if not stream.eof:
+        raise damaged("its image data (IDAT) ends before the end of its zlib stream")
 
 
 def check_not_empty(raster: Raster, *, name: str) -> None:
