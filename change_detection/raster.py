@@ -36,7 +36,16 @@ from affine import Affine
 from change_detection.errors import EmptyImage, ImageReadError, MaskWriteError
 from twin.files import new_file_mode
 
-__all__ = ["MASK_SUFFIXES", "Raster", "read_band_files", "read_raster", "write_mask"]
+__all__ = [
+    "MASK_SUFFIXES",
+    "Raster",
+    "discard_mask",
+    "mask_world_file",
+    "move_mask",
+    "read_band_files",
+    "read_raster",
+    "write_mask",
+]
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +388,57 @@ def read_band_files(paths: Sequence[str | os.PathLike[str]]) -> Raster:
     return Raster(out, ref.transform, ref.crs, valid, ref.georeferenced)
 
 
+def mask_world_file(path: str | os.PathLike[str]) -> Path | None:
+    """The world file :func:`write_mask` writes beside a PNG mask (``a.pgw`` for
+    ``a.png``); ``None`` for a GeoTIFF, which holds its own geotransform."""
+    out = Path(path)
+    return out.with_suffix(".pgw") if _MASK_DRIVERS.get(out.suffix.lower()) == "PNG" else None
+
+
+def _world_text(transform: Affine) -> str:
+    """A world file's six lines for ``transform`` (x and y of the upper-left pixel's centre)."""
+    t = transform
+    x, y = t.c + t.a / 2 + t.b / 2, t.f + t.d / 2 + t.e / 2
+    return "".join(f"{v!r}\n" for v in (t.a, t.d, t.b, t.e, x, y))
+
+
+def _replace_world(image: Path, text: str | None) -> None:
+    """Write ``text`` as the world file of the mask ``image`` (atomically), or remove the
+    one there when ``text`` is ``None``."""
+    world = mask_world_file(image)
+    if world is None:
+        return
+    if text is None:
+        world.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".mask-", suffix=".pgw", dir=image.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(text)
+        os.chmod(tmp, new_file_mode())
+        os.replace(tmp, world)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def move_mask(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rename a mask written by :func:`write_mask` and its world file (if any) over ``dst``."""
+    world = mask_world_file(src)
+    text = world.read_text(encoding="ascii") if world is not None and world.exists() else None
+    _replace_world(Path(dst), text)
+    os.replace(src, dst)
+    if world is not None:
+        world.unlink(missing_ok=True)
+
+
+def discard_mask(path: str | os.PathLike[str]) -> None:
+    """Remove a mask written by :func:`write_mask` and its world file, if there."""
+    Path(path).unlink(missing_ok=True)
+    world = mask_world_file(path)
+    if world is not None:
+        world.unlink(missing_ok=True)
+
+
 def write_mask(
     mask: np.ndarray,
     path: str | os.PathLike[str],
@@ -390,6 +450,9 @@ def write_mask(
 
     The format follows the extension (``.png``, ``.tif``/``.tiff``). The image is written
     to a temporary file beside the target and renamed, so a failed write leaves nothing.
+    A GeoTIFF holds its georeferencing; a georeferenced PNG mask gets a world file beside
+    it (``mask.pgw``, see :func:`mask_world_file`), which :func:`read_raster` reads (a PNG
+    holds no CRS: the mask's is the earlier image's).
 
     Raises
     ------
@@ -437,6 +500,12 @@ def write_mask(
                 dst.write((mask.astype(bool) * 255).astype(np.uint8), 1)
         # the temporary file was made private; the mask gets what a new file normally gets
         os.chmod(tmp, new_file_mode())
+        # A PNG holds no geotransform: it goes to a world file beside it (none when the
+        # mask has no georeferencing, and a stale one of an earlier mask goes)
+        world = (
+            _world_text(transform) if transform is not None and georef and driver == "PNG" else None
+        )
+        _replace_world(out, world)
         os.replace(tmp, out)
     except (OSError, RasterioError) as exc:
         msg = f"mask path={str(path)!r} cannot be written: {exc}"

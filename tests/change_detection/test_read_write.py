@@ -62,3 +62,37 @@ def test_a_truncated_tiff_names_the_file_and_the_damage(tmp_path: Path) -> None:
     text = str(info.value)
     assert f"image path={str(cut)!r} is damaged or truncated" in text
     assert "See previous exception" not in text
+
+
+@pytest.mark.parametrize("patches", [False, True])
+def test_a_png_mask_keeps_the_grid_of_a_georeferenced_before(tmp_path: Path, patches: bool) -> None:
+    """A PNG holds no geotransform; the mask had none (write_mask removed GDAL's .aux.xml
+    and wrote no world file), so it lost BEFORE's grid. With --patches the mask is written
+    beside its target first and renamed: its world file goes with it."""
+    a = write_tif(tmp_path / "a.tif", texture((96, 96), seed=1))
+    b = write_tif(tmp_path / "b.tif", texture((96, 96), seed=2))
+    out = tmp_path / "mask.png"
+    extra = ["--patches", str(tmp_path / "p.geojson")] if patches else []
+    code, text = _detect(str(a), str(b), "--out", str(out), "--method", "cva", *extra)
+    assert code == 0, text
+    mask, before = read_raster(out, allow_constant=True), read_raster(a)
+    assert mask.georeferenced and mask.transform == before.transform
+    assert mask.shape == before.shape
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("mask")) == [
+        "mask.pgw",
+        "mask.png",
+    ]
+    assert not list(tmp_path.glob(".mask-*"))
+
+
+def test_a_png_mask_of_images_without_georeferencing_has_no_world_file(tmp_path: Path) -> None:
+    """...and a world file left by an earlier mask of that name goes, or it would place the
+    new mask."""
+    a = _png(tmp_path / "a.png", texture((96, 96), seed=1))
+    b = _png(tmp_path / "b.png", texture((96, 96), seed=2))
+    out = tmp_path / "mask.png"
+    (tmp_path / "mask.pgw").write_text("0.5\n0\n0\n-0.5\n385000.25\n6671999.75\n")
+    code, text = _detect(str(a), str(b), "--out", str(out), "--method", "cva")
+    assert code == 0, text
+    assert not (tmp_path / "mask.pgw").exists()
+    assert not read_raster(out, allow_constant=True).georeferenced
