@@ -14,8 +14,11 @@ The steps, in the order :func:`align_pair` runs them:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +31,7 @@ __all__ = [
     "Normalisation",
     "align_pair",
     "apply_shift",
+    "check_overlap",
     "estimate_shift",
     "normalise",
     "warp_onto",
@@ -71,7 +75,7 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         One image is georeferenced and the other is not, or ungeoreferenced sizes differ.
     """
     from rasterio.enums import Resampling
-    from rasterio.warp import reproject, transform_bounds
+    from rasterio.warp import reproject
 
     if not image.georeferenced and not reference.georeferenced:
         if image.shape != reference.shape:
@@ -89,17 +93,11 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         return image
     src_crs = image.crs if image.crs is not None else reference.crs
     dst_crs = reference.crs if reference.crs is not None else src_crs
-    left, bottom, right, top = image.bounds
-    if src_crs is not None and dst_crs is not None and src_crs != dst_crs:
-        left, bottom, right, top = transform_bounds(src_crs, dst_crs, left, bottom, right, top)
-    rl, rb, rr, rt = reference.bounds
-    if min(right, rr) <= max(left, rl) or min(top, rt) <= max(bottom, rb):
-        msg = (
-            f"the images do not overlap: bounds {(left, bottom, right, top)!r} and "
-            f"{(rl, rb, rr, rt)!r} in the earlier image's CRS"
-        )
-        raise ImagesDoNotOverlap(msg)
-    out = np.zeros((image.count, *reference.shape), dtype=np.float32)
+    check_overlap(image.bounds, src_crs, reference.bounds, dst_crs)
+    # Invalid source pixels are NaN, GDAL's nodata here: they take no part in the
+    # resampling, and a target pixel that only they (or no source pixel) cover stays NaN.
+    src = np.where(image.valid, image.data, np.nan).astype(np.float32)
+    out = np.full((image.count, *reference.shape), np.nan, dtype=np.float32)
     valid = np.zeros(reference.shape, dtype=np.uint8)
     kw = {
         "src_transform": image.transform,
@@ -107,16 +105,91 @@ def warp_onto(image: Raster, reference: Raster, *, resampling: str = "bilinear")
         "dst_transform": reference.transform,
         "dst_crs": dst_crs,
     }
-    reproject(image.data, out, resampling=Resampling[resampling], **kw)
-    reproject(
-        image.valid.astype(np.uint8),
-        valid,
-        resampling=Resampling.nearest,
-        src_nodata=None,
-        dst_nodata=0,
-        **kw,
-    )
-    return Raster(out, reference.transform, reference.crs, valid > 0, True)
+    with _crs_error(src_crs, dst_crs):
+        reproject(
+            src,
+            out,
+            resampling=Resampling[resampling],
+            src_nodata=np.nan,
+            dst_nodata=np.nan,
+            **kw,
+        )
+        # The validity band: 0 (invalid) is its nodata, so it stays 0 wherever the nearest
+        # source pixel is invalid or there is none.
+        reproject(
+            image.valid.astype(np.uint8),
+            valid,
+            resampling=Resampling.nearest,
+            src_nodata=0,
+            dst_nodata=0,
+            **kw,
+        )
+    ok = (valid > 0) & np.isfinite(out).all(axis=0)
+    out[:, ~ok] = 0.0
+    return Raster(out, reference.transform, reference.crs, ok, True)
+
+
+def check_overlap(
+    bounds: tuple[float, float, float, float],
+    crs: Any,
+    reference_bounds: tuple[float, float, float, float],
+    reference_crs: Any,
+) -> None:
+    """Check that an image's ``bounds`` (in ``crs``) share ground with the earlier image's.
+
+    Raises
+    ------
+    ImagesDoNotOverlap
+        They share none.
+    InvalidInput
+        ``crs`` cannot be transformed to ``reference_crs``.
+    """
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = bounds
+    if crs is not None and reference_crs is not None and crs != reference_crs:
+        with _crs_error(crs, reference_crs):
+            left, bottom, right, top = transform_bounds(
+                crs, reference_crs, left, bottom, right, top
+            )
+    rl, rb, rr, rt = reference_bounds
+    if min(right, rr) <= max(left, rl) or min(top, rt) <= max(bottom, rb):
+        msg = (
+            f"the images do not overlap: bounds {(left, bottom, right, top)!r} and "
+            f"{(rl, rb, rr, rt)!r} in the earlier image's CRS"
+        )
+        raise ImagesDoNotOverlap(msg)
+
+
+@contextmanager
+def _crs_error(src_crs: Any, dst_crs: Any) -> Iterator[None]:
+    """Turn GDAL/PROJ's failure to transform between two CRSs (an engineering or local
+    CRS has no transformation to any other) into :class:`InvalidInput` naming both."""
+    from rasterio._err import CPLE_NotSupportedError
+    from rasterio.errors import CRSError
+
+    try:
+        yield
+    except (CPLE_NotSupportedError, CRSError) as exc:
+        msg = (
+            f"the later image's CRS {_crs_name(src_crs)!r} cannot be transformed to the "
+            f"earlier image's CRS {_crs_name(dst_crs)!r} (no known coordinate operation "
+            "between them): give both images in CRSs with a transformation between them"
+        )
+        raise InvalidInput(msg) from exc
+
+
+def _crs_name(crs: Any) -> str:
+    """A short name of a CRS: its authority code, else its name in the WKT."""
+    if crs.to_epsg() is not None:
+        return str(crs.to_string())
+    from pyproj import CRS as ProjCRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return str(ProjCRS.from_wkt(crs.to_wkt()).name)
+    except CRSError:
+        return str(crs.to_wkt())[:120]
 
 
 def _grey(data: np.ndarray, valid: np.ndarray) -> np.ndarray:

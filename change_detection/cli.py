@@ -90,7 +90,11 @@ def _detector(method: str, weights: Path | None) -> Any:
     "out",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Mask to write, 0/255 on BEFORE's grid: .png, .tif or .tiff.",
+    help=(
+        "Mask to write, 0/255 on BEFORE's grid: .png, .tif or .tiff. A GeoTIFF holds "
+        "BEFORE's georeferencing; a PNG gets a world file beside it (mask.pgw) when BEFORE "
+        "is georeferenced."
+    ),
 )
 @click.option("--method", default="building", show_default=True, help=METHOD_HELP)
 @_res_option("Pixel size in metres for images without georeferencing.")
@@ -122,7 +126,13 @@ def detect(
     """
     from change_detection.outputs import check_output, check_patches_path, write_patches
     from change_detection.pipeline import detect_pair
-    from change_detection.raster import MASK_SUFFIXES, read_raster, write_mask
+    from change_detection.raster import (
+        MASK_SUFFIXES,
+        discard_mask,
+        move_mask,
+        read_raster,
+        write_mask,
+    )
 
     detector = _detector(method, weights)
     check_output(out, name="--out", suffixes=MASK_SUFFIXES)
@@ -153,9 +163,9 @@ def detect(
     try:
         write_mask(result.mask, pending, transform=result.transform, crs=result.crs)
         write_patches(frame, patches, name="--patches")
-        os.replace(pending, target)
+        move_mask(pending, target)
     finally:
-        Path(pending).unlink(missing_ok=True)
+        discard_mask(pending)
     summary["patches"] = len(frame)
     click.echo(json.dumps(summary))
 

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
+from change_detection.ground import ground_area, map_is_metric
+
 __all__ = [
     "Piece",
     "mask_to_patches",
@@ -201,9 +203,13 @@ def patches_from_pieces(
     """
     import geopandas as gpd
 
+    geodesic = _geodesic(items, crs)
     rows = []
     for p in items:
-        area = p.pixels * res * res
+        # pixel counts times res**2 where the map's metres are ground metres, else the
+        # outline's area measured on the ground (pixels of degrees or Web Mercator differ
+        # in ground area across the image)
+        area = ground_area(p.geometry, crs) if geodesic else p.pixels * res * res
         if area < mmu_m2:
             continue
         rectangularity, solidity, elongation = _shape_stats(p.geometry)
@@ -221,7 +227,9 @@ def patches_from_pieces(
                 "direction": direction,
                 "rectangularity": round(rectangularity, 3),
                 "raw_geometry": p.geometry.wkt,
-                "geometry": regularise(p.geometry, rect_fit=rect_fit, tolerance=res * 2),
+                "geometry": regularise(
+                    p.geometry, rect_fit=rect_fit, tolerance=2 * _map_pixel(p, res, geodesic)
+                ),
             }
         )
     rows.sort(key=lambda r: (r["geometry"].bounds[1], r["geometry"].bounds[0]))
@@ -229,6 +237,25 @@ def patches_from_pieces(
     frame = gpd.GeoDataFrame(rows, columns=[*columns[1:], "geometry"], geometry="geometry", crs=crs)
     frame.insert(0, "patch_id", [f"p{i:05d}" for i in range(len(frame))])
     return frame
+
+
+def _map_pixel(piece: Piece, res: float, geodesic: bool) -> float:
+    """The side of a piece's pixels in map units (``res`` where map units are metres)."""
+    if not geodesic or piece.pixels <= 0:
+        return res
+    return float(np.sqrt(piece.geometry.area / piece.pixels))
+
+
+def _geodesic(items: list[Piece], crs: Any) -> bool:
+    """Whether patch areas must be measured on the ground: the CRS's map units are not
+    ground metres where the patches are."""
+    if crs is None or not items:
+        return False
+    import shapely
+
+    x0, y0, x1, y1 = shapely.total_bounds([p.geometry for p in items])
+    step = _map_pixel(items[0], 1.0, True)
+    return not map_is_metric(crs, (x0 + x1) / 2.0, (y0 + y1) / 2.0, step)
 
 
 def mask_to_patches(result: Any, **options: Any) -> Any:

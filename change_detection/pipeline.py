@@ -13,6 +13,7 @@ from affine import Affine
 
 from change_detection.align import AlignedPair, Normalisation, align_pair
 from change_detection.detectors import Detection, Detector, get_detector
+from change_detection.ground import ground_pixel
 from change_detection.raster import Raster, read_raster
 from twin.errors import InvalidInput
 
@@ -81,13 +82,14 @@ def check_res(res: float | None, *, name: str = "res") -> float | None:
 
 
 def metric_res(raster: Raster) -> float:
-    """The pixel size in metres (1.0 when not georeferenced; degrees are converted)."""
+    """The pixel size in metres on the ground at the image's centre (1.0 when not
+    georeferenced; map units without a CRS are taken as metres); see
+    :func:`~change_detection.ground.ground_pixel`."""
     if not raster.georeferenced:
         return 1.0
-    if raster.crs is not None and raster.crs.is_geographic:
-        lat = raster.transform.f + raster.transform.e * raster.shape[0] / 2.0
-        return raster.res * 111_320.0 * float(np.cos(np.radians(lat)))
-    return raster.res
+    if raster.crs is None:
+        return raster.res
+    return ground_pixel(raster.crs, raster.transform, raster.shape)
 
 
 def detect_pair(

@@ -36,7 +36,16 @@ from affine import Affine
 from change_detection.errors import EmptyImage, ImageReadError, MaskWriteError
 from twin.files import new_file_mode
 
-__all__ = ["MASK_SUFFIXES", "Raster", "read_band_files", "read_raster", "write_mask"]
+__all__ = [
+    "MASK_SUFFIXES",
+    "Raster",
+    "discard_mask",
+    "mask_world_file",
+    "move_mask",
+    "read_band_files",
+    "read_raster",
+    "write_mask",
+]
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +208,8 @@ def _open_image(path: str | os.PathLike[str]) -> Iterator[tuple[Any, Affine]]:
     # GDAL is given this one driver, so it cannot take the file for another format (for
     # reading, rasterio.open takes one driver name: a list of them is a TypeError)
     driver = _driver(p)
+    if driver == "PNG":
+        _check_png(p)
     with rasterio.Env(**_READ_OPTIONS):
         try:
             with warnings.catch_warnings():
@@ -240,7 +251,7 @@ def read_raster(
     Raises
     ------
     ImageReadError
-        The file is missing, truncated, or not a GeoTIFF/COG, PNG or JPEG file; or its
+        The file is missing, damaged or truncated, or not a GeoTIFF/COG, PNG or JPEG file; or its
         world file is not six numbers, or is a link out of the image's folder.
     EmptyImage
         The image has no valid pixel, or one constant value.
@@ -256,7 +267,10 @@ def read_raster(
             data = ds.read(keep).astype(np.float32)
             valid = ds.dataset_mask() > 0
         except (RasterioError, ValueError) as exc:
-            msg = f"image path={str(path)!r} could not be decoded: {exc}"
+            msg = (
+                f"image path={str(path)!r} is damaged or truncated: its pixels could not be "
+                f"decoded ({_gdal_reason(exc)})"
+            )
             raise ImageReadError(msg) from exc
         # NaN and infinite values are nodata, whether or not the file declares a nodata value
         finite = np.isfinite(data)
@@ -268,6 +282,62 @@ def read_raster(
     if not allow_constant:
         check_not_empty(raster, name=str(path))
     return raster
+
+
+def _gdal_reason(exc: BaseException) -> str:
+    """GDAL's own words for a failed read: rasterio's 'Read failed. See previous exception
+    for details.' chains the error that says what failed."""
+    reason = exc.__cause__ or exc.__context__
+    return str(reason if reason is not None else exc).strip()
+
+
+#: Bytes of a PNG's zlib stream decompressed at a time while it is checked.
+_PNG_CHUNK_READ = 1 << 20
+
+
+def _check_png(path: Path) -> None:
+    """Refuse a damaged or truncated PNG: every chunk whole with its CRC right, an IEND
+    chunk, and an image stream (IDAT) that decompresses to its end.
+
+    GDAL's PNG driver reads a truncated file without an error, its missing rows as zeros.
+    """
+    import zlib
+
+    def damaged(why: str) -> ImageReadError:
+        return ImageReadError(f"image path={str(path)!r} is damaged or truncated: {why}")
+
+    stream = zlib.decompressobj()
+    with open(path, "rb") as f:
+        f.seek(8)  # the signature, checked by _driver
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                raise damaged("the PNG ends before its IEND chunk")
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            crc = zlib.crc32(kind)
+            left = length
+            while left > 0:
+                part = f.read(min(left, _PNG_CHUNK_READ))
+                if not part:
+                    raise damaged(f"the PNG ends inside a {kind.decode('latin-1')!r} chunk")
+                left -= len(part)
+                crc = zlib.crc32(part, crc)
+                if kind == b"IDAT" and not stream.eof:
+                    try:
+                        stream.decompress(part, _PNG_CHUNK_READ)
+                        while stream.unconsumed_tail:
+                            stream.decompress(stream.unconsumed_tail, _PNG_CHUNK_READ)
+                    except zlib.error as exc:
+                        raise damaged(f"its image data does not decompress ({exc})") from None
+            stored = f.read(4)
+            if len(stored) < 4:
+                raise damaged(f"the PNG ends inside a {kind.decode('latin-1')!r} chunk")
+            if int.from_bytes(stored, "big") != crc:
+                raise damaged(f"the CRC of a {kind.decode('latin-1')!r} chunk is wrong")
+            if kind == b"IEND":
+                break
+    if not stream.eof:
+        raise damaged("its image data (IDAT) ends before the end of its zlib stream")
 
 
 def check_not_empty(raster: Raster, *, name: str) -> None:
@@ -318,6 +388,57 @@ def read_band_files(paths: Sequence[str | os.PathLike[str]]) -> Raster:
     return Raster(out, ref.transform, ref.crs, valid, ref.georeferenced)
 
 
+def mask_world_file(path: str | os.PathLike[str]) -> Path | None:
+    """The world file :func:`write_mask` writes beside a PNG mask (``a.pgw`` for
+    ``a.png``); ``None`` for a GeoTIFF, which holds its own geotransform."""
+    out = Path(path)
+    return out.with_suffix(".pgw") if _MASK_DRIVERS.get(out.suffix.lower()) == "PNG" else None
+
+
+def _world_text(transform: Affine) -> str:
+    """A world file's six lines for ``transform`` (x and y of the upper-left pixel's centre)."""
+    t = transform
+    x, y = t.c + t.a / 2 + t.b / 2, t.f + t.d / 2 + t.e / 2
+    return "".join(f"{v!r}\n" for v in (t.a, t.d, t.b, t.e, x, y))
+
+
+def _replace_world(image: Path, text: str | None) -> None:
+    """Write ``text`` as the world file of the mask ``image`` (atomically), or remove the
+    one there when ``text`` is ``None``."""
+    world = mask_world_file(image)
+    if world is None:
+        return
+    if text is None:
+        world.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".mask-", suffix=".pgw", dir=image.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(text)
+        os.chmod(tmp, new_file_mode())
+        os.replace(tmp, world)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def move_mask(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rename a mask written by :func:`write_mask` and its world file (if any) over ``dst``."""
+    world = mask_world_file(src)
+    text = world.read_text(encoding="ascii") if world is not None and world.exists() else None
+    _replace_world(Path(dst), text)
+    os.replace(src, dst)
+    if world is not None:
+        world.unlink(missing_ok=True)
+
+
+def discard_mask(path: str | os.PathLike[str]) -> None:
+    """Remove a mask written by :func:`write_mask` and its world file, if there."""
+    Path(path).unlink(missing_ok=True)
+    world = mask_world_file(path)
+    if world is not None:
+        world.unlink(missing_ok=True)
+
+
 def write_mask(
     mask: np.ndarray,
     path: str | os.PathLike[str],
@@ -329,6 +450,9 @@ def write_mask(
 
     The format follows the extension (``.png``, ``.tif``/``.tiff``). The image is written
     to a temporary file beside the target and renamed, so a failed write leaves nothing.
+    A GeoTIFF holds its georeferencing; a georeferenced PNG mask gets a world file beside
+    it (``mask.pgw``, see :func:`mask_world_file`), which :func:`read_raster` reads (a PNG
+    holds no CRS: the mask's is the earlier image's).
 
     Raises
     ------
@@ -376,6 +500,12 @@ def write_mask(
                 dst.write((mask.astype(bool) * 255).astype(np.uint8), 1)
         # the temporary file was made private; the mask gets what a new file normally gets
         os.chmod(tmp, new_file_mode())
+        # A PNG holds no geotransform: it goes to a world file beside it (none when the
+        # mask has no georeferencing, and a stale one of an earlier mask goes)
+        world = (
+            _world_text(transform) if transform is not None and georef and driver == "PNG" else None
+        )
+        _replace_world(out, world)
         os.replace(tmp, out)
     except (OSError, RasterioError) as exc:
         msg = f"mask path={str(path)!r} cannot be written: {exc}"

@@ -59,12 +59,27 @@ def tile_windows(rows: int, cols: int, tile: int) -> list[tuple[int, int, int, i
     ]
 
 
+def _data_bands(ds: Any) -> list[int]:
+    """The bands of a dataset that hold data (1-based): all but alpha bands, which are its
+    mask, as in :func:`~change_detection.raster.read_raster`."""
+    from rasterio.enums import ColorInterp
+
+    return [i + 1 for i, ci in enumerate(ds.colorinterp) if ci != ColorInterp.alpha] or [1]
+
+
 @contextmanager
 def _pair(before: str, after: str) -> Iterator[tuple[Any, Any, Affine]]:
     """The earlier dataset, a view of the later one on the earlier grid, and that grid's
-    geotransform (a world file's, if the image has none of its own)."""
-    from rasterio.enums import Resampling
+    geotransform (a world file's, if the image has none of its own).
+
+    The view's mask is the later image's validity carried onto the earlier grid: its
+    nodata or alpha, and the ground it does not cover.
+    """
+    from rasterio.enums import ColorInterp, Resampling
+    from rasterio.transform import array_bounds
     from rasterio.vrt import WarpedVRT
+
+    from change_detection.align import _crs_error, check_overlap
 
     with ExitStack() as stack:
         src0, grid = stack.enter_context(_open_image(before))
@@ -72,24 +87,39 @@ def _pair(before: str, after: str) -> Iterator[tuple[Any, Any, Affine]]:
         same = src0.crs == src1.crs and grid == grid1
         if same and src0.shape == src1.shape:
             yield src0, src1, grid
-        elif src0.crs is None or src1.crs is None:
+            return
+        if src0.crs is None or src1.crs is None:
             msg = "tiled detection needs both images in a CRS, or both on one pixel grid"
             raise InvalidInput(msg)
-        else:
-            with WarpedVRT(
-                src1,
-                src_transform=grid1,
-                crs=src0.crs,
-                transform=grid,
-                width=src0.width,
-                height=src0.height,
-                resampling=Resampling.bilinear,
-            ) as vrt:
-                yield src0, vrt, grid
+        check_overlap(
+            array_bounds(src1.height, src1.width, grid1),
+            src1.crs,
+            array_bounds(src0.height, src0.width, grid),
+            src0.crs,
+        )
+        # GDAL marks what the later image does not cover in an alpha band of the view
+        # (without one, uncovered ground reads as valid zeros); an image with an alpha band
+        # of its own has it carried over instead.
+        alpha = ColorInterp.alpha not in src1.colorinterp
+        with _crs_error(src1.crs, src0.crs):
+            vrt = stack.enter_context(
+                WarpedVRT(
+                    src1,
+                    src_transform=grid1,
+                    crs=src0.crs,
+                    transform=grid,
+                    width=src0.width,
+                    height=src0.height,
+                    resampling=Resampling.bilinear,
+                    add_alpha=alpha,
+                )
+            )
+        yield src0, vrt, grid
 
 
 def _read(ds: Any, window: tuple[int, int, int, int], bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read a window, padding outside the grid; returns (data, valid).
+    """Read the first ``bands`` data bands of a window, padding outside the grid; returns
+    (data, valid), valid where the dataset's mask (nodata, alpha) says so.
 
     The part inside the grid is read and padded here: rasterio's boundless reads open
     the file again by name through a VRT of their own, without the one driver the image
@@ -106,13 +136,35 @@ def _read(ds: Any, window: tuple[int, int, int, int], bands: int) -> tuple[np.nd
         return data, valid
     win = Window(c0, r0, c1 - c0, r1 - r0)
     inner = (slice(r0 - r, r1 - r), slice(c0 - c, c1 - c))
-    data[(slice(None), *inner)] = ds.read(list(range(1, bands + 1)), window=win)
-    valid[inner] = ds.read_masks(1, window=win) > 0
+    data[(slice(None), *inner)] = ds.read(_data_bands(ds)[:bands], window=win)
+    valid[inner] = ds.dataset_mask(window=win) > 0
     finite = np.isfinite(data)
     if not finite.all():  # NaN and infinite values are nodata, as in read_raster
         valid &= finite.all(axis=0)
         data[~finite] = 0.0
     return data, valid
+
+
+def _any_valid(ds: Any, tile: int) -> bool:
+    """Whether any pixel of a dataset is valid (its mask read window by window)."""
+    from rasterio.windows import Window
+
+    for r, c, h, w in tile_windows(ds.height, ds.width, tile):
+        if (ds.dataset_mask(window=Window(c, r, w, h)) > 0).any():
+            return True
+    return False
+
+
+def _no_common_ground(before: str, after: str, tile: int) -> EmptyImage | ImagesDoNotOverlap:
+    """The error when no sample tile is valid in both epochs, as the in-memory path says
+    it: an image all nodata, or no pixel valid in both."""
+    for path in (before, after):
+        with _open_image(path) as (ds, _):
+            if not _any_valid(ds, tile):
+                return EmptyImage(f"image {path!r} is empty or all nodata")
+    return ImagesDoNotOverlap(
+        "the images do not overlap: no sample tile has pixels valid in both epochs"
+    )
 
 
 def _prepare(
@@ -135,16 +187,22 @@ def _calibrate(
     before: str, after: str, detector: Detector, *, tile: int, samples: int, res: float | None
 ) -> tuple[Calibration, int]:
     from change_detection.align import normalise
+    from change_detection.ground import ground_pixel
     from change_detection.pipeline import metric_res, unit_scale
     from change_detection.raster import Raster
 
     with _pair(before, after) as (src0, src1, grid0):
-        if src0.count != src1.count:
-            msg = f"the epochs have different band counts: before={src0.count!r}, after={src1.count!r}"
+        n0, n1 = len(_data_bands(src0)), len(_data_bands(src1))
+        if n0 != n1:
+            msg = f"the epochs have different band counts: before={n0!r}, after={n1!r}"
             raise BandMismatch(msg)
-        bands = min(src0.count, 4)
-        grid = Raster(np.zeros((1, 1, 1)), grid0, src0.crs, np.ones((1, 1), bool))
-        pixel = res if res is not None else metric_res(grid)
+        bands = min(n0, 4)
+        pixel = res
+        if pixel is None and src0.crs is not None:  # at the centre of the grid
+            pixel = ground_pixel(src0.crs, grid0, (src0.height, src0.width))
+        elif pixel is None:
+            grid = Raster(np.zeros((1, 1, 1)), grid0, src0.crs, np.ones((1, 1), bool))
+            pixel = metric_res(grid)
         wins = tile_windows(src0.height, src0.width, tile)
         step = max(1, len(wins) // samples)
         picked = wins[len(wins) % step // 2 :: step][:samples]
@@ -161,17 +219,20 @@ def _calibrate(
             b1.append(d1)
             ok.append(v)
         if not ok:
-            msg = "the images do not overlap: no sample tile is valid in both epochs"
-            raise ImagesDoNotOverlap(msg)
+            raise _no_common_ground(before, after, tile)
         shift = (float(np.median([s[0] for s in shifts])), float(np.median([s[1] for s in shifts])))
         if max(abs(shift[0]), abs(shift[1])) > 8.0:
             shift = (0.0, 0.0)
         cat0 = np.concatenate([d[:, v] for d, v in zip(b0, ok, strict=True)], axis=1)[:, None, :]
         cat1 = np.concatenate([d[:, v] for d, v in zip(b1, ok, strict=True)], axis=1)[:, None, :]
         flat = np.ones(cat0.shape[1:], dtype=bool)
-        if float(cat0.max()) == float(cat0.min()) or float(cat1.max()) == float(cat1.min()):
-            msg = "an image is empty or holds one constant value over the sampled tiles"
-            raise EmptyImage(msg)
+        for path, cat in ((before, cat0), (after, cat1)):
+            if float(cat.max()) == float(cat.min()):
+                msg = (
+                    f"image {path!r} holds one constant value ({float(cat.min())!r}) over "
+                    "the sampled tiles: nothing to compare"
+                )
+                raise EmptyImage(msg)
         fitted = normalise(cat1, cat0, flat)
         gains, offsets = [], []
         for i in range(bands):

@@ -126,6 +126,20 @@ def _far_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
     return far
 
 
+def _local_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
+    """The later epoch in an engineering CRS (LOCAL_CS), which has no transformation to
+    the earlier one's: it answered 500."""
+    import rasterio
+    from rasterio.crs import CRS
+
+    local = folder / "local.tif"
+    with rasterio.open(scene.after) as src:
+        profile = src.profile | {"crs": CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1]]')}
+        with rasterio.open(local, "w", **profile) as dst:
+            dst.write(src.read())
+    return local
+
+
 @pytest.mark.parametrize(
     ("change", "words"),
     [
@@ -140,6 +154,7 @@ def _far_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
         ({"date_after": "2019-01-01"}, "must be later than date_before"),
         ({"colour": "red"}, "['colour'] are not inputs"),
         ({"after": "FAR"}, "do not overlap"),
+        ({"after": "LOCAL"}, "cannot be transformed to the earlier image's CRS"),
     ],
 )
 def test_bad_input_is_a_client_error_and_writes_nothing(
@@ -152,6 +167,8 @@ def test_bad_input_is_a_client_error_and_writes_nothing(
     client, store = served
     if change.get("after") == "FAR":
         change = {"after": str(_far_copy(scene, tmp_path))}
+    if change.get("after") == "LOCAL":
+        change = {"after": str(_local_copy(scene, tmp_path))}
     if str(change.get("before", "")).startswith("HERE/"):
         change = {"before": str(tmp_path / change["before"][5:])}
     r = client.post(EXECUTE, json=_inputs(scene, **change), headers=EDITOR)
