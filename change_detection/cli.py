@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from change_detection.large import AUTO_TILE, AUTO_TILED_PIXELS, header
 from change_detection.siamese import (
     DEFAULT_EPOCHS,
     DEFAULT_MEMBERS,
@@ -82,6 +83,91 @@ def _detector(method: str, weights: Path | None) -> Any:
     return get_detector(method, weights=weights)
 
 
+#: The smallest tile side --tile takes.
+MIN_TILE = 64
+
+
+def _tile_size(before: Path, tile: int | None) -> int:
+    """The tile side of the run (0: whole images), from --tile or BEFORE's size."""
+    if tile is not None:
+        if 0 < tile < MIN_TILE:
+            msg = f"--tile={tile} is too small: give 0 (whole images) or at least {MIN_TILE}"
+            raise click.BadParameter(msg, param_hint="--tile")
+        return tile
+    from change_detection import large
+
+    return large.AUTO_TILE if header(before).pixels > large.AUTO_TILED_PIXELS else 0
+
+
+def _count_set(mask: Path) -> int:
+    """The set pixels of a 0/255 mask file, read block by block."""
+    import numpy as np
+
+    from change_detection.raster import _open_image
+
+    with _open_image(mask) as (src, _):
+        return sum(int(np.count_nonzero(src.read(1, window=w))) for _, w in src.block_windows(1))
+
+
+def _detect_tiled(
+    before: Path,
+    after: Path,
+    out: str,
+    method: str,
+    res: float | None,
+    patches: str | None,
+    weights: Path | None,
+    tile: int,
+    scheduler: str | None,
+    workers: int,
+    progress: bool,
+) -> None:
+    """``detect`` tile by tile on Dask: the mask and the patches, both or neither."""
+    from change_detection.outputs import write_patches
+    from change_detection.raster import discard_mask, move_mask
+    from change_detection.tiled import detect_tiled, tile_windows
+
+    if weights is not None:
+        if scheduler not in (None, "sync"):
+            msg = (
+                "--weights cannot reach the workers of another Dask cluster; set "
+                "TWIN_SIAMESE_WEIGHTS on them instead"
+            )
+            raise click.BadParameter(msg, param_hint="--weights")
+        # the local workers start from this environment
+        os.environ["TWIN_SIAMESE_WEIGHTS"] = str(weights)
+    target = Path(out)
+    fd, pending = tempfile.mkstemp(prefix=".mask-", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        frame = detect_tiled(
+            before,
+            after,
+            method=method,
+            tile=tile,
+            scheduler=scheduler,
+            n_workers=workers,
+            progress=progress,
+            mask_path=pending,
+            res=res,
+        )
+        if patches is not None:
+            write_patches(frame, patches, name="--patches")
+        move_mask(pending, target)
+    finally:
+        discard_mask(pending)
+    head = header(target)
+    rows, cols = head.rows, head.cols
+    summary: dict[str, Any] = {
+        "changed_pixels": _count_set(target),
+        "tiles": len(tile_windows(rows, cols, tile)),
+        "mask": out,
+    }
+    if patches is not None:
+        summary["patches"] = len(frame)
+    click.echo(json.dumps(summary))
+
+
 @change_group.command()
 @click.argument("before", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("after", type=click.Path(dir_okay=False, path_type=Path))
@@ -97,7 +183,7 @@ def _detector(method: str, weights: Path | None) -> Any:
     ),
 )
 @click.option("--method", default="building", show_default=True, help=METHOD_HELP)
-@_res_option("Pixel size in metres for images without georeferencing.")
+@_res_option("Pixel size in metres; by default from BEFORE's grid (1 m without georeferencing).")
 @click.option(
     "--patches",
     type=click.Path(dir_okay=False),
@@ -108,6 +194,33 @@ def _detector(method: str, weights: Path | None) -> Any:
     ),
 )
 @_WEIGHTS
+@click.option(
+    "--tile",
+    type=click.IntRange(min=0),
+    default=None,
+    help=(
+        "Run tile by tile, with windowed reads in bounded memory, on Dask: tiles of this "
+        f"many pixels a side (at least {MIN_TILE}); 0 reads both images whole. By default "
+        f"an image over {AUTO_TILED_PIXELS // 1_000_000} megapixels runs in tiles of "
+        f"{AUTO_TILE} px, a smaller one whole."
+    ),
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help=(
+        "Tiled runs: the address of a Dask scheduler (tcp://host:8786) to run on, or "
+        "'sync' to run in this process; a local cluster by default."
+    ),
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Tiled runs: worker processes of the local Dask cluster.",
+)
+@click.option("--progress/--no-progress", default=True, help="Tiled runs: show a progress bar.")
 def detect(
     before: Path,
     after: Path,
@@ -116,13 +229,18 @@ def detect(
     res: float | None,
     patches: str | None,
     weights: Path | None,
+    tile: int | None,
+    scheduler: str | None,
+    workers: int,
+    progress: bool,
 ) -> None:
     """Detect change from BEFORE to AFTER and write a mask.
 
     BEFORE and AFTER are GeoTIFF/COG, PNG or JPEG files, with or without a world file;
     other formats, a GDAL VRT among them, are refused, for their content can name other
     files. Both outputs are checked before the detection runs, and written whole or not
-    at all.
+    at all. A large image runs tile by tile on Dask (see --tile); its summary gives the
+    number of tiles instead of the shift.
     """
     from change_detection.outputs import check_output, check_patches_path, write_patches
     from change_detection.pipeline import detect_pair
@@ -142,6 +260,15 @@ def detect(
             raise click.BadParameter(msg, param_hint="--out")
     if patches is not None:
         check_patches_path(patches, name="--patches")
+    tile = _tile_size(before, tile)
+    if tile:
+        _detect_tiled(
+            before, after, out, method, res, patches, weights, tile, scheduler, workers, progress
+        )
+        return
+    if scheduler is not None:
+        msg = "--scheduler applies to tiled runs; give --tile too (or leave --scheduler out)"
+        raise click.BadParameter(msg, param_hint="--scheduler")
     result = detect_pair(read_raster(before), read_raster(after), method=detector, res=res)
     summary: dict[str, Any] = {
         "changed_pixels": int(result.mask.sum()),

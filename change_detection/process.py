@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from change_detection.large import AUTO_TILED_PIXELS
 from twin.errors import InvalidInput
 from twin.service._runtime import get_runtime
 from twin.service.processes import TwinProcessor
@@ -68,7 +69,9 @@ PROCESS_METADATA: dict[str, Any] = {
         "an open case is linked to it rather than raising it again. Needs an editor key. "
         "The images are files in the server's image folders: those TWIN_IMAGE_DIRS names "
         "(separated by ':'), or var/imagery in the service's TWIN_VAR_DIR when it is not "
-        "set; a path elsewhere is refused."
+        "set; a path elsewhere is refused. Images over "
+        f"{AUTO_TILED_PIXELS // 1_000_000} megapixels are detected tile by tile, in bounded memory (on the Dask scheduler TWIN_DASK_SCHEDULER names, if "
+        "any)."
     ),
     "jobControlOptions": ["sync-execute", "async-execute"],
     "outputTransmission": ["value"],

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from change_detection import large
 from change_detection._collections import CASES, COLLECTIONS, PATCHES, PERMITS
 from change_detection.cases import OPEN_STATUSES, CaseStatus
 from change_detection.classify import PatchClass, permit_number
@@ -217,11 +218,15 @@ def _dates(date_before: Any, date_after: Any) -> tuple[datetime, datetime]:
 
 def _footprint(raster: Any) -> Any:
     """The image's ground in CRS84."""
+    return _box_footprint(raster.bounds, raster.crs)
+
+
+def _box_footprint(bounds: tuple[float, float, float, float], crs: Any) -> Any:
+    """The ground of a box in ``crs``, in CRS84."""
     import geopandas as gpd
     import shapely
 
-    box = shapely.box(*raster.bounds)
-    return gpd.GeoSeries([box], crs=raster.crs).to_crs(CRS84).iloc[0]
+    return gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(CRS84).iloc[0]
 
 
 def _next_case_numbers(store: Store, year: int, n: int) -> list[str]:
@@ -324,27 +329,44 @@ def prepare_run(
 
     d0, d1 = _dates(date_before, date_after)
     detector = get_detector(method)
-    images = {}
+    heads = {name: large.header(path) for name, path in (("before", before), ("after", after))}
     for name, path in (("before", before), ("after", after)):
-        raster = read_raster(path)
-        if not raster.georeferenced or raster.crs is None:
+        if not heads[name].georeferenced or heads[name].crs is None:
             msg = (
                 f"{name} image {str(path)!r} carries no georeferencing (CRS and geotransform); "
                 "cases need a place on the map"
             )
             raise InvalidInput(msg)
-        images[name] = raster
-    result = detect_pair(images["before"], images["after"], method=detector)
-    area = _footprint(images["before"])
+    images: dict[str, Any] = {}
+    tiled = heads["before"].pixels > large.AUTO_TILED_PIXELS
+    if tiled:
+        from change_detection.tiled import detect_tiled
+
+        where = large.scheduler_setting()
+        patches = detect_tiled(
+            before,
+            after,
+            method=method,
+            tile=large.AUTO_TILE,
+            scheduler=None if where == "local" else where,
+            progress=False,
+        )
+        crs, shift = heads["before"].crs, tuple(patches.attrs.get("shift", (0.0, 0.0)))
+        area = _box_footprint(heads["before"].bounds, crs)
+    else:
+        for name, path in (("before", before), ("after", after)):
+            images[name] = read_raster(path)
+        result = detect_pair(images["before"], images["after"], method=detector)
+        crs, shift = result.crs, result.shift
+        area = _footprint(images["before"])
+        patches = mask_to_patches(result)
     notes: list[str] = []
     if buildings is None:
         buildings, note = read_buildings(store, area, d0)
         if note:
             notes.append(note)
     permit_frame = read_permits(store, area) if permits is None else _utc_permits(permits)
-    crs = result.crs
     earlier = gpd.GeoDataFrame(geometry=list(buildings.geometry), crs=buildings.crs).to_crs(crs)
-    patches = mask_to_patches(result)
     classified = classify_patches(patches, earlier, permit_frame, at=pd.Timestamp(d1))
     rid = run_id or new_run_id()
     in84 = classified.to_crs(CRS84)
@@ -362,11 +384,21 @@ def prepare_run(
             matched[pid] = open_case
     numbers = _next_case_numbers(store, d1.year, len(fresh))
     case_of = {i: numbers[k] for k, i in enumerate(fresh)}
-    after_on_grid = None
-    if evidence and fresh:
+    chips: dict[int, tuple[str, str]] = {}
+    if evidence and fresh and tiled:
+        drawn = large.chip_pngs(before, after, [classified.geometry.iloc[i] for i in fresh])
+        chips = dict(zip(fresh, drawn, strict=True))
+    elif evidence and fresh:
         from change_detection.align import warp_onto
 
         after_on_grid = warp_onto(images["after"], images["before"])
+        chips = {
+            i: (
+                chip_png(images["before"], classified.geometry.iloc[i]),
+                chip_png(after_on_grid, classified.geometry.iloc[i]),
+            )
+            for i in fresh
+        }
     common = {
         "run_id": rid,
         "method": method,
@@ -404,13 +436,10 @@ def prepare_run(
             "updated_by": f"detection {rid}",
             **_nearest_address(store, geom84),
         }
-        if after_on_grid is not None:
-            case["before_png"] = chip_png(images["before"], row.geometry)
-            case["after_png"] = chip_png(after_on_grid, row.geometry)
+        if i in chips:
+            case["before_png"], case["after_png"] = chips[i]
         case_features.append(Feature(case_of[i], geom84, case))
-    return PreparedRun(
-        rid, method, d0, d1, patch_features, case_features, matched, result.shift, notes
-    )
+    return PreparedRun(rid, method, d0, d1, patch_features, case_features, matched, shift, notes)
 
 
 def write_run(store: Store, run: PreparedRun, *, actor: str = "twin change") -> RunReport:

@@ -326,7 +326,8 @@ def detect_tiled(
     Returns
     -------
     geopandas.GeoDataFrame
-        The change patches, in the earlier image's CRS.
+        The change patches, in the earlier image's CRS; ``attrs["shift"]`` is the
+        misregistration (rows, cols) the calibration measured.
     """
     from tqdm.auto import tqdm
 
@@ -383,6 +384,7 @@ def detect_tiled(
 
         write_mask(mask > 0, mask_path, transform=gtf, crs=crs)
     log.info("%d tiles, %d patches", len(cores), len(patches))
+    patches.attrs["shift"] = cal.shift
     return patches
 
 
