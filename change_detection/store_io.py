@@ -85,7 +85,12 @@ def permit_features(frame: Any, *, id_prefix: str = "") -> list[Feature]:
         for key, col in (("valid_start", start_col), ("valid_end", end_col)):
             value = getattr(row, col, None)
             if value is not None and not pd.isna(value):
-                props[key] = pd.Timestamp(value).tz_localize(None).isoformat() + "Z"
+                when = pd.Timestamp(value)
+                # a time with a zone is converted to UTC (dropping the zone kept the clock
+                # time: 10:00+03:00 became 10:00Z); one without is taken as UTC
+                if when.tzinfo is not None:
+                    when = when.tz_convert("UTC").tz_localize(None)
+                props[key] = when.isoformat() + "Z"
         what = f"permit {number!r} (row {i + 1})"
         check_permit_validity(props.get("valid_start"), props.get("valid_end"), what=what)
         for key in ("kind", "description"):

@@ -173,6 +173,22 @@ def test_a_frame_of_permits_must_give_days_in_order() -> None:
     assert permit_features(permits)[0].properties["valid_end"] == "2024-01-01T00:00:00Z"
 
 
+def test_a_permit_time_with_a_zone_is_written_in_utc() -> None:
+    permits = _frame(
+        [
+            {
+                "permit_no": "P-3",
+                "valid_from": pd.Timestamp("2024-01-01T02:00:00+03:00"),
+                "valid_to": pd.Timestamp("2024-06-30T23:30:00-02:00"),
+                "geometry": shapely.box(0, 0, 10, 10),
+            }
+        ]
+    )
+    props = permit_features(permits)[0].properties
+    assert props["valid_start"] == "2023-12-31T23:00:00Z"  # the day before, in UTC
+    assert props["valid_end"] == "2024-07-01T01:30:00Z"
+
+
 @pytest.mark.parametrize(
     ("at", "expected"),
     [
