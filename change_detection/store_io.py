@@ -336,10 +336,17 @@ def prepare_run(
     detector = get_detector(method)
     heads = {name: large.header(path) for name, path in (("before", before), ("after", after))}
     for name, path in (("before", before), ("after", after)):
-        if not heads[name].georeferenced or heads[name].crs is None:
+        if not heads[name].georeferenced:
             msg = (
                 f"{name} image {str(path)!r} carries no georeferencing (CRS and geotransform); "
                 "cases need a place on the map"
+            )
+            raise InvalidInput(msg)
+        if heads[name].crs is None:
+            msg = (
+                f"{name} image {str(path)!r} has a grid (from its world file) but no CRS, which "
+                "a world file cannot give; cases need a place on the map: give it as a "
+                "GeoTIFF with its CRS (e.g. gdal_translate -a_srs EPSG:XXXX)"
             )
             raise InvalidInput(msg)
     images: dict[str, Any] = {}

@@ -140,9 +140,27 @@ def _local_copy(scene: DemoScene, folder: Path) -> Path:  # noqa: F811
     return local
 
 
+def _png_copy(scene: DemoScene, folder: Path, *, world: bool) -> Path:  # noqa: F811
+    """The later epoch as a PNG, with a world file (a grid, no CRS) or without one."""
+    import rasterio
+    from PIL import Image
+
+    png = folder / ("world.png" if world else "plain.png")
+    with rasterio.open(scene.after) as src:
+        rgb = np.clip(src.read()[:3], 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        t = src.transform
+    Image.fromarray(rgb).save(png)
+    if world:
+        lines = (t.a, t.d, t.b, t.e, t.c + t.a / 2, t.f + t.e / 2)
+        png.with_suffix(".pgw").write_text("\n".join(f"{v!r}" for v in lines) + "\n")
+    return png
+
+
 @pytest.mark.parametrize(
     ("change", "words"),
     [
+        ({"after": "WORLD"}, "has a grid (from its world file) but no CRS"),
+        ({"after": "PLAIN"}, "carries no georeferencing"),
         ({"before": "/no/such/image.tif"}, "the path is outside the image folders"),
         ({"before": "HERE/no-such-image.tif"}, "no such file in the image folders"),
         ({"after": "https://example.org/a.tif"}, "not https:// URLs"),
@@ -169,6 +187,8 @@ def test_bad_input_is_a_client_error_and_writes_nothing(
         change = {"after": str(_far_copy(scene, tmp_path))}
     if change.get("after") == "LOCAL":
         change = {"after": str(_local_copy(scene, tmp_path))}
+    if change.get("after") in ("WORLD", "PLAIN"):
+        change = {"after": str(_png_copy(scene, tmp_path, world=change["after"] == "WORLD"))}
     if str(change.get("before", "")).startswith("HERE/"):
         change = {"before": str(tmp_path / change["before"][5:])}
     r = client.post(EXECUTE, json=_inputs(scene, **change), headers=EDITOR)
