@@ -77,3 +77,12 @@ def write_vrt(
         f"<Metadata>{items}</Metadata>{bands}</VRTDataset>"
     )
     return path
+
+
+def roof_over_a_seam(folder: Path) -> tuple[Path, Path]:
+    """Two epochs of 256 x 256 px at 0.5 m; in the later one a 24 x 20 m roof appears
+    over the seam of 128 px tiles (cols 110-150, rows 100-148)."""
+    before = texture((256, 256), seed=21) * 0.5 + 40
+    after = before.copy()
+    after[:, 100:148, 110:150] = 230
+    return write_tif(folder / "a.tif", before), write_tif(folder / "b.tif", after)

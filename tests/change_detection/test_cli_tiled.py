@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from change_detection import large
 from change_detection.tiled import detect_tiled
-from tests.change_detection.cd_helpers import texture, write_tif
+from tests.change_detection.cd_helpers import roof_over_a_seam, texture, write_tif
 from twin.cli import cli
 
 
@@ -23,11 +23,7 @@ def _run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path]:
-    """A 24 x 20 m roof over the seam of 128 px tiles."""
-    before = texture((256, 256), seed=21) * 0.5 + 40
-    after = before.copy()
-    after[:, 100:148, 110:150] = 230
-    return write_tif(tmp_path / "a.tif", before), write_tif(tmp_path / "b.tif", after)
+    return roof_over_a_seam(tmp_path)
 
 
 def _mask(path: Path) -> np.ndarray:

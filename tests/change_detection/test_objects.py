@@ -11,7 +11,7 @@ from affine import Affine
 
 from change_detection.objects import merge_pieces, patches_from_pieces, pieces, regularise
 from change_detection.tiled import detect_tiled, tile_windows
-from tests.change_detection.cd_helpers import texture, write_tif
+from tests.change_detection.cd_helpers import roof_over_a_seam, write_tif
 
 TF = Affine(0.5, 0, 385000.0, 0, -0.5, 6672000.0)
 
@@ -76,11 +76,7 @@ def test_tile_windows_cover_the_grid_once() -> None:
 
 @pytest.fixture
 def straddling(tmp_path: Path) -> tuple[Path, Path]:
-    """A 24 x 20 m roof over the seam of 128 px tiles (cols 110-150, rows 100-148)."""
-    before = texture((256, 256), seed=21) * 0.5 + 40
-    after = before.copy()
-    after[:, 100:148, 110:150] = 230
-    return write_tif(tmp_path / "a.tif", before), write_tif(tmp_path / "b.tif", after)
+    return roof_over_a_seam(tmp_path)
 
 
 def test_a_roof_across_a_tile_edge_is_one_patch(straddling: tuple[Path, Path]) -> None:
