@@ -132,6 +132,18 @@ def test_attribute_and_spatial_filters(things: Store, expr, expected) -> None:
     assert ids(things.query("things", Query(where=expr))) == expected
 
 
+@pytest.mark.parametrize("ascending", [True, False])
+def test_a_feature_without_the_sort_value_comes_last(store: Store, ascending: bool) -> None:
+    store.ensure_collection(SPEC)
+    feats = grid(4)
+    for f in feats[1:3]:
+        del f.properties["n"]  # f001 and f002 have no n
+    store.create("things", feats)
+    res = store.query("things", Query(sort=(("n", ascending),)))
+    known = ["f000", "f003"] if ascending else ["f003", "f000"]
+    assert ids(res) == [*known, "f001", "f002"]
+
+
 def test_sort_and_projection(things: Store) -> None:
     res = things.query(
         "things",

@@ -154,7 +154,9 @@ class SqlReads(SqlDialect):
         parts = []
         for name, asc in q.sort:
             col, _ = b.column(name, purpose="sort")
-            parts.append(f"{col} {'ASC' if asc else 'DESC'}")
+            # a feature without the value comes last either way, on both backends (SQLite
+            # puts NULL first ascending, PostgreSQL last)
+            parts.append(f"{col} {'ASC' if asc else 'DESC'} NULLS LAST")
         parts.append("t.vid" if b.versions else "t.fid")
         return ", ".join(parts)
 

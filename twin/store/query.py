@@ -40,7 +40,8 @@ class Query:
     where
         A filter expression (see :mod:`twin.store.filters`).
     sort
-        ``(field, ascending)`` pairs; ``id`` and ``valid_from`` may be used too.
+        ``(field, ascending)`` pairs; ``id`` and ``valid_from`` may be used too. A feature
+        without the value comes last, ascending or descending.
     """
 
     time: TimeSpec = None
