@@ -59,6 +59,10 @@ def _store_ids(city_url: str, pred) -> set[str]:
         ("name LIKE 'Building 1%'", lambda f: f.properties["name"].startswith("Building 1")),
         ("CASEI(name) = CASEI('BUILDING 7')", lambda f: f.properties["name"] == "Building 7"),
         ("height BETWEEN 10 AND 12", lambda f: 10 <= f.properties["height"] <= 12),
+        # an integer property against a decimal compares numbers
+        ("floors > 2.5", lambda f: f.properties["floors"] > 2.5),
+        ("floors BETWEEN 0.5 AND 3.5", lambda f: 0.5 <= f.properties["floors"] <= 3.5),
+        ("floors = 3 OR floors = 2.5", lambda f: f.properties["floors"] == 3),
         (
             "S_INTERSECTS(geometry, BBOX(24.929, 60.1599, 24.9335, 60.1612))",
             lambda f: f.geometry.intersects(box(24.929, 60.1599, 24.9335, 60.1612)),

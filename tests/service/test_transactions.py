@@ -165,6 +165,19 @@ def test_wrong_types_in_buildings(fresh_client: FreshClient) -> None:
     assert store.get("buildings", "b07").version == 1
 
 
+def test_an_integral_number_is_an_integer(fresh_client: FreshClient) -> None:
+    """JSON has one number type: 3.0 is 3 (a client holding numbers as floats sends it)."""
+    client, store = fresh_client
+    r = client.patch(
+        "/collections/buildings/items/b07",
+        content=json.dumps({"properties": {"floors": 3.0}}),
+        headers={**EDITOR, "Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code in (200, 204), r.text
+    floors = store.get("buildings", "b07").properties["floors"]
+    assert floors == 3 and isinstance(floors, int)
+
+
 def test_put_unknown_item_is_404(fresh_client: FreshClient) -> None:
     client, _ = fresh_client
     r = client.put("/collections/pois/items/zz", content=json.dumps(_feature("zz")), headers=W)

@@ -119,6 +119,10 @@ def validate_properties(props: Mapping[str, Any], spec: CollectionSpec) -> dict[
             )
             if ok and isinstance(v, float) and not math.isfinite(v):
                 ok = False
+            if f.type is FieldType.INTEGER and isinstance(v, float) and v.is_integer():
+                # JSON has one number type: 50.0 is the integer 50 (JSON Schema says so,
+                # and clients that hold numbers as floats send it so)
+                ok, v = True, int(v)
             if not ok:
                 msg = f"property {k!r} of {spec.name!r} is {f.type}, got {json.dumps(v)[:60]}"
                 raise SchemaError(msg)

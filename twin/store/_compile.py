@@ -6,6 +6,7 @@ quoted identifiers taken from that schema; every value is a bound parameter.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,14 @@ class SqlBuilder:
 
     def _literal(self, value: Any, ftype: FieldType, name: str) -> str:
         from twin.store._validate import _coerce
+
+        if (
+            ftype is FieldType.INTEGER
+            and isinstance(value, float)
+            and math.isfinite(value)
+            and not value.is_integer()
+        ):
+            ftype = FieldType.NUMBER  # capacity > 10.5 compares numbers; it matches no = 10.5
 
         if ftype is FieldType.STRING and not isinstance(value, str):
             msg = (
