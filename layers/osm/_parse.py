@@ -22,7 +22,11 @@ _INT_RE = re.compile(r"^\+?(\d+)(?:\.0*)?$")
 _NUMBER_RE = re.compile(rf"^[+-]?{_NUM}$")
 _LENGTH_RE = re.compile(rf"^{_NUM}\s*(m|metres?|meters?|ft|feet|'|cm|km)?$")
 _FEET_INCHES_RE = re.compile(r"^(\d+)\s*'\s*(\d+(?:\.\d+)?)\s*\"$")
-_DIAMETER_RE = re.compile(rf"^(?:dn\s*)?{_NUM}\s*(mm|cm|m|in|inch|inches|\")?$")
+_DIAMETER_RE = re.compile(rf"^(?:dn\s*|[øØ⌀]\s*)?{_NUM}\s*(mm|cm|m|in|inch|inches|\"|'')?$")
+#: "1,200" (mm): a comma before three digits groups thousands.
+_THOUSANDS_RE = re.compile(r"^[1-9]\d{0,2},\d{3}$")
+#: The widest pipe taken at its word, in millimetres; a wider one is a typo.
+MAX_DIAMETER_MM = 10_000.0
 _SPEED_RE = re.compile(rf"^{_NUM}\s*(km/h|kmh|kph|mph|knots)?$")
 _ZONE_RE = re.compile(r"^([a-z]{2}):zone:?(\d+)$")
 
@@ -113,24 +117,32 @@ def parse_length_m(value: str | None) -> float | None:
 
 
 def parse_diameter_mm(value: str | None) -> float | None:
-    """Read a pipe diameter in millimetres: ``"300"``, ``"DN300"``, ``"0.3 m"``, ``'12"'``.
+    """Read a pipe diameter in millimetres: ``"300"``, ``"DN300"``, ``"Ø300"``, ``"0.3 m"``,
+    ``'12"'``.
 
-    A bare number is taken as millimetres, as OSM documents.
+    A bare number is taken as millimetres, as OSM documents; in millimetres a comma before
+    three digits groups thousands (``"1,200"``). No diameter, or one over
+    :data:`MAX_DIAMETER_MM`, is ``None``.
 
     Examples
     --------
     >>> parse_diameter_mm("DN 150"), parse_diameter_mm("0.3 m"), parse_diameter_mm('4"')
     (150.0, 300.0, 101.6)
+    >>> parse_diameter_mm("1,200"), parse_diameter_mm("1,2 m"), parse_diameter_mm("0")
+    (1200.0, 1200.0, None)
     """
     if value is None:
         return None
     m = _DIAMETER_RE.match(value.strip().lower())
     if not m:
         return None
-    number = _float(m.group(1))
     unit = m.group(2) or "mm"
+    text = m.group(1)
+    if unit == "mm" and _THOUSANDS_RE.match(text):
+        text = text.replace(",", "")
     scale = {"mm": 1.0, "cm": 10.0, "m": 1000.0}.get(unit, 25.4)
-    return round(number * scale, 3)
+    mm = round(_float(text) * scale, 3)
+    return mm if 0 < mm <= MAX_DIAMETER_MM else None
 
 
 def parse_maxspeed(value: str | None) -> float | None:

@@ -75,6 +75,15 @@ def test_length(value: str, expected: float | None) -> None:
         ("DN300", 300.0),
         ("0.3 m", 300.0),
         ('4"', 101.6),
+        ("12''", 304.8),
+        ("Ø300", 300.0),
+        ("ø 300 mm", 300.0),
+        ("1,200", 1200.0),  # thousands
+        ("1,200 mm", 1200.0),
+        ("1,2 m", 1200.0),  # a decimal comma
+        ("12,5", 12.5),
+        ("0", None),  # no pipe
+        ("20000", None),  # 20 m: a typo
         ("big", None),
     ],
 )
