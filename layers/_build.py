@@ -17,8 +17,10 @@ def build_layers(ctx: BuildContext) -> None:
     """Import (or re-import) every map layer from ``ctx.osm_path``.
 
     New objects become features, changed ones new versions, vanished ones are retired;
-    unchanged ones are left alone. The valid time is the caller's, else the extract's
-    newest timestamp, else now.
+    unchanged ones are left alone. A feature last created, edited or retired through the
+    service (by anyone but the build) is the operators' now: a re-import leaves it as
+    they made it, and warns when the extract changed it too. The valid time is the
+    caller's, else the extract's newest timestamp, else now.
     """
     from tqdm import tqdm
 
@@ -36,9 +38,22 @@ def build_layers(ctx: BuildContext) -> None:
         ctx.store.ensure_collection(spec)
     with ctx.store.transaction(actor=BUILD_ACTOR, recorded_at=None) as tx:
         for spec in tqdm(specs, desc="writing layers", unit="layer", disable=not ctx.progress):
-            ctx.report[spec.name] = tx.sync(
-                spec.name, extract.layers.get(spec.name, []), valid_from=ctx.valid_from
+            rep = tx.sync(
+                spec.name,
+                extract.layers.get(spec.name, []),
+                valid_from=ctx.valid_from,
+                keep_edits=True,
             )
+            ctx.report[spec.name] = rep
+            if rep.conflicts:
+                shown = ", ".join(rep.conflicts[:10]) + (" ..." if len(rep.conflicts) > 10 else "")
+                log.warning(
+                    "%s: %d features edited through the service changed in the extract too; "
+                    "the edits are kept (%s)",
+                    spec.name,
+                    len(rep.conflicts),
+                    shown,
+                )
     if extract.issues:
         log.warning(
             "%d OSM objects were repaired or skipped; see osm_import_issues", len(extract.issues)

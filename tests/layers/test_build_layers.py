@@ -225,3 +225,57 @@ def test_a_reimport_not_after_the_last_import_must_change_nothing(tmp_path: Path
     with open_store(str(db), create=False) as s:
         assert s.count("fire_hydrants", time=Instant(datetime(2024, 6, 1, tzinfo=UTC))) == 2
         assert s.count("fire_hydrants") == 3 and s.verify().ok
+
+
+def _parking_extract(path: Path, capacity: str) -> Path:
+    from tests.routing.osm_helpers import grid_node, write_osm
+
+    ways = [
+        (10, [grid_node(0, 0), grid_node(3, 0)], {"highway": "residential"}),
+        (
+            20,
+            [grid_node(0, 1), grid_node(1, 1), grid_node(1, 2), grid_node(0, 2), grid_node(0, 1)],
+            {"amenity": "parking", "capacity": capacity, "name": "Torikatu"},
+        ),
+    ]
+    return write_osm(path, ways)
+
+
+def test_a_reimport_keeps_what_operators_edited(tmp_path: Path, caplog) -> None:
+    """An operator's edit, creation and retirement through the service survive a re-import
+    (it overwrote the edit, retired the creation and brought the retired back, or refused
+    the whole build when the extract's date came before the edit)."""
+    db = str(tmp_path / "twin.gpkg")
+    plugins = [layers_plugin]
+    build_twin(
+        _parking_extract(tmp_path / "v1.osm", "120"),
+        db,
+        plugins=plugins,
+        valid_from=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    with open_store(db) as store:
+        store.patch(
+            "parking",
+            "w20",
+            properties={"capacity": 130},
+            actor="key:anna",
+            valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+    later = datetime(2024, 6, 1, tzinfo=UTC)  # an extract dated before the edit
+    ctx = build_twin(
+        _parking_extract(tmp_path / "v2.osm", "120"), db, plugins=plugins, valid_from=later
+    )
+    assert ctx.report["parking"].kept == 1 and not ctx.report["parking"].conflicts
+    with open_store(db) as store:
+        assert store.get("parking", "w20").properties["capacity"] == 130
+    # the extract now changes the car park too: the edit stays, the build says so
+    ctx = build_twin(
+        _parking_extract(tmp_path / "v3.osm", "150"),
+        db,
+        plugins=plugins,
+        valid_from=datetime(2024, 9, 1, tzinfo=UTC),
+    )
+    assert ctx.report["parking"].conflicts == ("w20",)
+    assert "parking: 1 features edited through the service changed in the extract" in caplog.text
+    with open_store(db) as store:
+        assert store.get("parking", "w20").properties["capacity"] == 130

@@ -166,6 +166,54 @@ def test_sync_turns_differences_into_versions(things: Store) -> None:
     assert (again.created, again.updated, again.retired, again.unchanged) == (0, 0, 0, 20)
 
 
+def _edited(store: Store) -> list[Feature]:
+    """things f000-f003 imported by 'importer'; then an operator edits f000, retires f001
+    and creates f100. Returns the importer's features."""
+    store.ensure_collection(SPEC)
+    feats = grid(4)
+    store.sync("things", feats, valid_from=T0, actor="importer")
+    store.patch("things", "f000", properties={"name": "fixed"}, valid_from=T1, actor="anna")
+    store.retire("things", "f001", valid_to=T1, actor="anna")
+    store.create(
+        "things",
+        [Feature("f100", shapely.Point(24.95, 60.18), {"n": 100})],
+        valid_from=T1,
+        actor="anna",
+    )
+    return feats
+
+
+def test_a_sync_keeping_edits_leaves_what_others_made(store: Store) -> None:
+    feats = _edited(store)
+    feats[2] = Feature("f002", feats[2].geometry, {**feats[2].properties, "name": "new name"})
+    rep = store.sync("things", feats, valid_from=T2, actor="importer", keep_edits=True)
+    assert (rep.created, rep.updated, rep.retired, rep.unchanged) == (0, 1, 0, 1)
+    assert (rep.kept, rep.conflicts) == (3, ())
+    assert store.get("things", "f000").properties["name"] == "fixed"  # the edit stays
+    assert store.count("things") == 4  # f001 stays retired, f100 stays
+    assert store.get("things", "f100").version == 1
+    assert store.get("things", "f002").properties["name"] == "new name"
+
+
+def test_a_source_that_changed_an_edited_feature_is_a_conflict(store: Store) -> None:
+    feats = _edited(store)
+    feats[0] = Feature("f000", feats[0].geometry, {**feats[0].properties, "n": 42})
+    feats[1] = Feature("f001", feats[1].geometry, {**feats[1].properties, "n": 43})
+    feats.append(Feature("f100", shapely.Point(24.95, 60.18), {"n": 100}))  # agrees with anna
+    rep = store.sync("things", feats, valid_from=T2, actor="importer", keep_edits=True)
+    assert rep.conflicts == ("f000", "f001")
+    kept = store.get("things", "f000").properties
+    assert (kept["name"], kept["n"]) == ("fixed", 0)  # the edit stays, the source's 42 waits
+
+
+def test_a_sync_without_keep_edits_owns_everything(store: Store) -> None:
+    feats = _edited(store)
+    rep = store.sync("things", feats, valid_from=T2, actor="importer")
+    assert (rep.created, rep.updated, rep.retired, rep.kept) == (1, 1, 1, 0)
+    assert store.get("things", "f000").properties["name"] == "thing 0"
+    assert sorted(f.id for f in store.query("things")) == ["f000", "f001", "f002", "f003"]
+
+
 def test_writes_within_one_millisecond_get_increasing_times(
     things: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,9 +47,10 @@ def build(
     ctx = build_twin(osm or default_osm_path(), db, valid_from=when, progress=progress)
     click.echo(f"Built the twin at {db} from {ctx.osm_path.name}:")
     for name, rep in sorted(ctx.report.items()):
+        kept = f"  {rep.kept} kept as edited" if rep.kept else ""
         click.echo(
             f"  {name:<22} +{rep.created} created  ~{rep.updated} updated  "
-            f"-{rep.retired} retired  ={rep.unchanged} unchanged"
+            f"-{rep.retired} retired  ={rep.unchanged} unchanged{kept}"
         )
     with open_store(db, create=False) as store:
         echo_counts(store)

@@ -363,7 +363,12 @@ class SqlTransaction(Transaction):
         )
 
     def sync(
-        self, collection: str, features: Iterable[Feature], *, valid_from: datetime | None = None
+        self,
+        collection: str,
+        features: Iterable[Feature],
+        *,
+        valid_from: datetime | None = None,
+        keep_edits: bool = False,
     ) -> SyncReport:
         spec = self.s.collection(collection)
         t = check_datetime(valid_from, "valid_from", optional=True) or self.recorded_at
@@ -374,14 +379,19 @@ class SqlTransaction(Transaction):
                 f'SELECT feature_id, version, valid_from, hash FROM "{spec.name}"'
             )
         }
+        hashes = {f.id: state_hash(f.geometry, dict(f.properties)) for f in feats}
+        edited, conflicts = self._edits_of_others(spec.name, hashes) if keep_edits else ({}, [])
+        # a source that now says what the edit says is no conflict
+        conflicts = [c for c in conflicts if not (c in live and hashes[c] == live[c][2])]
         incoming = {f.id for f in feats}
-        new = [f for f in feats if f.id not in live]
+        new = [f for f in feats if f.id not in live and f.id not in edited]
         changed = [
             f
             for f in feats
-            if f.id in live and state_hash(f.geometry, dict(f.properties)) != live[f.id][2]
+            if f.id in live and f.id not in edited and hashes[f.id] != live[f.id][2]
         ]
-        gone = sorted(set(live) - incoming)
+        gone = sorted(set(live) - incoming - set(edited))
+        kept = len((incoming | set(live)) & set(edited))
         after = self.s.reimport_after
         if after is not None and t <= after and (new or changed or gone):
             raise InvalidInterval(_not_after_import(collection, t, after, new, changed, gone))
@@ -404,8 +414,38 @@ class SqlTransaction(Transaction):
             created=len(new),
             updated=len(changed),
             retired=len(gone),
-            unchanged=len(feats) - len(new) - len(changed),
+            unchanged=len(feats) - len(new) - len(changed) - len(incoming & set(edited)),
+            kept=kept,
+            conflicts=tuple(conflicts),
         )
+
+    def _edits_of_others(
+        self, collection: str, incoming: dict[str, str]
+    ) -> tuple[dict[str, str], list[str]]:
+        """The features whose last change another actor made (id -> that actor), and
+        those of them whose ``incoming`` state hash differs from the last state this actor
+        wrote (the source changed them too)."""
+        last = """SELECT feature_id, actor, content_hash FROM twin_changelog
+            WHERE collection = :c AND seq IN (
+                SELECT max(seq) FROM twin_changelog WHERE collection = :c {mine}
+                GROUP BY feature_id)"""
+        edited = {
+            str(fid): str(actor)
+            for fid, actor, _ in self.s._run(last.format(mine=""), {"c": collection})
+            if actor != self.actor
+        }
+        if not edited:
+            return {}, []
+        wrote = {
+            str(fid): str(h)
+            for fid, _, h in self.s._run(
+                last.format(mine="AND actor = :a"), {"c": collection, "a": self.actor}
+            )
+        }
+        conflicts = sorted(
+            fid for fid in edited if fid in incoming and incoming[fid] != wrote.get(fid)
+        )
+        return edited, conflicts
 
 
 def _not_after_import(

@@ -235,12 +235,18 @@ class Extent:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a re-import changed."""
+    """What a re-import changed.
+
+    ``kept`` counts the features left as another actor made them (a sync with
+    ``keep_edits``); ``conflicts`` names those of them that the incoming data changed too.
+    """
 
     created: int = 0
     updated: int = 0
     retired: int = 0
     unchanged: int = 0
+    kept: int = 0
+    conflicts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -329,10 +335,20 @@ class Transaction(ABC):
 
     @abstractmethod
     def sync(
-        self, collection: str, features: Iterable[Feature], *, valid_from: datetime | None = None
+        self,
+        collection: str,
+        features: Iterable[Feature],
+        *,
+        valid_from: datetime | None = None,
+        keep_edits: bool = False,
     ) -> SyncReport:
         """Make the current state equal ``features``: new ids are created, changed ones
         get a new version, missing ones are retired, equal ones are left alone.
+
+        With ``keep_edits`` a feature whose last change another actor made (an edit, a
+        creation or a retirement through the service, say) is left as it is: the sync
+        owns only what it wrote. Such a feature that ``features`` changes since this
+        actor last wrote it is a conflict, named in the report and kept as edited.
 
         Inside :meth:`Store.reimport` a sync that changes anything must be valid after
         the twin's last import.
