@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from layers.osm._classify import Shape
-from layers.osm._collect import Collector, Record
+from layers.osm._collect import Collector, Record, WayShape
 from layers.osm._geometry import (
     GeomArray,
     as_multipolygons,
@@ -102,32 +102,42 @@ def _way_geometry(
             line = shapely.reverse(line)
         return line, _issue(r, way.problem, "repaired", line) if way.problem else None
     poly = g.way_polys[r.slot]
+    areal = r.shape in (Shape.POLYGON, Shape.AREA_OR_POINT)
     if poly is not None:
         point = g.way_points[r.slot]
         if not g.way_repaired[r.slot]:
-            return (poly if r.shape is Shape.POLYGON else point), None
+            return (poly if areal else point), None
         issue = _issue(r, g.reason(g.way_raw[r.slot]), "repaired", point)
-        return (poly if r.shape is Shape.POLYGON else point), issue
+        return (poly if areal else point), issue
+    if r.shape is Shape.AREA_OR_POINT and line is not None:
+        # an area cut by the extract's edge (or never closed) is kept where it is known
+        point = g.way_points[r.slot]
+        problem = f"{_no_area(g, way, r)}; kept as a point on the located part of the way"
+        return point, _issue(r, problem, "repaired", point)
     if r.shape is Shape.POINT and line is not None:
         point = g.way_points[r.slot]
         if way.problem:
             problem = f"{way.problem}; the point lies on the located part of the way"
             return point, _issue(r, problem, "repaired", point)
         return point, None
-    if r.shape is Shape.POINT and way.anchor is not None:
+    if r.shape is not Shape.POLYGON and way.anchor is not None:
         point = shapely.Point(way.anchor)
-        problem = f"{way.problem}; the point is the one located node of the way"
+        why = _no_area(g, way, r) if areal else way.problem
+        problem = f"{why}; the point is the one located node of the way"
         return point, _issue(r, problem, "repaired", point)
     where = line if line is not None else way.anchor
+    return None, _issue(r, _no_area(g, way, r), "skipped", where)
+
+
+def _no_area(g: _Geometries, way: WayShape, r: Record) -> str:
+    """Why a way that should outline an area has none."""
     if not way.closed:
-        problem = "the way is not closed, so it has no area"
-    elif way.problem:
-        problem = f"{way.problem}; the outline cannot be closed"
-    elif g.way_raw[r.slot] is None:
-        problem = "the closed way has fewer than three distinct locations"
-    else:
-        problem = f"{g.reason(g.way_raw[r.slot])} left no area"
-    return None, _issue(r, problem, "skipped", where)
+        return "the way is not closed, so it has no area"
+    if way.problem:
+        return f"{way.problem}; the outline cannot be closed"
+    if g.way_raw[r.slot] is None:
+        return "the closed way has fewer than three distinct locations"
+    return f"{g.reason(g.way_raw[r.slot])} left no area"
 
 
 def _relation_geometry(
@@ -143,7 +153,7 @@ def _relation_geometry(
         else:
             problem = f"{g.reason(g.rel_raw[r.slot])} left no area"
         return None, _issue(r, problem, "skipped", None)
-    geom = poly if r.shape is Shape.POLYGON else g.rel_points[r.slot]
+    geom = poly if r.shape in (Shape.POLYGON, Shape.AREA_OR_POINT) else g.rel_points[r.slot]
     if g.rel_repaired[r.slot]:
         return geom, _issue(r, g.reason(g.rel_raw[r.slot]), "repaired", g.rel_points[r.slot])
     return geom, None

@@ -33,6 +33,7 @@ class Shape(StrEnum):
     POINT = "point"  # the node itself, or a point on the way or inside the area
     LINE = "line"  # the way's line
     POLYGON = "polygon"  # the closed way's or the relation's (multi)polygon
+    AREA_OR_POINT = "area_or_point"  # the polygon; a point on the way when it has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +90,27 @@ INTERESTING_KEYS = (
     "building",
     "highway",
     "man_made",
+    "power",
+    "communication",
+    "telecom",
     "emergency",
     "boundary",
     "addr:housenumber",
 )
+
+#: A utility network by what a line carries (OSM substance=*, or type=* on pipelines).
+UTILITIES: dict[str, str] = {
+    **dict.fromkeys(("water", "drinking_water", "cold_water", "fresh_water"), "water"),
+    **dict.fromkeys(("sewage", "wastewater", "rainwater", "stormwater", "drain"), "drainage"),
+    **dict.fromkeys(("gas", "natural_gas", "biogas", "lpg"), "gas"),
+    **dict.fromkeys(("heat", "hot_water", "steam", "heating"), "heat"),
+    **dict.fromkeys(("cold", "cooling", "chilled_water"), "cooling"),
+    **dict.fromkeys(("oil", "fuel", "chemicals", "hydrogen", "co2"), "industrial"),
+    "electricity": "power",
+    "telecom": "telecom",
+}
+#: Locations of a cable that is not overhead.
+_CABLE_LOCATIONS = ("underground", "underwater", "tunnel", "indoor")
 
 
 def _names(tags: Tags) -> dict[str, Any]:
@@ -149,11 +167,44 @@ def _parking(tags: Tags) -> dict[str, Any]:
 
 
 def _pipeline(tags: Tags) -> dict[str, Any]:
+    substance = tags.get("substance") or tags.get("type")
     return {
         "name": tags.get("name"),
-        "substance": tags.get("substance") or tags.get("type"),
+        "utility": UTILITIES.get((substance or "").strip().lower(), "other"),
+        "substance": substance,
         "location": tags.get("location"),
         "diameter": parse_diameter_mm(tags.get("diameter")),
+        "material": tags.get("material"),
+        "pressure": tags.get("pressure"),
+        "depth": parse_length_m(tags.get("depth")),
+        "voltage": None,
+        "operator": tags.get("operator"),
+    }
+
+
+def _cable(tags: Tags) -> dict[str, Any] | None:
+    """A buried power or telecom cable, for the registry of underground lines."""
+    location = tags.get("location")
+    if tags.get("power") == "cable":
+        if location not in (None, *_CABLE_LOCATIONS):
+            return None  # overhead: a power line, not the underground registry's
+        substance = "electricity"
+    elif "line" in (tags.get("communication"), tags.get("telecom")):
+        if location not in _CABLE_LOCATIONS:
+            return None  # telecom lines are often overhead; only the buried ones count
+        substance = "telecom"
+    else:
+        return None
+    return {
+        "name": tags.get("name"),
+        "utility": UTILITIES[substance],
+        "substance": substance,
+        "location": location or "underground",
+        "diameter": None,
+        "material": tags.get("material"),
+        "pressure": None,
+        "depth": parse_length_m(tags.get("depth")),
+        "voltage": parse_int(tags.get("voltage")),
         "operator": tags.get("operator"),
     }
 
@@ -233,7 +284,7 @@ def classify(tags: Tags, element: Element, *, closed: bool = False) -> list[Targ
     """
     node = element == "node"
     out: list[Target] = []
-    point_or_polygon = Shape.POINT if node else Shape.POLYGON
+    point_or_polygon = Shape.POINT if node else Shape.AREA_OR_POINT
     if not node and _is_building(tags):
         out.append(Target("buildings", Shape.POLYGON, _building(tags)))
     highway = tags.get("highway")
@@ -253,6 +304,8 @@ def classify(tags: Tags, element: Element, *, closed: bool = False) -> list[Targ
         out.append(Target("parking", point_or_polygon, _parking(tags)))
     if element == "way" and tags.get("man_made") == "pipeline":
         out.append(Target("pipelines", Shape.LINE, _pipeline(tags)))
+    elif element == "way" and (cable := _cable(tags)) is not None:
+        out.append(Target("pipelines", Shape.LINE, cable))
     if node and tags.get("emergency") == "fire_hydrant":
         out.append(Target("fire_hydrants", Shape.POINT, _hydrant(tags)))
     if emergency is not None:

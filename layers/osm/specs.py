@@ -156,20 +156,34 @@ PARKING = CollectionSpec(
 
 PIPELINES = CollectionSpec(
     name="pipelines",
-    title="Pipelines",
-    description="Ways tagged man_made=pipeline. Sensitive infrastructure: restricted.",
+    title="Underground lines: pipelines and cables",
+    description=(
+        "The registry of utility lines: ways tagged man_made=pipeline, power=cable (not "
+        "overhead) and buried communication or telecom lines, each with its utility "
+        "network. Sensitive infrastructure: restricted."
+    ),
     geometry_type="LineString",
     fields=(
         _OSM_ID,
         _NAME,
-        Field("substance", _S, "what flows in it (water, gas, heat, sewage, ...)"),
+        Field(
+            "utility",
+            _S,
+            "the network: water, drainage, gas, heat, cooling, industrial, power, telecom "
+            "or other (from substance)",
+        ),
+        Field("substance", _S, "what flows in it as mapped (water, gas, heat, sewage, ...)"),
         Field("location", _S, "underground, overground, underwater, ..."),
         Field("diameter", _N, "diameter in millimetres"),
+        Field("material", _S, "material (steel, PE, concrete, ...)"),
+        Field("pressure", _S, "pressure as mapped (bar, or low/medium/high)"),
+        Field("depth", _N, "depth below ground in metres"),
+        Field("voltage", _I, "voltage of a power cable in volts"),
         Field("operator", _S, "operator"),
         _TAGS,
     ),
     restricted=True,
-    keywords=(*_KEYWORDS, "utilities", "pipelines"),
+    keywords=(*_KEYWORDS, "utilities", "pipelines", "cables"),
 )
 
 FIRE_HYDRANTS = CollectionSpec(

@@ -48,6 +48,14 @@ _WAYS = {
                          "location": "underground"}),
     107: ([51, 52, 53], {"building": "yes"}),
     108: ([61, 62, 63, 64, 61], {"boundary": "administrative", "admin_level": "10", "name": "Alue"}),
+    109: ([51, 53], {"power": "cable", "voltage": "110000", "depth": "1.2 m", "operator": "Helen"}),
+    110: ([51, 52], {"power": "cable", "location": "overhead"}),
+    111: ([52, 53], {"communication": "line", "location": "underground"}),
+    112: ([52, 51], {"telecom": "line"}),
+    113: ([53, 52], {"man_made": "pipeline", "type": "cold", "material": "PE",
+                     "pressure": "6 bar"}),
+    114: ([41, 42, 999, 44, 41], {"amenity": "parking", "name": "Cut by the edge"}),
+    115: ([41, 42, 43], {"amenity": "parking", "name": "Never closed"}),
 }  # fmt: skip
 _RELATIONS = {
     200: ([101, 102], ["outer", "inner"], {"type": "multipolygon", "building": "yes"}),
@@ -182,7 +190,7 @@ def test_point_layers(tiny: OsmExtract) -> None:
 
 def test_parking_nodes_are_points_and_areas_polygons(tiny: OsmExtract) -> None:
     parking = _by_id(tiny, "parking")
-    assert list(parking) == ["n33", "w105"]
+    assert list(parking) == ["n33", "w105", "w114", "w115"]
     assert parking["n33"].geometry.geom_type == "Point"  # type: ignore[attr-defined]
     assert parking["n33"].properties["capacity"] == 12  # type: ignore[attr-defined]
     assert parking["w105"].geometry.geom_type == "MultiPolygon"  # type: ignore[attr-defined]
@@ -212,6 +220,39 @@ def test_pipeline_and_admin_boundary(tiny: OsmExtract) -> None:
     assert area.geometry.geom_type == "MultiPolygon"  # type: ignore[attr-defined]
 
 
+def test_the_registry_of_underground_lines_holds_buried_cables(tiny: OsmExtract) -> None:
+    lines = _by_id(tiny, "pipelines")
+    assert sorted(lines) == ["w106", "w109", "w111", "w113"]  # not the overhead ones
+    power = lines["w109"].properties  # type: ignore[attr-defined]
+    assert (power["utility"], power["voltage"], power["depth"], power["location"]) == (
+        "power",
+        110000,
+        1.2,
+        "underground",
+    )
+    assert lines["w111"].properties["utility"] == "telecom"  # type: ignore[attr-defined]
+    cooling = lines["w113"].properties  # type: ignore[attr-defined]
+    assert (cooling["utility"], cooling["material"], cooling["pressure"]) == (
+        "cooling",
+        "PE",
+        "6 bar",
+    )
+    assert lines["w106"].properties["utility"] == "water"  # type: ignore[attr-defined]
+
+
+def test_a_car_park_without_an_outline_is_kept_as_a_point(tiny: OsmExtract) -> None:
+    parking = _by_id(tiny, "parking")
+    issues = {i.osm_id: i for i in tiny.issues}
+    for wid, why in (("w114", "node locations are missing"), ("w115", "the way is not closed")):
+        geom = parking[wid].geometry  # type: ignore[attr-defined]
+        assert geom.geom_type == "Point"
+        assert shapely.box(24.010, 60.010, 24.012, 60.012).buffer(1e-9).contains(geom)
+        assert issues[wid].action == "repaired"
+        assert why in issues[wid].problem and "kept as a point" in issues[wid].problem
+    # a building still needs its outline
+    assert "w114" not in _by_id(tiny, "buildings")
+
+
 def test_issues_are_a_layer_too(tiny: OsmExtract) -> None:
     features = tiny.layers["osm_import_issues"]
     assert [(i.layer, i.osm_id, i.action) for i in tiny.issues] == [
@@ -221,6 +262,8 @@ def test_issues_are_a_layer_too(tiny: OsmExtract) -> None:
         ("buildings", "r202", "skipped"),
         ("roads", "w103", "repaired"),
         ("address_points", "w100", "repaired"),  # the point of the repaired outline
+        ("parking", "w114", "repaired"),  # kept as points
+        ("parking", "w115", "repaired"),
     ]
     assert len(features) == len(tiny.issues)
     assert {f.properties["action"] for f in features} == {"repaired", "skipped"}
