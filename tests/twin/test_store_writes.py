@@ -17,11 +17,12 @@ from twin.errors import (
     FeatureNotFound,
     GeometryError,
     GeometryOutOfBounds,
+    InvalidInput,
     InvalidInterval,
     PreconditionFailed,
     SchemaError,
 )
-from twin.store import CollectionSpec, Feature, Store
+from twin.store import CollectionSpec, Feature, Field, FieldType, Store
 from twin.store._validate import MAX_STRING_LENGTH, MAX_VERTICES
 
 
@@ -333,3 +334,39 @@ def test_a_write_that_changes_nothing_adds_no_version(things: Store) -> None:
         things.patch("things", "f001", properties={}, expected_version=7)
     assert things.patch("things", "f001", properties={"n": 2}).version == 2
     assert things.verify().ok
+
+
+def test_a_number_below_its_fields_minimum_is_refused(store: Store) -> None:
+    from layers.osm.specs import PARKING
+
+    store.ensure_collection(PARKING)
+    lot = Feature("w1", shapely.Point(24.95, 60.17), {"capacity": -5})
+    with pytest.raises(SchemaError, match="property 'capacity' of 'w1' is -5, below its minimum 0"):
+        store.create("parking", [lot])
+    assert store.count("parking") == 0
+    store.create("parking", [Feature("w1", lot.geometry, {"capacity": 0})])
+    with pytest.raises(SchemaError, match="below its minimum 0"):
+        store.patch("parking", "w1", properties={"capacity": -400})
+
+
+def test_a_field_takes_the_description_and_minimum_of_the_code_of_today(store: Store) -> None:
+    old = CollectionSpec("lots", "Lots", fields=(Field("capacity", FieldType.INTEGER, "spaces"),))
+    store.ensure_collection(old)
+    store.create("lots", [Feature("a", shapely.Point(24.95, 60.17), {"capacity": -1})])
+    new = CollectionSpec(
+        "lots", "Lots", fields=(Field("capacity", FieldType.INTEGER, "parking spaces", minimum=0),)
+    )
+    store.ensure_collection(new)
+    field = store.collection("lots").field_map()["capacity"]
+    assert (field.description, field.minimum) == ("parking spaces", 0)
+    with pytest.raises(SchemaError, match="below its minimum 0"):
+        store.create("lots", [Feature("b", shapely.Point(24.95, 60.17), {"capacity": -1})])
+    assert store.get("lots", "a").properties["capacity"] == -1  # what is stored stays
+
+
+@pytest.mark.parametrize("minimum", [float("nan"), "0", True])
+def test_a_minimum_must_be_a_finite_number(minimum: object) -> None:
+    with pytest.raises(InvalidInput, match=r"minimum=.* needs a number field and value"):
+        Field("n", FieldType.INTEGER, minimum=minimum)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="needs a number field"):
+        Field("s", FieldType.STRING, minimum=0)

@@ -149,6 +149,8 @@ class SqlStore(SqlReads):
                             f"it cannot become {f.type}"
                         )
                         raise CollectionExists(msg)
+                    # its description and minimum are the code's of today
+                    merged[[g.name for g in merged].index(f.name)] = f
                     continue
                 self._add_column(old, f.name, f.type)
                 merged.append(f)

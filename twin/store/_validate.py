@@ -295,6 +295,9 @@ def canonical_properties(
         if is_missing(value):
             continue
         out[key] = _coerce(value, f.type, fid=fid, key=key)
+        if f.minimum is not None and out[key] < f.minimum:
+            msg = f"property {key!r} of {fid!r} is {out[key]!r}, below its minimum {f.minimum:g}"
+            raise SchemaError(msg)
     return dict(sorted(out.items()))
 
 

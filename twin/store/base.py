@@ -11,6 +11,7 @@ PostGIS. One contract test suite runs against both.
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -105,11 +106,12 @@ class FieldType(StrEnum):
 
 @dataclass(frozen=True)
 class Field:
-    """One property of a collection's schema."""
+    """One property of a collection's schema; a number may have a ``minimum``."""
 
     name: str
     type: FieldType = FieldType.STRING
     description: str = ""
+    minimum: float | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, what="field")
@@ -117,6 +119,14 @@ class Field:
             msg = f"field name {self.name!r} is reserved by the store; choose another"
             raise InvalidInput(msg)
         object.__setattr__(self, "type", FieldType(self.type))
+        if self.minimum is not None and (
+            self.type not in (FieldType.INTEGER, FieldType.NUMBER)
+            or isinstance(self.minimum, bool)
+            or not isinstance(self.minimum, int | float)
+            or not math.isfinite(self.minimum)
+        ):
+            msg = f"field {self.name!r}: minimum={self.minimum!r} needs a number field and value"
+            raise InvalidInput(msg)
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,7 @@ class CollectionSpec:
             "geometry_type": self.geometry_type,
             "fields": [
                 {"name": f.name, "type": str(f.type), "description": f.description}
+                | ({} if f.minimum is None else {"minimum": f.minimum})
                 for f in self.fields
             ],
             "restricted": self.restricted,
