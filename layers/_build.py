@@ -19,12 +19,16 @@ def build_layers(ctx: BuildContext) -> None:
     New objects become features, changed ones new versions, vanished ones are retired;
     unchanged ones are left alone. A feature last created, edited or retired through the
     service (by anyone but the build) is the operators' now: a re-import leaves it as
-    they made it, and warns when the extract changed it too. The valid time is the
-    caller's, else the extract's newest timestamp, else now.
+    they made it, and warns when the extract changed it too. The import issues of
+    restricted layers go to a restricted collection of their own, made when there are
+    some (a twin built before had them in the public ``osm_import_issues``: a re-import
+    retires them there). The valid time is the caller's, else the extract's newest
+    timestamp, else now.
     """
     from tqdm import tqdm
 
     from layers.osm import LAYERS, read_osm
+    from layers.osm.specs import RESTRICTED_IMPORT_ISSUES
 
     extract = read_osm(ctx.osm_path, progress=ctx.progress)
     if ctx.valid_from is None:
@@ -55,6 +59,11 @@ def build_layers(ctx: BuildContext) -> None:
                     shown,
                 )
     if extract.issues:
+        hidden = len(extract.layers.get(RESTRICTED_IMPORT_ISSUES.name, []))
         log.warning(
-            "%d OSM objects were repaired or skipped; see osm_import_issues", len(extract.issues)
+            "%d OSM objects were repaired or skipped; see osm_import_issues%s",
+            len(extract.issues),
+            f" and, for the {hidden} of restricted layers, {RESTRICTED_IMPORT_ISSUES.name}"
+            if hidden
+            else "",
         )

@@ -19,7 +19,7 @@ from layers.osm._geometry import (
     representative_points,
 )
 from layers.osm._model import ImportIssue
-from layers.osm.specs import IMPORT_ISSUES, LAYERS
+from layers.osm.specs import IMPORT_ISSUES, LAYERS, RESTRICTED_IMPORT_ISSUES
 from twin.store.base import Feature
 
 __all__ = ["build_layers"]
@@ -162,8 +162,10 @@ def _relation_geometry(
 def build_layers(col: Collector) -> tuple[dict[str, list[Feature]], list[ImportIssue]]:
     """Build the features of every layer, and the issues, from a finished collector.
 
-    Features come sorted by layer, then nodes, ways, relations, each by id, so the same
-    extract always gives the same lists.
+    The issues are features of ``osm_import_issues``, those of a restricted layer of
+    ``osm_import_issues_restricted``; the list returned holds them all. Features come
+    sorted by layer, then nodes, ways, relations, each by id, so the same extract always
+    gives the same lists.
     """
     order = {spec.name: i for i, spec in enumerate(LAYERS)}
     records = sorted(col.records, key=lambda r: (order[r.layer], _KIND_RANK[r.kind], r.osm_id))
@@ -188,7 +190,12 @@ def build_layers(col: Collector) -> tuple[dict[str, list[Feature]], list[ImportI
         for layer, nid in sorted(col.unlocated, key=lambda u: (order[u[0]], u[1]))
     )
     issues.sort(key=lambda i: (order[i.layer], _KIND_RANK[i.osm_id[0]], int(i.osm_id[1:])))
-    layers[IMPORT_ISSUES.name] = [i.to_feature() for i in issues]
+    # An issue shows where an object is and what is wrong with it: those of a restricted
+    # layer go to a restricted collection, for those who may read that layer only.
+    restricted = {spec.name for spec in LAYERS if spec.restricted}
+    for i in issues:
+        where = RESTRICTED_IMPORT_ISSUES if i.layer in restricted else IMPORT_ISSUES
+        layers[where.name].append(i.to_feature())
     skipped = sum(1 for i in issues if i.action == "skipped")
     log.info("%d objects repaired, %d skipped", len(issues) - skipped, skipped)
     return layers, issues

@@ -152,8 +152,9 @@ def read_osm(
     an equal feature. Polygons that are invalid are repaired with
     :func:`shapely.make_valid`; objects whose geometry cannot be built (nodes missing
     from a cut extract, broken or incomplete multipolygons) are left out; both are
-    listed in ``issues`` and in the ``osm_import_issues`` layer. A line that lost nodes
-    at the edge of a cut extract keeps its longest located run and is listed as
+    listed in ``issues`` and in the ``osm_import_issues`` layer, or, for a restricted
+    layer's objects, in the restricted ``osm_import_issues_restricted``. A line that lost
+    nodes at the edge of a cut extract keeps its longest located run and is listed as
     repaired.
 
     Examples

@@ -20,6 +20,7 @@ __all__ = [
     "PARKING",
     "PIPELINES",
     "POIS",
+    "RESTRICTED_IMPORT_ISSUES",
     "ROADS",
     "TRAFFIC_SIGNALS",
 ]
@@ -234,20 +235,37 @@ ADMIN_BOUNDARIES = CollectionSpec(
     keywords=(*_KEYWORDS, "boundaries"),
 )
 
+_ISSUE_FIELDS = (
+    Field("layer", _S, "the layer the object belongs to"),
+    _OSM_ID,
+    Field("problem", _S, "what was wrong"),
+    Field("action", _S, "repaired or skipped"),
+)
+
 IMPORT_ISSUES = CollectionSpec(
     name="osm_import_issues",
     title="OSM import issues",
     description=(
         "Objects whose geometry had to be repaired or could not be built, at a point of "
-        "the object where one is known."
+        "the object where one is known (those of restricted layers are in "
+        "osm_import_issues_restricted)."
     ),
     geometry_type="Point",
-    fields=(
-        Field("layer", _S, "the layer the object belongs to"),
-        _OSM_ID,
-        Field("problem", _S, "what was wrong"),
-        Field("action", _S, "repaired or skipped"),
+    fields=_ISSUE_FIELDS,
+    keywords=(*_KEYWORDS, "quality"),
+)
+
+#: The issues of restricted layers (the pipelines): only who may read those may read them.
+RESTRICTED_IMPORT_ISSUES = CollectionSpec(
+    name="osm_import_issues_restricted",
+    title="OSM import issues of restricted layers",
+    description=(
+        "Objects of restricted layers (the pipelines) whose geometry had to be repaired or "
+        "could not be built, at a point of the object where one is known."
     ),
+    geometry_type="Point",
+    fields=_ISSUE_FIELDS,
+    restricted=True,
     keywords=(*_KEYWORDS, "quality"),
 )
 
@@ -264,4 +282,5 @@ LAYERS: tuple[CollectionSpec, ...] = (
     EMERGENCY_STATIONS,
     ADMIN_BOUNDARIES,
     IMPORT_ISSUES,
+    RESTRICTED_IMPORT_ISSUES,
 )

@@ -78,10 +78,14 @@ def test_helsinki_twin_holds_the_expected_layers(helsinki_db: Path) -> None:
     # 79 pipeline ways: one is cut by the extract's edge and reported, not dropped
     assert counts["pipelines"] == 78
     with open_store(str(helsinki_db), create=False) as s:
-        issues = s.query(
-            "osm_import_issues", Query(where=Compare("osm_id", CompareOp.EQ, "w83604137"))
-        )
+        # ... and reported where only who may read the pipelines may read it
+        pipe = Query(where=Compare("osm_id", CompareOp.EQ, "w83604137"))
+        assert list(s.query("osm_import_issues", pipe)) == []
+        assert s.collection("osm_import_issues_restricted").restricted
+        issues = s.query("osm_import_issues_restricted", pipe)
         assert [f.properties["layer"] for f in issues] == ["pipelines"]
+        public = s.query("osm_import_issues")
+        assert public and all(f.properties["layer"] != "pipelines" for f in public)
         # the boundary relations lack member ways in this extract: reported, not dropped
         skipped = s.query(
             "osm_import_issues", Query(where=Compare("layer", CompareOp.EQ, "admin_boundaries"))

@@ -72,13 +72,19 @@ def test_ids_are_unique_and_match_osm_id(helsinki: OsmExtract) -> None:
     for name, features in helsinki.layers.items():
         ids = [f.id for f in features]
         assert len(ids) == len(set(ids)), name
-        if name != "osm_import_issues":
+        if not name.startswith("osm_import_issues"):
             assert all(f.properties["osm_id"] == f.id for f in features), name
 
 
 def test_issues_are_counted_and_consistent(helsinki: OsmExtract) -> None:
     assert helsinki.issues, "a cut extract always has objects at its edge"
-    assert len(helsinki.layers["osm_import_issues"]) == len(helsinki.issues)
+    public, hidden = (
+        helsinki.layers["osm_import_issues"],
+        helsinki.layers["osm_import_issues_restricted"],
+    )
+    assert len(public) + len(hidden) == len(helsinki.issues)
+    assert {f.properties["layer"] for f in hidden} == {"pipelines"}
+    assert all(f.properties["layer"] != "pipelines" for f in public)
     for issue in helsinki.issues:
         ids = {f.id for f in helsinki.layers[issue.layer]}
         assert (issue.osm_id in ids) == (issue.action == "repaired"), issue

@@ -283,7 +283,7 @@ def test_bounds_from_header_and_timestamp_from_objects(tiny: OsmExtract) -> None
 
 
 def test_feature_ids_and_osm_ids(tiny: OsmExtract) -> None:
-    for spec in LAYERS[:-1]:
+    for spec in LAYERS[:-2]:  # the last two are the import issues
         for f in tiny.layers[spec.name]:
             assert re.fullmatch(r"[nwr]\d+", f.id)
             assert f.properties["osm_id"] == f.id

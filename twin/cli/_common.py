@@ -33,7 +33,8 @@ def echo_counts(store: Store) -> None:
     specs = store.collections()
     extents = [store.extent(spec.name) for spec in specs]  # read all before printing any
     click.echo(f"The twin at {store.url} holds {len(specs)} collections:")
+    width = max([22, *(len(spec.name) for spec in specs)])
     for spec, ext in zip(specs, extents, strict=True):
         since = "" if ext.valid_from is None else f" since {ext.valid_from:%Y-%m-%d}"
         lock = "  (restricted)" if spec.restricted else ""
-        click.echo(f"  {spec.name:<22} {ext.count:>7} features{since}{lock}")
+        click.echo(f"  {spec.name:<{width}} {ext.count:>7} features{since}{lock}")

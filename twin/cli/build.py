@@ -46,10 +46,11 @@ def build(
     when = None if valid_from is None else parse_datetime(valid_from, name="--valid-from")
     ctx = build_twin(osm or default_osm_path(), db, valid_from=when, progress=progress)
     click.echo(f"Built the twin at {db} from {ctx.osm_path.name}:")
+    width = max([22, *(len(name) for name in ctx.report)])
     for name, rep in sorted(ctx.report.items()):
         kept = f"  {rep.kept} kept as edited" if rep.kept else ""
         click.echo(
-            f"  {name:<22} +{rep.created} created  ~{rep.updated} updated  "
+            f"  {name:<{width}} +{rep.created} created  ~{rep.updated} updated  "
             f"-{rep.retired} retired  ={rep.unchanged} unchanged{kept}"
         )
     with open_store(db, create=False) as store:

@@ -24,7 +24,7 @@ from twin.crs import CRS84, from_crs84
 from twin.errors import InvalidInput, PreconditionFailed
 from twin.plugins import patched_properties
 from twin.service.body import parse_json
-from twin.service.geojson import feature_from_body, to_geojson
+from twin.service.geojson import feature_from_body, field_names, to_geojson
 from twin.store.base import Feature, FeatureVersion, Store
 
 __all__ = [
@@ -233,11 +233,12 @@ def history(
 ) -> Response:
     """Every version of a feature, oldest first, as a GeoJSON FeatureCollection."""
     versions = store.history(collection, fid)
+    fields = field_names(store.collection(collection))
     transform = None if crs == CRS84 else partial(from_crs84, dst=crs)
     item = f"{base_url}/collections/{collection}/items/{quote(fid, safe='')}"
     doc = {
         "type": "FeatureCollection",
-        "features": [to_geojson(v, transform=transform) for v in versions],
+        "features": [to_geojson(v, transform=transform, fields=fields) for v in versions],
         "numberMatched": len(versions),
         "numberReturned": len(versions),
         "links": [

@@ -21,6 +21,7 @@ from twin.temporal import format_time
 __all__ = [
     "SYSTEM_PROPERTIES",
     "feature_from_body",
+    "field_names",
     "page_to_geojson",
     "to_geojson",
     "validate_properties",
@@ -44,19 +45,29 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def field_names(spec: CollectionSpec | None) -> tuple[str, ...]:
+    """The names of a collection's fields, in schema order (none without a schema)."""
+    return () if spec is None else tuple(f.name for f in spec.fields)
+
+
 def to_geojson(
     fv: FeatureVersion,
     *,
     properties: tuple[str, ...] | None = None,
     skip_geometry: bool = False,
     transform: Callable[[BaseGeometry], BaseGeometry] | None = None,
+    fields: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One feature version as a GeoJSON Feature (``id`` is the feature id).
 
-    ``version``, ``valid_from`` and ``valid_to`` are added to the properties, unless a
-    ``properties`` selection leaves them out.
+    ``fields`` are the collection's fields (:func:`field_names`): each is a member of the
+    properties, ``null`` where the version has no value (the store keeps none), so every
+    feature shows the whole schema; clients such as GDAL and QGIS build their columns
+    from the first features they read. ``version``, ``valid_from`` and ``valid_to`` are
+    added to the properties. A ``properties`` selection keeps only the members it names.
     """
-    props: dict[str, Any] = {k: _plain(v) for k, v in fv.properties.items()}
+    props: dict[str, Any] = dict.fromkeys(fields)
+    props.update((k, _plain(v)) for k, v in fv.properties.items())
     props["version"] = fv.version
     props["valid_from"] = format_time(fv.valid_from)
     props["valid_to"] = None if fv.valid_to is None else format_time(fv.valid_to)
@@ -75,12 +86,14 @@ def page_to_geojson(
     properties: tuple[str, ...] | None = None,
     skip_geometry: bool = False,
     crs: str | None = None,
+    fields: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Many feature versions as GeoJSON Features, geometries encoded in one vectorised step.
 
-    ``crs`` is the OGC URI of the output CRS (None or CRS84: as stored).
+    ``crs`` is the OGC URI of the output CRS (None or CRS84: as stored); ``fields`` as
+    for :func:`to_geojson`.
     """
-    feats = [to_geojson(fv, properties=properties, skip_geometry=True) for fv in fvs]
+    feats = [to_geojson(fv, properties=properties, skip_geometry=True, fields=fields) for fv in fvs]
     if skip_geometry or not fvs:
         return feats
     geoms = np.array([fv.geometry for fv in fvs], dtype=object)

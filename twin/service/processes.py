@@ -18,7 +18,7 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from twin.errors import InvalidInput, TwinError
 from twin.service import examples as _examples
 from twin.service._runtime import Runtime, get_runtime
-from twin.service.geojson import to_geojson
+from twin.service.geojson import field_names, to_geojson
 from twin.store.base import Query, Store
 from twin.temporal import Instant, parse_datetime
 
@@ -262,9 +262,10 @@ class FeaturesInPolygonProcessor(TwinProcessor):
                 ),
                 count=True,
             )
+            fields = field_names(specs[name])
             out[name] = {
                 "type": "FeatureCollection",
-                "features": [to_geojson(fv) for fv in res.features],
+                "features": [to_geojson(fv, fields=fields) for fv in res.features],
                 "numberMatched": res.number_matched,
                 "numberReturned": len(res.features),
             }

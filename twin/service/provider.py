@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 from twin.crs import CRS84, from_crs84
 from twin.errors import FeatureNotFound, InvalidInput, TwinError
 from twin.service._runtime import RequestState, Runtime, get_runtime, request_state
-from twin.service.geojson import feature_from_body, page_to_geojson, to_geojson
+from twin.service.geojson import feature_from_body, field_names, page_to_geojson, to_geojson
 from twin.store.base import INT64_MAX, INT64_MIN, Feature, FieldType, Query
 from twin.store.filters import And, Compare, CompareOp, Expr
 from twin.temporal import parse_datetime, parse_time
@@ -130,6 +130,7 @@ class TwinProvider(BaseProvider):
             properties=select,
             skip_geometry=query.skip_geometry,
             crs=getattr(crs_transform_spec, "target_crs_uri", None),
+            fields=field_names(self.runtime.spec(self.collection)),
         )
         return {
             "type": "FeatureCollection",
@@ -202,7 +203,11 @@ class TwinProvider(BaseProvider):
         except TwinError as exc:
             raise provider_error(exc) from None
         state.etag = fv.etag
-        return to_geojson(fv, transform=_transformer(crs_transform_spec))
+        return to_geojson(
+            fv,
+            transform=_transformer(crs_transform_spec),
+            fields=field_names(self.runtime.spec(self.collection)),
+        )
 
     # -- writes (pygeoapi's own transaction path) --------------------------------------
     def create(self, item: bytes | str | dict[str, Any]) -> str:
